@@ -1,0 +1,675 @@
+//! The plugin configuration: read strictly, validated whole, compiled once at configure time.
+
+use crate::extract::TokenLocation;
+use crate::field_reader::{describe, index_path, ConfigError, ObjectReader, Problems};
+use crate::jwks::KeySet;
+use crate::rules::{PathMatch, Requirement, Rule};
+use serde_json::Value;
+
+pub const DEFAULT_CACHE_DURATION_SECONDS: u64 = 600;
+pub const DEFAULT_TIMEOUT_MS: u64 = 5000;
+pub const DEFAULT_CLOCK_SKEW_SECONDS: u64 = 60;
+pub const DEFAULT_MAX_TOKEN_BYTES: u64 = 8192;
+pub const DEFAULT_ROLES_CLAIM: &str = "roles";
+
+#[derive(Debug, Clone)]
+pub struct RemoteJwks {
+    pub cluster: String,
+    pub uri: String,
+    pub authority: String,
+    pub path: String,
+    pub cache_duration_seconds: u64,
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    Remote(RemoteJwks),
+    Local(KeySet),
+}
+
+#[derive(Debug, Clone)]
+pub struct Provider {
+    pub name: String,
+    pub issuers: Vec<String>,
+    pub audiences: Vec<String>,
+    pub keys: KeySource,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimToHeader {
+    pub claim: String,
+    pub header: String,
+}
+
+/// Everything a request decision needs, checked and compiled.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub providers: Vec<Provider>,
+    pub rules: Vec<Rule>,
+    pub roles_claim: String,
+    pub clock_skew_seconds: i64,
+    pub forward: bool,
+    pub claim_to_headers: Vec<ClaimToHeader>,
+    pub from_headers: Vec<TokenLocation>,
+    pub max_token_bytes: usize,
+}
+
+impl Config {
+    /// Parses and validates; on failure every problem found is returned, each naming its field.
+    pub fn parse(text: &[u8]) -> Result<Config, Vec<ConfigError>> {
+        let value: Value = serde_json::from_slice(text).map_err(|e| {
+            vec![ConfigError {
+                field: String::new(),
+                message: format!("configuration is not valid JSON: {e}"),
+            }]
+        })?;
+        let mut problems = Problems::default();
+        let config = read_config(&value, &mut problems);
+        match config {
+            Some(config) if problems.is_empty() => Ok(config),
+            _ => Err(problems.into_errors()),
+        }
+    }
+
+    /// The provider whose issuer list holds `iss`.
+    pub fn provider_for_issuer(&self, iss: &str) -> Option<usize> {
+        self.providers
+            .iter()
+            .position(|p| p.issuers.iter().any(|i| i == iss))
+    }
+}
+
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.!#$%&'*+^`|~".contains(&b)
+        })
+}
+
+fn is_metric_safe(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Splits `http(s)://authority/path` into the `:authority` and `:path` of the JWKS GET.
+pub fn split_uri(uri: &str) -> Option<(String, String)> {
+    let rest = uri
+        .strip_prefix("https://")
+        .or_else(|| uri.strip_prefix("http://"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (rest.get(..i)?, rest.get(i..)?),
+        None => (rest, "/"),
+    };
+    let valid = !authority.is_empty()
+        && !authority.contains(['@', ' ', '?', '#'])
+        && !path.contains([' ', '#']);
+    valid.then(|| (authority.to_string(), path.to_string()))
+}
+
+fn read_config(value: &Value, problems: &mut Problems) -> Option<Config> {
+    let mut top = ObjectReader::new("", value, problems)?;
+
+    let providers = match top.array("providers", problems) {
+        Some([]) => {
+            problems.add("providers", "must list at least one provider");
+            Vec::new()
+        }
+        Some(items) => items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| read_provider(&index_path("providers", i), item, problems))
+            .collect(),
+        None => {
+            if !top.has("providers") {
+                problems.add("providers", "is required");
+            }
+            Vec::new()
+        }
+    };
+    check_providers_distinct(&providers, problems);
+
+    let rules = match top.array("rules", problems) {
+        Some([]) => {
+            problems.add(
+                "rules",
+                "must list at least one rule (requests matching none are denied)",
+            );
+            Vec::new()
+        }
+        Some(items) => items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| read_rule(&index_path("rules", i), item, problems))
+            .collect(),
+        None => {
+            if !top.has("rules") {
+                problems.add("rules", "is required");
+            }
+            Vec::new()
+        }
+    };
+
+    let roles_claim = top
+        .string("roles_claim", problems)
+        .unwrap_or_else(|| DEFAULT_ROLES_CLAIM.to_string());
+    if roles_claim.is_empty() {
+        problems.add("roles_claim", "must not be empty");
+    }
+    let clock_skew_seconds = top
+        .integer("clock_skew_seconds", 0, 3600, problems)
+        .unwrap_or(DEFAULT_CLOCK_SKEW_SECONDS);
+    let forward = top.bool("forward", problems).unwrap_or(false);
+    let max_token_bytes = top
+        .integer("max_token_bytes", 256, 65536, problems)
+        .unwrap_or(DEFAULT_MAX_TOKEN_BYTES);
+
+    let from_headers = match top.array("from_headers", problems) {
+        None => vec![TokenLocation {
+            name: "authorization".to_string(),
+            value_prefix: "Bearer ".to_string(),
+        }],
+        Some([]) => {
+            problems.add("from_headers", "must list at least one header");
+            Vec::new()
+        }
+        Some(items) => items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| {
+                read_from_header(&index_path("from_headers", i), item, problems)
+            })
+            .collect(),
+    };
+
+    let claim_to_headers: Vec<ClaimToHeader> = top
+        .array("claim_to_headers", problems)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| {
+            read_claim_to_header(&index_path("claim_to_headers", i), item, problems)
+        })
+        .collect();
+    for (i, c) in claim_to_headers.iter().enumerate() {
+        let field = format!("claim_to_headers[{i}].header");
+        if claim_to_headers
+            .iter()
+            .take(i)
+            .any(|o| o.header == c.header)
+        {
+            problems.add(&field, format!("header {} is set twice", c.header));
+        }
+        if from_headers.iter().any(|f| f.name == c.header) {
+            problems.add(
+                &field,
+                format!("header {} also carries the token", c.header),
+            );
+        }
+    }
+
+    top.finish(problems);
+    Some(Config {
+        providers,
+        rules,
+        roles_claim,
+        clock_skew_seconds: i64::try_from(clock_skew_seconds).unwrap_or(0),
+        forward,
+        claim_to_headers,
+        from_headers,
+        max_token_bytes: usize::try_from(max_token_bytes).unwrap_or(0),
+    })
+}
+
+fn check_providers_distinct(providers: &[Provider], problems: &mut Problems) {
+    for (i, p) in providers.iter().enumerate() {
+        let earlier = providers.iter().take(i);
+        if earlier.clone().any(|o| o.name == p.name) {
+            problems.add(
+                &format!("providers[{i}].name"),
+                format!("provider name {} is used twice", p.name),
+            );
+        }
+        for iss in &p.issuers {
+            if earlier.clone().any(|o| o.issuers.contains(iss)) {
+                problems.add(
+                    &format!("providers[{i}].issuers"),
+                    format!("issuer {iss} belongs to two providers; a token's iss must pick one"),
+                );
+            }
+        }
+    }
+}
+
+fn read_provider(path: &str, value: &Value, problems: &mut Problems) -> Option<Provider> {
+    let mut obj = ObjectReader::new(path, value, problems)?;
+    let name = obj.required_string("name", problems);
+    if let Some(n) = &name {
+        if !is_metric_safe(n) {
+            problems.add(
+                &obj.path_of("name"),
+                "use letters, digits, '_' and '-' only (it names metrics)",
+            );
+        }
+    }
+
+    let issuers = match (obj.has("issuer"), obj.has("issuers")) {
+        (true, true) => {
+            problems.add(&obj.path_of("issuers"), "give issuer or issuers, not both");
+            obj.get("issuer");
+            obj.get("issuers");
+            None
+        }
+        (true, false) => obj.required_string("issuer", problems).map(|i| vec![i]),
+        (false, true) => match obj.string_list("issuers", problems) {
+            Some(list) if list.is_empty() => {
+                problems.add(&obj.path_of("issuers"), "must list at least one issuer");
+                None
+            }
+            other => other,
+        },
+        (false, false) => {
+            problems.add(&obj.path_of("issuers"), "issuer or issuers is required");
+            None
+        }
+    };
+
+    let audiences = if obj.has("audiences") {
+        match obj.string_list("audiences", problems) {
+            Some(list) if list.is_empty() => {
+                problems.add(&obj.path_of("audiences"), "must list at least one audience");
+                None
+            }
+            other => other,
+        }
+    } else {
+        obj.get("audiences");
+        problems.add(
+            &obj.path_of("audiences"),
+            "is required (a token for another API must not be accepted)",
+        );
+        None
+    };
+
+    let keys = match (obj.has("remote_jwks"), obj.has("local_jwks")) {
+        (true, true) => {
+            problems.add(
+                &obj.path_of("remote_jwks"),
+                "give remote_jwks or local_jwks, not both",
+            );
+            obj.get("remote_jwks");
+            obj.get("local_jwks");
+            None
+        }
+        (true, false) => {
+            let field = obj.path_of("remote_jwks");
+            obj.get("remote_jwks")
+                .and_then(|v| read_remote_jwks(&field, v, problems))
+                .map(KeySource::Remote)
+        }
+        (false, true) => {
+            let field = obj.path_of("local_jwks");
+            obj.get("local_jwks")
+                .and_then(|v| read_local_jwks(&field, v, problems))
+                .map(KeySource::Local)
+        }
+        (false, false) => {
+            problems.add(
+                &obj.path_of("remote_jwks"),
+                "a key source is required: remote_jwks or local_jwks",
+            );
+            None
+        }
+    };
+    obj.finish(problems);
+    Some(Provider {
+        name: name?,
+        issuers: issuers?,
+        audiences: audiences?,
+        keys: keys?,
+    })
+}
+
+fn read_remote_jwks(path: &str, value: &Value, problems: &mut Problems) -> Option<RemoteJwks> {
+    let mut obj = ObjectReader::new(path, value, problems)?;
+    let cluster = obj.required_string("cluster", problems);
+    let uri = obj.required_string("uri", problems);
+    let split = uri.as_deref().and_then(|u| {
+        let parts = split_uri(u);
+        if parts.is_none() {
+            problems.add(
+                &obj.path_of("uri"),
+                "expected http:// or https:// followed by a host and a path",
+            );
+        }
+        parts
+    });
+    let cache_duration_seconds = obj
+        .integer("cache_duration_seconds", 1, 7 * 24 * 3600, problems)
+        .unwrap_or(DEFAULT_CACHE_DURATION_SECONDS);
+    let timeout_ms = obj
+        .integer("timeout_ms", 1, 60_000, problems)
+        .unwrap_or(DEFAULT_TIMEOUT_MS);
+    obj.finish(problems);
+    let (authority, path) = split?;
+    Some(RemoteJwks {
+        cluster: cluster?,
+        uri: uri?,
+        authority,
+        path,
+        cache_duration_seconds,
+        timeout_ms,
+    })
+}
+
+fn read_local_jwks(path: &str, value: &Value, problems: &mut Problems) -> Option<KeySet> {
+    if !value.is_object() {
+        problems.add(
+            path,
+            format!("expected a JWKS object, got {}", describe(value)),
+        );
+        return None;
+    }
+    match KeySet::from_value(value) {
+        Ok(set) if set.usable_count() > 0 => Some(set),
+        Ok(_) => {
+            problems.add(path, "holds no usable RS256 key");
+            None
+        }
+        Err(e) => {
+            problems.add(path, format!("not a key set: {e}"));
+            None
+        }
+    }
+}
+
+fn read_rule(path: &str, value: &Value, problems: &mut Problems) -> Option<Rule> {
+    let mut obj = ObjectReader::new(path, value, problems)?;
+    let matcher = match obj.get("match") {
+        Some(m) => read_match(&obj.path_of("match"), m, problems),
+        None => {
+            problems.add(&obj.path_of("match"), "is required");
+            None
+        }
+    };
+    let anonymous = obj.bool("allow_anonymous", problems).unwrap_or(false);
+    let roles = if obj.has("roles") {
+        match obj.string_list("roles", problems) {
+            Some(list) if list.is_empty() => {
+                problems.add(
+                    &obj.path_of("roles"),
+                    "must list at least one role (omit it to accept any valid token)",
+                );
+                None
+            }
+            other => other,
+        }
+    } else {
+        None
+    };
+    let require_all = match obj.string("roles_match", problems).as_deref() {
+        None | Some("any") => false,
+        Some("all") => true,
+        Some(other) => {
+            problems.add(
+                &obj.path_of("roles_match"),
+                format!("expected \"any\" or \"all\", got \"{other}\""),
+            );
+            false
+        }
+    };
+    if obj.has("roles_match") && !obj.has("roles") {
+        problems.add(
+            &obj.path_of("roles_match"),
+            "only applies together with roles",
+        );
+    }
+    if anonymous && obj.has("roles") {
+        problems.add(
+            &obj.path_of("allow_anonymous"),
+            "cannot be combined with roles",
+        );
+    }
+    obj.finish(problems);
+    let requirement = match roles {
+        _ if anonymous => Requirement::Anonymous,
+        Some(roles) => Requirement::Roles { roles, require_all },
+        None => Requirement::AnyValidToken,
+    };
+    let (path_match, methods) = matcher?;
+    Some(Rule {
+        path: path_match,
+        methods,
+        requirement,
+    })
+}
+
+type Matcher = (PathMatch, Option<Vec<String>>);
+
+fn read_match(path: &str, value: &Value, problems: &mut Problems) -> Option<Matcher> {
+    let mut obj = ObjectReader::new(path, value, problems)?;
+    let prefix = obj.string("prefix", problems);
+    let exact = obj.string("path", problems);
+    let path_match = match (prefix, exact) {
+        (Some(p), None) if p.starts_with('/') => Some(PathMatch::Prefix(p)),
+        (None, Some(p)) if p.starts_with('/') => Some(PathMatch::Exact(p)),
+        (Some(_), None) => {
+            problems.add(&obj.path_of("prefix"), "must start with '/'");
+            None
+        }
+        (None, Some(_)) => {
+            problems.add(&obj.path_of("path"), "must start with '/'");
+            None
+        }
+        (Some(_), Some(_)) => {
+            problems.add(&obj.path_of("path"), "give prefix or path, not both");
+            None
+        }
+        (None, None) => {
+            if !obj.has("prefix") && !obj.has("path") {
+                problems.add(&obj.path_of("prefix"), "prefix or path is required");
+            }
+            None
+        }
+    };
+    let methods = if obj.has("methods") {
+        match obj.string_list("methods", problems) {
+            Some(list) if list.is_empty() => {
+                problems.add(&obj.path_of("methods"), "must list at least one method");
+                None
+            }
+            Some(list) => Some(list.iter().map(|m| m.to_ascii_uppercase()).collect()),
+            None => None,
+        }
+    } else {
+        None
+    };
+    let methods_ok = !obj.has("methods") || methods.is_some();
+    obj.finish(problems);
+    let path_match = path_match?;
+    methods_ok.then_some((path_match, methods))
+}
+
+fn read_from_header(path: &str, value: &Value, problems: &mut Problems) -> Option<TokenLocation> {
+    let mut obj = ObjectReader::new(path, value, problems)?;
+    let name = obj
+        .required_string("name", problems)
+        .map(|n| n.to_ascii_lowercase());
+    if let Some(n) = &name {
+        if !is_header_name(n) {
+            problems.add(&obj.path_of("name"), format!("{n} is not a header name"));
+        }
+    }
+    let value_prefix = obj.string("value_prefix", problems).unwrap_or_default();
+    obj.finish(problems);
+    Some(TokenLocation {
+        name: name?,
+        value_prefix,
+    })
+}
+
+fn read_claim_to_header(
+    path: &str,
+    value: &Value,
+    problems: &mut Problems,
+) -> Option<ClaimToHeader> {
+    let mut obj = ObjectReader::new(path, value, problems)?;
+    let claim = obj.required_string("claim", problems);
+    let header = obj
+        .required_string("header", problems)
+        .map(|h| h.to_ascii_lowercase());
+    if let Some(h) = &header {
+        if !is_header_name(h) {
+            problems.add(&obj.path_of("header"), format!("{h} is not a header name"));
+        } else if matches!(
+            h.as_str(),
+            "host" | "content-length" | "transfer-encoding" | "connection" | "te" | "upgrade"
+        ) {
+            problems.add(&obj.path_of("header"), format!("{h} cannot carry a claim"));
+        }
+    }
+    obj.finish(problems);
+    Some(ClaimToHeader {
+        claim: claim?,
+        header: header?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"{
+      "providers": [{
+        "name": "aad",
+        "issuers": ["https://login.microsoftonline.com/t/v2.0", "https://sts.windows.net/t/"],
+        "audiences": ["app", "api://app"],
+        "remote_jwks": {"cluster": "idp", "uri": "https://login.microsoftonline.com/t/discovery/v2.0/keys",
+                        "cache_duration_seconds": 600, "timeout_ms": 5000}
+      }],
+      "claim_to_headers": [{"claim": "azp", "header": "x-client-id"}],
+      "rules": [
+        {"match": {"prefix": "/healthz"}, "allow_anonymous": true},
+        {"match": {"prefix": "/calc/"}, "roles": ["invokeRole"]}
+      ]
+    }"#;
+
+    fn errors(text: &str) -> Vec<String> {
+        match Config::parse(text.as_bytes()) {
+            Ok(_) => Vec::new(),
+            Err(errs) => errs.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn the_documented_example_parses_with_defaults() {
+        let c = Config::parse(GOOD.as_bytes()).expect("valid");
+        assert_eq!(c.clock_skew_seconds, 60);
+        assert_eq!(c.max_token_bytes, 8192);
+        assert!(!c.forward);
+        assert_eq!(c.roles_claim, "roles");
+        assert_eq!(
+            c.from_headers.first().map(|f| f.name.as_str()),
+            Some("authorization")
+        );
+        let KeySource::Remote(r) = &c.providers[0].keys else {
+            panic!("remote expected")
+        };
+        assert_eq!(r.authority, "login.microsoftonline.com");
+        assert_eq!(r.path, "/t/discovery/v2.0/keys");
+        assert_eq!(c.provider_for_issuer("https://sts.windows.net/t/"), Some(0));
+        assert_eq!(c.provider_for_issuer("https://sts.windows.net/x/"), None);
+    }
+
+    #[test]
+    fn typos_and_wrong_types_name_their_field() {
+        let e = errors(&GOOD.replacen("\"rules\"", "\"rulez\"", 1));
+        assert!(
+            e.iter().any(|m| m.starts_with("rulez: unknown field")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter().any(|m| m.starts_with("rules: is required")),
+            "{e:?}"
+        );
+        let e = errors(&GOOD.replace("\"timeout_ms\": 5000", "\"timeout_ms\": \"5s\""));
+        assert_eq!(e, vec!["providers[0].remote_jwks.timeout_ms: expected an integer from 1 to 60000, got a string"]);
+        let e = errors(&GOOD.replace(
+            "\"cache_duration_seconds\": 600",
+            "\"cache_duration_seconds\": 1.5",
+        ));
+        assert!(
+            e[0].starts_with("providers[0].remote_jwks.cache_duration_seconds"),
+            "{e:?}"
+        );
+        let e = errors(&GOOD.replace(
+            "\"prefix\": \"/calc/\"}",
+            "\"prefix\": \"/calc/\", \"method\": [\"GET\"]}",
+        ));
+        assert!(
+            e[0].starts_with("rules[1].match.method: unknown field"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn missing_key_source_and_empty_lists_are_refused() {
+        let no_source = r#"{"providers":[{"name":"p","issuer":"i","audiences":["a"]}],"rules":[{"match":{"prefix":"/"}}]}"#;
+        let e = errors(no_source);
+        assert!(
+            e.iter().any(|m| m.contains("remote_jwks or local_jwks")),
+            "{e:?}"
+        );
+        let e = errors(&GOOD.replace(
+            r#""issuers": ["https://login.microsoftonline.com/t/v2.0", "https://sts.windows.net/t/"]"#,
+            r#""issuers": []"#,
+        ));
+        assert_eq!(
+            e,
+            vec!["providers[0].issuers: must list at least one issuer"]
+        );
+        let e = errors(&GOOD.replace(r#""audiences": ["app", "api://app"],"#, ""));
+        assert!(
+            e[0].starts_with("providers[0].audiences: is required"),
+            "{e:?}"
+        );
+        let e = errors(&GOOD.replace(r#""roles": ["invokeRole"]"#, r#""roles": []"#));
+        assert!(e[0].starts_with("rules[1].roles: must list"), "{e:?}");
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let bad = r#"{"providers":[{"name":"p p","issuer":1,"audiences":"a","remote_jwks":{"cluster":"c","uri":"ftp://x"}}],
+                      "rules":[{"match":{"prefix":"calc"},"allow_anonymous":true,"roles":["r"]}],
+                      "clock_skew_seconds":-1,"forward":"yes"}"#;
+        let e = errors(bad);
+        for field in [
+            "providers[0].name",
+            "providers[0].issuer",
+            "providers[0].audiences",
+            "providers[0].remote_jwks.uri",
+            "rules[0].match.prefix",
+            "rules[0].allow_anonymous",
+            "clock_skew_seconds",
+            "forward",
+        ] {
+            assert!(
+                e.iter().any(|m| m.starts_with(field)),
+                "{field} missing in {e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn uri_splitting() {
+        assert_eq!(
+            split_uri("http://127.0.0.1:9000/keys?x=1"),
+            Some(("127.0.0.1:9000".into(), "/keys?x=1".into()))
+        );
+        assert_eq!(split_uri("https://host"), Some(("host".into(), "/".into())));
+        assert_eq!(split_uri("host/keys"), None);
+        assert_eq!(split_uri("https:///keys"), None);
+    }
+}

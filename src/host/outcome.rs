@@ -1,0 +1,73 @@
+//! Carries out a decision on the current (effective) request context.
+
+use super::clock;
+use super::log;
+use super::worker::Worker;
+use crate::decision::{self, Outcome, RequestHeaders, WaitPermission};
+use crate::reply::local_reply;
+use proxy_wasm::hostcalls;
+use proxy_wasm::types::{Action, MapType};
+
+/// Request headers of the effective context, read one at a time on demand.
+pub struct HostHeaders;
+
+impl RequestHeaders for HostHeaders {
+    fn header(&self, name: &str) -> Option<String> {
+        // The bytes variant: the string one panics on a non-UTF-8 value, which a client controls.
+        let bytes = hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, name).ok()??;
+        String::from_utf8(bytes).ok()
+    }
+}
+
+/// Decides for the effective context and carries the outcome out. `resume` is set when the
+/// request was paused earlier and must be continued explicitly.
+pub fn decide_and_apply(
+    worker: &Worker,
+    context_id: u32,
+    wait: WaitPermission,
+    resume: bool,
+) -> Action {
+    let outcome = decision::decide(
+        &worker.config,
+        &HostHeaders,
+        &*worker.keys.borrow(),
+        clock::now_seconds(),
+        wait,
+    );
+    match outcome {
+        Outcome::Allow(allow) => {
+            for name in &allow.remove_headers {
+                let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None);
+            }
+            for (name, value) in &allow.add_headers {
+                let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value));
+            }
+            worker.metrics.allowed();
+            if resume {
+                let _ = hostcalls::resume_http_request();
+            }
+            Action::Continue
+        }
+        Outcome::Deny(denial) => {
+            log::debug(&format!(
+                "denied ({}): {}",
+                denial.reason.name(),
+                denial.description
+            ));
+            worker.metrics.denied(denial.reason);
+            let reply = local_reply(&denial);
+            let headers: Vec<(&str, &str)> = reply
+                .headers
+                .iter()
+                .map(|(n, v)| (*n, v.as_str()))
+                .collect();
+            let _ =
+                hostcalls::send_http_response(reply.status, headers, Some(reply.body.as_bytes()));
+            Action::Pause
+        }
+        Outcome::WaitForKeys { provider } => {
+            worker.add_waiter(context_id, provider, clock::now_ms());
+            Action::Pause
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! One HTTP request: decide on its headers, or wait for keys.
+
+use super::outcome::decide_and_apply;
+use super::worker::Worker;
+use crate::decision::WaitPermission;
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::Action;
+use std::rc::Rc;
+
+pub struct Request {
+    context_id: u32,
+    worker: Rc<Worker>,
+}
+
+impl Request {
+    pub fn new(context_id: u32, worker: Rc<Worker>) -> Self {
+        Request { context_id, worker }
+    }
+}
+
+impl Context for Request {
+    fn on_done(&mut self) -> bool {
+        // A client that gave up must not be answered later.
+        self.worker.remove_waiter(self.context_id);
+        true
+    }
+}
+
+impl HttpContext for Request {
+    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        let wait = WaitPermission {
+            for_first_keys: true,
+            for_refetch: false,
+        };
+        decide_and_apply(&self.worker, self.context_id, wait, false)
+    }
+}

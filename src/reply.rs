@@ -1,0 +1,116 @@
+//! Turns a denial into the exact HTTP answer (RFC 6750 §3 for the bearer challenges).
+
+use crate::decision::{Denial, DenyReason};
+
+/// Seconds a client is told to wait when no signing keys are available yet.
+pub const NO_KEYS_RETRY_AFTER_SECONDS: u32 = 5;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalReply {
+    pub status: u32,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+fn json_body(error: &str, description: &str) -> String {
+    serde_json::json!({ "error": error, "error_description": description }).to_string()
+}
+
+pub fn local_reply(denial: &Denial) -> LocalReply {
+    let (status, error, challenge) = match denial.reason {
+        DenyReason::NoRule => (403, "access_denied", None),
+        DenyReason::Missing => (
+            401,
+            "missing_token",
+            Some(format!(
+                "Bearer realm=\"{}\"",
+                denial.realm.as_deref().unwrap_or_default()
+            )),
+        ),
+        DenyReason::Role => (
+            403,
+            "insufficient_scope",
+            Some("Bearer error=\"insufficient_scope\"".to_string()),
+        ),
+        DenyReason::NoKeys => (503, "temporarily_unavailable", None),
+        DenyReason::Malformed
+        | DenyReason::Signature
+        | DenyReason::Expired
+        | DenyReason::NotYetValid
+        | DenyReason::Issuer
+        | DenyReason::Audience
+        | DenyReason::UnknownKid
+        | DenyReason::WeakKey => (
+            401,
+            "invalid_token",
+            Some(format!(
+                "Bearer error=\"invalid_token\", error_description=\"{}\"",
+                denial.description
+            )),
+        ),
+    };
+    let mut headers = vec![("content-type", "application/json".to_string())];
+    if let Some(challenge) = challenge {
+        headers.push(("www-authenticate", challenge));
+    }
+    if denial.reason == DenyReason::NoKeys {
+        headers.push(("retry-after", NO_KEYS_RETRY_AFTER_SECONDS.to_string()));
+    }
+    LocalReply {
+        status,
+        headers,
+        body: json_body(error, denial.description),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn denial(reason: DenyReason) -> Denial {
+        Denial {
+            reason,
+            description: "why",
+            realm: Some("api.example".into()),
+        }
+    }
+
+    fn header<'a>(reply: &'a LocalReply, name: &str) -> Option<&'a str> {
+        reply
+            .headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn statuses_and_challenges() {
+        let r = local_reply(&denial(DenyReason::Missing));
+        assert_eq!(r.status, 401);
+        assert_eq!(
+            header(&r, "www-authenticate"),
+            Some("Bearer realm=\"api.example\"")
+        );
+        let r = local_reply(&denial(DenyReason::Expired));
+        assert_eq!(r.status, 401);
+        assert_eq!(
+            header(&r, "www-authenticate"),
+            Some("Bearer error=\"invalid_token\", error_description=\"why\"")
+        );
+        let r = local_reply(&denial(DenyReason::Role));
+        assert_eq!(
+            (r.status, header(&r, "www-authenticate")),
+            (403, Some("Bearer error=\"insufficient_scope\""))
+        );
+        let r = local_reply(&denial(DenyReason::NoRule));
+        assert_eq!((r.status, header(&r, "www-authenticate")), (403, None));
+        let r = local_reply(&denial(DenyReason::NoKeys));
+        assert_eq!((r.status, header(&r, "retry-after")), (503, Some("5")));
+        for reason in DenyReason::ALL {
+            let r = local_reply(&denial(reason));
+            assert_eq!(header(&r, "content-type"), Some("application/json"));
+            let body: serde_json::Value = serde_json::from_str(&r.body).expect("json");
+            assert!(body.get("error").and_then(|e| e.as_str()).is_some());
+        }
+    }
+}

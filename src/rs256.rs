@@ -1,0 +1,170 @@
+//! RSASSA-PKCS1-v1_5 with SHA-256 (RFC 8017 §8.2.2), the only signature rolegate accepts.
+
+use rsa::{BoxedUint, Pkcs1v15Sign, PublicKey};
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+/// Keys below this size are refused: NIST has disallowed RSA-1024 signatures since 2013.
+pub const MIN_MODULUS_BITS: usize = 2048;
+/// Larger keys are refused: nobody issues them and each verify costs the proxy dearly.
+pub const MAX_MODULUS_BITS: usize = 8192;
+
+/// Why a public key cannot be used for RS256.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyWeakness {
+    ModulusTooSmall(usize),
+    ModulusTooLarge(usize),
+    BadModulus,
+    BadExponent,
+}
+
+impl fmt::Display for KeyWeakness {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyWeakness::ModulusTooSmall(bits) => {
+                write!(f, "RSA modulus of {bits} bits is below {MIN_MODULUS_BITS}")
+            }
+            KeyWeakness::ModulusTooLarge(bits) => {
+                write!(f, "RSA modulus of {bits} bits is above {MAX_MODULUS_BITS}")
+            }
+            KeyWeakness::BadModulus => write!(f, "RSA modulus is not a valid odd number"),
+            KeyWeakness::BadExponent => {
+                write!(f, "RSA exponent must be odd, at least 3, below 2^32")
+            }
+        }
+    }
+}
+
+/// A public key checked once, when its key set is loaded, so a request only runs the math.
+#[derive(Clone)]
+pub struct Rs256Key {
+    key: PublicKey,
+    modulus: Vec<u8>,
+    exponent: Vec<u8>,
+}
+
+impl fmt::Debug for Rs256Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Rs256Key({} bits)", self.modulus_bits())
+    }
+}
+
+fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    bytes.get(first..).unwrap_or_default()
+}
+
+fn bit_length(be: &[u8]) -> usize {
+    match be.first() {
+        Some(top) => (be.len() - 1) * 8 + (8 - top.leading_zeros() as usize),
+        None => 0,
+    }
+}
+
+impl Rs256Key {
+    /// From big-endian modulus and exponent; a leading zero byte (seen in real key sets) is fine.
+    pub fn from_components(modulus: &[u8], exponent: &[u8]) -> Result<Self, KeyWeakness> {
+        let n = strip_leading_zeros(modulus);
+        let e = strip_leading_zeros(exponent);
+        let bits = bit_length(n);
+        if bits < MIN_MODULUS_BITS {
+            return Err(KeyWeakness::ModulusTooSmall(bits));
+        }
+        if bits > MAX_MODULUS_BITS {
+            return Err(KeyWeakness::ModulusTooLarge(bits));
+        }
+        if n.last().is_none_or(|b| b & 1 == 0) {
+            return Err(KeyWeakness::BadModulus);
+        }
+        let e_value = match e.len() {
+            1..=4 => e.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)),
+            _ => return Err(KeyWeakness::BadExponent),
+        };
+        if e_value < 3 || e_value & 1 == 0 {
+            return Err(KeyWeakness::BadExponent);
+        }
+        let precision = u32::try_from(n.len() * 8).map_err(|_| KeyWeakness::BadModulus)?;
+        let n_uint = BoxedUint::from_be_slice(n, precision).map_err(|_| KeyWeakness::BadModulus)?;
+        let key = PublicKey::new_with_size_limits(
+            n_uint,
+            BoxedUint::from(e_value),
+            MIN_MODULUS_BITS..=MAX_MODULUS_BITS,
+        )
+        .map_err(|_| KeyWeakness::BadModulus)?;
+        Ok(Rs256Key {
+            key,
+            modulus: n.to_vec(),
+            exponent: e.to_vec(),
+        })
+    }
+
+    pub fn modulus_bits(&self) -> usize {
+        bit_length(&self.modulus)
+    }
+
+    /// Big-endian modulus without leading zeros.
+    pub fn modulus(&self) -> &[u8] {
+        &self.modulus
+    }
+
+    /// Big-endian public exponent without leading zeros.
+    pub fn exponent(&self) -> &[u8] {
+        &self.exponent
+    }
+
+    /// True only if `signature` is exactly k bytes and decodes to the one valid encoding of
+    /// SHA-256(`message`): 00 01 FF.. 00 DigestInfo(with NULL) hash.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        if signature.len() != self.modulus.len() {
+            return false;
+        }
+        let digest = Sha256::digest(message);
+        self.key
+            .verify(Pkcs1v15Sign::new::<Sha256>(), &digest, signature)
+            .is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bit_length_counts_the_top_byte() {
+        assert_eq!(bit_length(&[0x01, 0x00]), 9);
+        assert_eq!(bit_length(&[0x80]), 8);
+        assert_eq!(bit_length(&[]), 0);
+    }
+
+    #[test]
+    fn small_and_even_and_bad_exponent_keys_are_refused() {
+        let mut n = vec![0xC5u8; 128];
+        assert_eq!(
+            Rs256Key::from_components(&n, &[1, 0, 1]).err(),
+            Some(KeyWeakness::ModulusTooSmall(1024))
+        );
+        n = vec![0xC4u8; 256];
+        assert_eq!(
+            Rs256Key::from_components(&n, &[1, 0, 1]).err(),
+            Some(KeyWeakness::BadModulus)
+        );
+        n = vec![0xC5u8; 256];
+        assert_eq!(
+            Rs256Key::from_components(&n, &[1]).err(),
+            Some(KeyWeakness::BadExponent)
+        );
+        assert_eq!(
+            Rs256Key::from_components(&n, &[1, 0, 0]).err(),
+            Some(KeyWeakness::BadExponent)
+        );
+        assert_eq!(
+            Rs256Key::from_components(&n, &[1, 0, 0, 0, 1]).err(),
+            Some(KeyWeakness::BadExponent)
+        );
+        assert!(Rs256Key::from_components(&n, &[1, 0, 1]).is_ok());
+        let mut padded = vec![0u8];
+        padded.extend_from_slice(&n);
+        let key = Rs256Key::from_components(&padded, &[0, 1, 0, 1]).ok();
+        assert_eq!(key.map(|k| k.modulus_bits()), Some(2048));
+    }
+}

