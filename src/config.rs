@@ -11,21 +11,63 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 5000;
 pub const DEFAULT_CLOCK_SKEW_SECONDS: u64 = 60;
 pub const DEFAULT_MAX_TOKEN_BYTES: u64 = 8192;
 pub const DEFAULT_ROLES_CLAIM: &str = "roles";
+pub const DEFAULT_MIN_REFETCH_INTERVAL_SECONDS: u64 = 30;
+pub const DEFAULT_MAX_JWKS_BYTES: u64 = 256 * 1024;
 
-#[derive(Debug, Clone)]
-pub struct RemoteJwks {
+/// Where one HTTP GET of the key-set lifecycle goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The Envoy cluster the call is dispatched to.
     pub cluster: String,
     pub uri: String,
     pub authority: String,
     pub path: String,
+}
+
+impl Endpoint {
+    /// `uri` must be `http(s)://authority/path`.
+    pub fn new(cluster: &str, uri: &str) -> Option<Endpoint> {
+        let (authority, path) = split_uri(uri)?;
+        Some(Endpoint {
+            cluster: cluster.to_string(),
+            uri: uri.to_string(),
+            authority,
+            path,
+        })
+    }
+}
+
+/// How a remote key set is fetched and kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchSettings {
     pub cache_duration_seconds: u64,
     pub timeout_ms: u64,
+    pub min_refetch_interval_seconds: u64,
+    pub max_jwks_bytes: usize,
 }
 
 #[derive(Debug, Clone)]
 pub enum KeySource {
-    Remote(RemoteJwks),
     Local(KeySet),
+    Remote {
+        jwks: Endpoint,
+        fetch: FetchSettings,
+    },
+    /// OIDC discovery: the document names the key set's URI; `jwks_cluster` carries that GET.
+    Discovery {
+        document: Endpoint,
+        jwks_cluster: String,
+        fetch: FetchSettings,
+    },
+}
+
+impl KeySource {
+    pub fn fetch_settings(&self) -> Option<&FetchSettings> {
+        match self {
+            KeySource::Local(_) => None,
+            KeySource::Remote { fetch, .. } | KeySource::Discovery { fetch, .. } => Some(fetch),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -243,6 +285,8 @@ fn check_providers_distinct(providers: &[Provider], problems: &mut Problems) {
     }
 }
 
+const KEY_SOURCES: [&str; 4] = ["remote_jwks", "discovery", "azure_ad", "local_jwks"];
+
 fn read_provider(path: &str, value: &Value, problems: &mut Problems) -> Option<Provider> {
     let mut obj = ObjectReader::new(path, value, problems)?;
     let name = obj.required_string("name", problems);
@@ -255,22 +299,50 @@ fn read_provider(path: &str, value: &Value, problems: &mut Problems) -> Option<P
         }
     }
 
-    let issuers = match (obj.has("issuer"), obj.has("issuers")) {
-        (true, true) => {
+    let given: Vec<&'static str> = KEY_SOURCES.into_iter().filter(|k| obj.has(k)).collect();
+    let azure = if obj.has("azure_ad") {
+        let field = obj.path_of("azure_ad");
+        obj.get("azure_ad")
+            .and_then(|v| read_azure_ad(&field, v, problems))
+    } else {
+        None
+    };
+
+    let issuers = match (
+        obj.has("issuer"),
+        obj.has("issuers"),
+        given.contains(&"azure_ad"),
+    ) {
+        (false, false, true) => azure.as_ref().map(|(issuers, _)| issuers.clone()),
+        (_, _, true) => {
+            let field = if obj.has("issuer") {
+                "issuer"
+            } else {
+                "issuers"
+            };
+            problems.add(
+                &obj.path_of(field),
+                "azure_ad derives the issuers from the tenant; remove this field",
+            );
+            obj.get("issuer");
+            obj.get("issuers");
+            None
+        }
+        (true, true, _) => {
             problems.add(&obj.path_of("issuers"), "give issuer or issuers, not both");
             obj.get("issuer");
             obj.get("issuers");
             None
         }
-        (true, false) => obj.required_string("issuer", problems).map(|i| vec![i]),
-        (false, true) => match obj.string_list("issuers", problems) {
+        (true, false, _) => obj.required_string("issuer", problems).map(|i| vec![i]),
+        (false, true, _) => match obj.string_list("issuers", problems) {
             Some(list) if list.is_empty() => {
                 problems.add(&obj.path_of("issuers"), "must list at least one issuer");
                 None
             }
             other => other,
         },
-        (false, false) => {
+        (false, false, false) => {
             problems.add(&obj.path_of("issuers"), "issuer or issuers is required");
             None
         }
@@ -293,32 +365,37 @@ fn read_provider(path: &str, value: &Value, problems: &mut Problems) -> Option<P
         None
     };
 
-    let keys = match (obj.has("remote_jwks"), obj.has("local_jwks")) {
-        (true, true) => {
+    let keys = match given.as_slice() {
+        [] => {
             problems.add(
                 &obj.path_of("remote_jwks"),
-                "give remote_jwks or local_jwks, not both",
+                "a key source is required: remote_jwks, discovery, azure_ad or local_jwks",
             );
-            obj.get("remote_jwks");
-            obj.get("local_jwks");
             None
         }
-        (true, false) => {
-            let field = obj.path_of("remote_jwks");
-            obj.get("remote_jwks")
-                .and_then(|v| read_remote_jwks(&field, v, problems))
-                .map(KeySource::Remote)
+        [source] => {
+            let field = obj.path_of(source);
+            match *source {
+                "remote_jwks" => obj
+                    .get("remote_jwks")
+                    .and_then(|v| read_remote_jwks(&field, v, problems)),
+                "discovery" => obj
+                    .get("discovery")
+                    .and_then(|v| read_discovery(&field, v, problems)),
+                "azure_ad" => azure.map(|(_, source)| source),
+                _ => obj
+                    .get("local_jwks")
+                    .and_then(|v| read_local_jwks(&field, v, problems))
+                    .map(KeySource::Local),
+            }
         }
-        (false, true) => {
-            let field = obj.path_of("local_jwks");
-            obj.get("local_jwks")
-                .and_then(|v| read_local_jwks(&field, v, problems))
-                .map(KeySource::Local)
-        }
-        (false, false) => {
+        several => {
+            for source in several {
+                obj.get(source);
+            }
             problems.add(
-                &obj.path_of("remote_jwks"),
-                "a key source is required: remote_jwks or local_jwks",
+                &obj.path_of(several.get(1).copied().unwrap_or("remote_jwks")),
+                format!("give one key source, not {}", several.join(" and ")),
             );
             None
         }
@@ -332,36 +409,202 @@ fn read_provider(path: &str, value: &Value, problems: &mut Problems) -> Option<P
     })
 }
 
-fn read_remote_jwks(path: &str, value: &Value, problems: &mut Problems) -> Option<RemoteJwks> {
-    let mut obj = ObjectReader::new(path, value, problems)?;
-    let cluster = obj.required_string("cluster", problems);
-    let uri = obj.required_string("uri", problems);
-    let split = uri.as_deref().and_then(|u| {
-        let parts = split_uri(u);
-        if parts.is_none() {
-            problems.add(
-                &obj.path_of("uri"),
-                "expected http:// or https:// followed by a host and a path",
-            );
-        }
-        parts
-    });
+/// The fetch settings every remote key source shares.
+fn read_fetch_settings(obj: &mut ObjectReader<'_>, problems: &mut Problems) -> FetchSettings {
     let cache_duration_seconds = obj
         .integer("cache_duration_seconds", 1, 7 * 24 * 3600, problems)
         .unwrap_or(DEFAULT_CACHE_DURATION_SECONDS);
     let timeout_ms = obj
         .integer("timeout_ms", 1, 60_000, problems)
         .unwrap_or(DEFAULT_TIMEOUT_MS);
-    obj.finish(problems);
-    let (authority, path) = split?;
-    Some(RemoteJwks {
-        cluster: cluster?,
-        uri: uri?,
-        authority,
-        path,
+    let min_refetch_interval_seconds = obj
+        .integer("min_refetch_interval_seconds", 0, 24 * 3600, problems)
+        .unwrap_or(DEFAULT_MIN_REFETCH_INTERVAL_SECONDS);
+    let max_jwks_bytes = obj
+        .integer("max_jwks_bytes", 1024, 4 * 1024 * 1024, problems)
+        .unwrap_or(DEFAULT_MAX_JWKS_BYTES);
+    FetchSettings {
         cache_duration_seconds,
         timeout_ms,
+        min_refetch_interval_seconds,
+        max_jwks_bytes: usize::try_from(max_jwks_bytes).unwrap_or(usize::MAX),
+    }
+}
+
+fn read_endpoint(
+    obj: &mut ObjectReader<'_>,
+    cluster: Option<&str>,
+    problems: &mut Problems,
+) -> Option<Endpoint> {
+    let uri = obj.required_string("uri", problems)?;
+    let endpoint = Endpoint::new(cluster.unwrap_or_default(), &uri);
+    if endpoint.is_none() {
+        problems.add(
+            &obj.path_of("uri"),
+            "expected http:// or https:// followed by a host and a path",
+        );
+    }
+    endpoint
+}
+
+fn read_remote_jwks(path: &str, value: &Value, problems: &mut Problems) -> Option<KeySource> {
+    let mut obj = ObjectReader::new(path, value, problems)?;
+    let cluster = obj.required_string("cluster", problems);
+    let jwks = read_endpoint(&mut obj, cluster.as_deref(), problems);
+    let fetch = read_fetch_settings(&mut obj, problems);
+    obj.finish(problems);
+    cluster?;
+    Some(KeySource::Remote { jwks: jwks?, fetch })
+}
+
+fn read_discovery(path: &str, value: &Value, problems: &mut Problems) -> Option<KeySource> {
+    let mut obj = ObjectReader::new(path, value, problems)?;
+    let cluster = obj.required_string("cluster", problems);
+    let document = read_endpoint(&mut obj, cluster.as_deref(), problems);
+    let jwks_cluster = if obj.has("jwks_cluster") {
+        obj.required_string("jwks_cluster", problems)
+    } else {
+        cluster.clone()
+    };
+    let fetch = read_fetch_settings(&mut obj, problems);
+    obj.finish(problems);
+    cluster?;
+    Some(KeySource::Discovery {
+        document: document?,
+        jwks_cluster: jwks_cluster?,
+        fetch,
     })
+}
+
+/// Expands the Entra ID preset into the tenant's issuers and its discovery document.
+fn read_azure_ad(
+    path: &str,
+    value: &Value,
+    problems: &mut Problems,
+) -> Option<(Vec<String>, KeySource)> {
+    let mut obj = ObjectReader::new(path, value, problems)?;
+    let tenant = obj.required_string("tenant", problems);
+    let cluster = obj.required_string("cluster", problems);
+    let cloud_name = obj
+        .string("cloud", problems)
+        .unwrap_or_else(|| "public".into());
+    let cloud = AzureCloud::from_name(&cloud_name);
+    if cloud.is_none() {
+        problems.add(
+            &obj.path_of("cloud"),
+            format!("expected \"public\", \"usgov\" or \"china\", got \"{cloud_name}\""),
+        );
+    }
+    let versions = if obj.has("versions") {
+        obj.string_list("versions", problems)
+    } else {
+        Some(vec!["v1".to_string(), "v2".to_string()])
+    };
+    let versions_ok = match &versions {
+        Some(list) if list.is_empty() => {
+            problems.add(&obj.path_of("versions"), "must list v1, v2 or both");
+            false
+        }
+        Some(list) => {
+            let bad: Vec<&String> = list.iter().filter(|v| *v != "v1" && *v != "v2").collect();
+            if !bad.is_empty() {
+                problems.add(
+                    &obj.path_of("versions"),
+                    format!("expected \"v1\" and/or \"v2\", got {bad:?}"),
+                );
+            }
+            bad.is_empty()
+        }
+        None => false,
+    };
+    if let Some(t) = &tenant {
+        if matches!(t.as_str(), "common" | "organizations" | "consumers") {
+            problems.add(
+                &obj.path_of("tenant"),
+                format!("{t} is not one tenant: tokens would carry each caller's tenant as issuer; give the tenant id"),
+            );
+        } else if !t
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        {
+            problems.add(
+                &obj.path_of("tenant"),
+                "expected a tenant id (GUID) or domain",
+            );
+        }
+    }
+    let fetch = read_fetch_settings(&mut obj, problems);
+    obj.finish(problems);
+    let (tenant, cluster, cloud, versions) = (tenant?, cluster?, cloud?, versions?);
+    if !versions_ok {
+        return None;
+    }
+    let mut issuers = Vec::new();
+    if versions.iter().any(|v| v == "v1") {
+        issuers.push(format!("https://{}/{tenant}/", cloud.v1_issuer_host()));
+    }
+    if versions.iter().any(|v| v == "v2") {
+        for host in cloud.v2_issuer_hosts() {
+            issuers.push(format!("https://{host}/{tenant}/v2.0"));
+        }
+    }
+    let document_uri = format!(
+        "https://{}/{tenant}/v2.0/.well-known/openid-configuration",
+        cloud.login_host()
+    );
+    let document = Endpoint::new(&cluster, &document_uri)?;
+    Some((
+        issuers,
+        KeySource::Discovery {
+            document,
+            jwks_cluster: cluster,
+            fetch,
+        },
+    ))
+}
+
+/// The Entra ID cloud instances and their hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AzureCloud {
+    Public,
+    UsGov,
+    China,
+}
+
+impl AzureCloud {
+    fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "public" => Some(AzureCloud::Public),
+            "usgov" => Some(AzureCloud::UsGov),
+            "china" => Some(AzureCloud::China),
+            _ => None,
+        }
+    }
+
+    pub fn login_host(self) -> &'static str {
+        match self {
+            AzureCloud::Public => "login.microsoftonline.com",
+            AzureCloud::UsGov => "login.microsoftonline.us",
+            AzureCloud::China => "login.chinacloudapi.cn",
+        }
+    }
+
+    /// v1 tokens carry the STS host; US Government shares the global one.
+    pub fn v1_issuer_host(self) -> &'static str {
+        match self {
+            AzureCloud::Public | AzureCloud::UsGov => "sts.windows.net",
+            AzureCloud::China => "sts.chinacloudapi.cn",
+        }
+    }
+
+    /// China's v2 issuer moved to login.partner.microsoftonline.cn; both forms are seen.
+    pub fn v2_issuer_hosts(self) -> &'static [&'static str] {
+        match self {
+            AzureCloud::Public => &["login.microsoftonline.com"],
+            AzureCloud::UsGov => &["login.microsoftonline.us"],
+            AzureCloud::China => &["login.partner.microsoftonline.cn", "login.chinacloudapi.cn"],
+        }
+    }
 }
 
 fn read_local_jwks(path: &str, value: &Value, problems: &mut Problems) -> Option<KeySet> {
@@ -574,11 +817,14 @@ mod tests {
             c.from_headers.first().map(|f| f.name.as_str()),
             Some("authorization")
         );
-        let KeySource::Remote(r) = &c.providers[0].keys else {
+        let KeySource::Remote { jwks, fetch } = &c.providers[0].keys else {
             panic!("remote expected")
         };
-        assert_eq!(r.authority, "login.microsoftonline.com");
-        assert_eq!(r.path, "/t/discovery/v2.0/keys");
+        assert_eq!(jwks.authority, "login.microsoftonline.com");
+        assert_eq!(jwks.path, "/t/discovery/v2.0/keys");
+        assert_eq!(jwks.cluster, "idp");
+        assert_eq!(fetch.min_refetch_interval_seconds, 30);
+        assert_eq!(fetch.max_jwks_bytes, 256 * 1024);
         assert_eq!(c.provider_for_issuer("https://sts.windows.net/t/"), Some(0));
         assert_eq!(c.provider_for_issuer("https://sts.windows.net/x/"), None);
     }
@@ -619,7 +865,8 @@ mod tests {
         let no_source = r#"{"providers":[{"name":"p","issuer":"i","audiences":["a"]}],"rules":[{"match":{"prefix":"/"}}]}"#;
         let e = errors(no_source);
         assert!(
-            e.iter().any(|m| m.contains("remote_jwks or local_jwks")),
+            e.iter()
+                .any(|m| m.starts_with("providers[0].remote_jwks: a key source is required")),
             "{e:?}"
         );
         let e = errors(&GOOD.replace(
@@ -660,6 +907,79 @@ mod tests {
                 "{field} missing in {e:?}"
             );
         }
+    }
+
+    #[test]
+    fn discovery_and_the_azure_preset() {
+        let discovery = r#"{"providers":[{"name":"p","issuer":"https://idp/","audiences":["a"],
+            "discovery":{"cluster":"c","uri":"http://idp/.well-known/openid-configuration","timeout_ms":700}}],
+            "rules":[{"match":{"prefix":"/"}}]}"#;
+        let c = Config::parse(discovery.as_bytes()).expect("valid");
+        let KeySource::Discovery {
+            document,
+            jwks_cluster,
+            fetch,
+        } = &c.providers[0].keys
+        else {
+            panic!("discovery expected")
+        };
+        assert_eq!(
+            (
+                document.path.as_str(),
+                jwks_cluster.as_str(),
+                fetch.timeout_ms
+            ),
+            ("/.well-known/openid-configuration", "c", 700)
+        );
+
+        let azure = r#"{"providers":[{"name":"aad","audiences":["a"],
+            "azure_ad":{"tenant":"t-1","cluster":"entra"}}],"rules":[{"match":{"prefix":"/"}}]}"#;
+        let c = Config::parse(azure.as_bytes()).expect("valid");
+        assert_eq!(
+            c.providers[0].issuers,
+            vec![
+                "https://sts.windows.net/t-1/",
+                "https://login.microsoftonline.com/t-1/v2.0"
+            ]
+        );
+        let KeySource::Discovery { document, .. } = &c.providers[0].keys else {
+            panic!("discovery expected")
+        };
+        assert_eq!(
+            document.uri,
+            "https://login.microsoftonline.com/t-1/v2.0/.well-known/openid-configuration"
+        );
+
+        let china = azure.replace(
+            r#""cluster":"entra""#,
+            r#""cluster":"entra","cloud":"china","versions":["v2"]"#,
+        );
+        let c = Config::parse(china.as_bytes()).expect("valid");
+        assert_eq!(
+            c.providers[0].issuers,
+            vec![
+                "https://login.partner.microsoftonline.cn/t-1/v2.0",
+                "https://login.chinacloudapi.cn/t-1/v2.0"
+            ]
+        );
+        let e = errors(&azure.replace(r#""tenant":"t-1""#, r#""tenant":"common""#));
+        assert!(
+            e[0].starts_with("providers[0].azure_ad.tenant: common is not one tenant"),
+            "{e:?}"
+        );
+        let e = errors(&azure.replace(
+            r#""cluster":"entra""#,
+            r#""cluster":"entra","cloud":"mars""#,
+        ));
+        assert!(e[0].starts_with("providers[0].azure_ad.cloud"), "{e:?}");
+        let e = errors(&azure.replace(r#""audiences""#, r#""issuer":"x","audiences""#));
+        assert!(
+            e[0].starts_with("providers[0].issuer: azure_ad derives"),
+            "{e:?}"
+        );
+        let both = discovery.replace(r#""discovery""#, r#""local_jwks":{"keys":[]},"discovery""#);
+        let e = errors(&both);
+        assert!(e.iter().any(|m| m.contains("give one key source")), "{e:?}");
     }
 
     #[test]

@@ -110,19 +110,37 @@ pub struct Allow {
 pub enum Outcome {
     Allow(Allow),
     Deny(Denial),
-    /// Hold the request until this provider's keys arrive, then decide again.
+    /// Hold the request until this provider's keys change, then decide again; if the host
+    /// cannot hold it, answer `otherwise`.
     WaitForKeys {
         provider: usize,
+        reason: WaitReason,
+        otherwise: Denial,
     },
 }
 
-fn deny(reason: DenyReason, description: &'static str) -> Outcome {
-    Outcome::Deny(Denial {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitReason {
+    /// No key set yet; the first fetch is under way.
+    FirstKeys,
+    /// The token's `kid` is not in the key set: it may have just been rotated in.
+    UnknownKid,
+}
+
+fn denial(reason: DenyReason, description: &'static str) -> Denial {
+    Denial {
         reason,
         description,
         realm: None,
-    })
+    }
 }
+
+fn deny(reason: DenyReason, description: &'static str) -> Outcome {
+    Outcome::Deny(denial(reason, description))
+}
+
+const NO_KEYS: &str = "signing keys are not available yet";
+const UNKNOWN_KID: &str = "token signing key is unknown";
 
 fn token_error_text(e: &TokenError) -> &'static str {
     match e {
@@ -206,20 +224,22 @@ pub fn decide(
         Keys::Pending if wait.for_first_keys => {
             return Outcome::WaitForKeys {
                 provider: provider_index,
+                reason: WaitReason::FirstKeys,
+                otherwise: denial(DenyReason::NoKeys, NO_KEYS),
             }
         }
-        Keys::Pending | Keys::Unavailable => {
-            return deny(DenyReason::NoKeys, "signing keys are not available yet")
-        }
+        Keys::Pending | Keys::Unavailable => return deny(DenyReason::NoKeys, NO_KEYS),
     };
     let key = match key_set.lookup(parsed.kid.as_deref(), parsed.x5t.as_deref()) {
         KeyLookup::Found(key) => key,
         KeyLookup::NotFound if wait.for_refetch => {
             return Outcome::WaitForKeys {
                 provider: provider_index,
+                reason: WaitReason::UnknownKid,
+                otherwise: denial(DenyReason::UnknownKid, UNKNOWN_KID),
             }
         }
-        KeyLookup::NotFound => return deny(DenyReason::UnknownKid, "token signing key is unknown"),
+        KeyLookup::NotFound => return deny(DenyReason::UnknownKid, UNKNOWN_KID),
         KeyLookup::Unusable(_) => {
             return deny(
                 DenyReason::WeakKey,

@@ -1,25 +1,29 @@
-//! Each provider's current key set, its fetch schedule, and how fetch answers are judged.
+//! One worker's view of every provider's keys, kept in step with the record all workers share.
 //!
-//! Good keys are only ever replaced by a key set that holds usable keys: an IdP answering
-//! 500, garbage, or an empty set leaves the last good keys in force.
+//! Workers parse a key set only when its shared generation moves. At most one fetch per
+//! provider runs in the whole Envoy: the worker that wins the lease in the shared record
+//! fetches and publishes; the others pick the result up on their next sync. Good keys are only
+//! ever replaced by a key set that holds usable keys.
 
-use crate::config::{Config, KeySource};
+use crate::config::{Config, FetchSettings, KeySource};
 use crate::decision::{KeyStore, Keys};
-use crate::fetch_schedule::{FetchResult, FetchSchedule};
 use crate::jwks::{KeySet, KeySetError};
+use crate::key_set_record::{KeySetRecord, RefetchDecision};
+use crate::shared_store::{load_record, update_record, SharedStore};
 use std::fmt;
 
-/// A JWKS body larger than this is refused (real key sets are a few KiB).
-pub const MAX_JWKS_BYTES: usize = 256 * 1024;
+/// How long past its own timeout a fetch may hold the lease before others take over.
+pub const LEASE_MARGIN_MS: u64 = 1_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FetchError {
-    /// No HTTP answer: connect failure, reset or timeout.
+    /// No HTTP answer: connect failure, reset or timeout, or the call could not be made.
     NoResponse,
     Status(u32),
     TooLarge(usize),
     NotKeySet(KeySetError),
     NoUsableKeys,
+    Discovery(crate::discovery::DiscoveryError),
 }
 
 impl fmt::Display for FetchError {
@@ -27,21 +31,32 @@ impl fmt::Display for FetchError {
         match self {
             FetchError::NoResponse => write!(f, "no response (connect failure, reset or timeout)"),
             FetchError::Status(s) => write!(f, "HTTP status {s}"),
-            FetchError::TooLarge(n) => write!(f, "body of {n} bytes exceeds {MAX_JWKS_BYTES}"),
+            FetchError::TooLarge(n) => write!(f, "body of {n} bytes is over the limit"),
             FetchError::NotKeySet(e) => write!(f, "body is not a key set: {e}"),
             FetchError::NoUsableKeys => write!(f, "key set holds no usable RS256 key"),
+            FetchError::Discovery(e) => write!(f, "{e}"),
         }
     }
 }
 
-/// Judges a JWKS answer. `status` is `None` when the host got no HTTP answer at all.
-pub fn key_set_from_response(status: Option<u32>, body: &[u8]) -> Result<KeySet, FetchError> {
+/// The status check every fetched document passes first. `status` is `None` when the host got
+/// no HTTP answer at all.
+pub fn check_status(status: Option<u32>) -> Result<(), FetchError> {
     match status {
-        None => return Err(FetchError::NoResponse),
-        Some(200) => {}
-        Some(other) => return Err(FetchError::Status(other)),
+        None => Err(FetchError::NoResponse),
+        Some(200) => Ok(()),
+        Some(other) => Err(FetchError::Status(other)),
     }
-    if body.len() > MAX_JWKS_BYTES {
+}
+
+/// Judges a JWKS answer.
+pub fn key_set_from_response(
+    status: Option<u32>,
+    body: &[u8],
+    max_bytes: usize,
+) -> Result<KeySet, FetchError> {
+    check_status(status)?;
+    if body.len() > max_bytes {
         return Err(FetchError::TooLarge(body.len()));
     }
     let set = KeySet::parse(body).map_err(FetchError::NotKeySet)?;
@@ -51,134 +66,237 @@ pub fn key_set_from_response(status: Option<u32>, body: &[u8]) -> Result<KeySet,
     Ok(set)
 }
 
+struct RemoteSlot {
+    record_key: String,
+    body_key: String,
+    fetch: FetchSettings,
+    lease_ms: u64,
+    /// The shared record as last read.
+    record: KeySetRecord,
+}
+
 struct ProviderKeys {
     set: Option<KeySet>,
-    fetched_at_ms: Option<u64>,
-    /// `None` for a provider with inline keys: nothing to fetch.
-    schedule: Option<FetchSchedule>,
-    timeout_ms: u64,
-    first_fetch_failed: bool,
+    generation: u64,
+    /// `None` for a provider with inline keys: nothing to fetch or share.
+    remote: Option<RemoteSlot>,
 }
 
 pub struct KeyCache {
+    worker: u64,
     providers: Vec<ProviderKeys>,
 }
 
 impl KeyCache {
-    pub fn new(config: &Config, now_ms: u64) -> Self {
+    /// `worker` must differ between the workers sharing one store (it names lease holders).
+    pub fn new(config: &Config, worker: u64) -> Self {
         let providers = config
             .providers
             .iter()
-            .map(|p| match &p.keys {
-                KeySource::Local(set) => ProviderKeys {
-                    set: Some(set.clone()),
-                    fetched_at_ms: Some(now_ms),
-                    schedule: None,
-                    timeout_ms: 0,
-                    first_fetch_failed: false,
-                },
-                KeySource::Remote(remote) => ProviderKeys {
+            .map(|p| {
+                let (source_uri, stages) = match &p.keys {
+                    KeySource::Local(set) => {
+                        return ProviderKeys {
+                            set: Some(set.clone()),
+                            generation: 1,
+                            remote: None,
+                        }
+                    }
+                    KeySource::Remote { jwks, .. } => (jwks.uri.as_str(), 1),
+                    KeySource::Discovery { document, .. } => (document.uri.as_str(), 2),
+                };
+                let fetch = p.keys.fetch_settings().copied().unwrap_or(FetchSettings {
+                    cache_duration_seconds: 600,
+                    timeout_ms: 5_000,
+                    min_refetch_interval_seconds: 30,
+                    max_jwks_bytes: 256 * 1024,
+                });
+                let base = format!("rolegate/keys/{}/{}", p.name, source_uri);
+                ProviderKeys {
                     set: None,
-                    fetched_at_ms: None,
-                    schedule: Some(FetchSchedule::new(
-                        now_ms,
-                        remote.cache_duration_seconds.saturating_mul(1000),
-                    )),
-                    timeout_ms: remote.timeout_ms,
-                    first_fetch_failed: false,
-                },
+                    generation: 0,
+                    remote: Some(RemoteSlot {
+                        record_key: format!("{base}/record"),
+                        body_key: format!("{base}/jwks"),
+                        fetch,
+                        lease_ms: fetch.timeout_ms.saturating_mul(stages) + LEASE_MARGIN_MS,
+                        record: KeySetRecord::default(),
+                    }),
+                }
             })
             .collect();
-        KeyCache { providers }
+        KeyCache { worker, providers }
     }
 
-    /// Providers whose key set should be fetched now. A fetch that never answered is written
-    /// off first, so a lost callout cannot stop refreshes for good.
-    pub fn due_fetches(&mut self, now_ms: u64) -> Vec<usize> {
-        let mut due = Vec::new();
+    /// Reads the shared records; re-parses a key set only when its generation moved. Returns
+    /// the providers whose record changed, so their waiting requests can be looked at again.
+    pub fn sync(&mut self, store: &dyn SharedStore) -> Vec<usize> {
+        let mut changed = Vec::new();
         for (i, p) in self.providers.iter_mut().enumerate() {
-            let Some(schedule) = p.schedule.as_mut() else {
+            let Some(remote) = p.remote.as_mut() else {
                 continue;
             };
-            if schedule.is_stuck(now_ms, p.timeout_ms) {
-                schedule.finished(now_ms, FetchResult::Failed, 0.5);
+            let Some(record) = load_record(store, &remote.record_key) else {
+                continue;
+            };
+            if record.generation != p.generation {
+                let parsed = store
+                    .get(&remote.body_key)
+                    .filter(|(body, _)| body.len() <= remote.fetch.max_jwks_bytes)
+                    .and_then(|(body, _)| KeySet::parse(&body).ok())
+                    .filter(|set| set.usable_count() > 0);
+                if let Some(set) = parsed {
+                    p.set = Some(set);
+                    p.generation = record.generation;
+                }
             }
-            if schedule.is_due(now_ms) {
-                due.push(i);
+            if record != remote.record {
+                remote.record = record;
+                changed.push(i);
             }
         }
-        due
+        changed
     }
 
-    pub fn fetch_started(&mut self, provider: usize, now_ms: u64) {
-        if let Some(s) = self.schedule_mut(provider) {
-            s.started(now_ms);
+    /// Takes the fetch lease of every provider whose fetch is due and not running anywhere;
+    /// the caller must then fetch each returned provider and report back.
+    pub fn claim_due(&mut self, store: &dyn SharedStore, now_ms: u64) -> Vec<usize> {
+        let worker = self.worker;
+        let mut claimed = Vec::new();
+        for (i, p) in self.providers.iter_mut().enumerate() {
+            let Some(remote) = p.remote.as_mut() else {
+                continue;
+            };
+            let lease_ms = remote.lease_ms;
+            if let Some((record, true)) = update_record(store, &remote.record_key, |r| {
+                let won = r.try_claim(worker, now_ms, lease_ms);
+                (won, won)
+            }) {
+                remote.record = record;
+                claimed.push(i);
+            }
         }
+        claimed
     }
 
-    /// Records a fetch's result; returns whether the keys changed.
-    pub fn fetch_finished(
+    /// Publishes a good key set fetched under this worker's lease.
+    pub fn fetch_succeeded(
         &mut self,
+        store: &dyn SharedStore,
+        provider: usize,
+        body: &[u8],
+        set: KeySet,
+        now_ms: u64,
+    ) {
+        let worker = self.worker;
+        let Some(p) = self.providers.get_mut(provider) else {
+            return;
+        };
+        let Some(remote) = p.remote.as_mut() else {
+            return;
+        };
+        let stored = store.get(&remote.body_key).map(|(b, _)| b);
+        let changed = stored.as_deref() != Some(body);
+        // The body goes first: a worker that sees the new generation must find the new body.
+        if changed {
+            store.set(&remote.body_key, body, 0);
+        }
+        let refresh_ms = remote.fetch.cache_duration_seconds.saturating_mul(1000);
+        if let Some((record, ())) = update_record(store, &remote.record_key, |r| {
+            r.succeeded(worker, now_ms, refresh_ms, changed);
+            (true, ())
+        }) {
+            remote.record = record;
+            p.generation = record.generation;
+        }
+        p.set = Some(set);
+    }
+
+    /// Records a failed fetch: the last good keys stay, the next attempt backs off.
+    pub fn fetch_failed(
+        &mut self,
+        store: &dyn SharedStore,
         provider: usize,
         now_ms: u64,
-        result: Result<KeySet, FetchError>,
         jitter: f64,
-    ) -> bool {
-        let Some(p) = self.providers.get_mut(provider) else {
-            return false;
+    ) {
+        let worker = self.worker;
+        let Some(remote) = self
+            .providers
+            .get_mut(provider)
+            .and_then(|p| p.remote.as_mut())
+        else {
+            return;
         };
-        let Some(schedule) = p.schedule.as_mut() else {
-            return false;
-        };
-        match result {
-            Ok(set) => {
-                schedule.finished(now_ms, FetchResult::Succeeded, jitter);
-                p.set = Some(set);
-                p.fetched_at_ms = Some(now_ms);
-                true
-            }
-            Err(_) => {
-                schedule.finished(now_ms, FetchResult::Failed, jitter);
-                if p.set.is_none() {
-                    p.first_fetch_failed = true;
-                }
-                false
-            }
+        if let Some((record, ())) = update_record(store, &remote.record_key, |r| {
+            r.failed(worker, now_ms, jitter);
+            (true, ())
+        }) {
+            remote.record = record;
         }
     }
 
-    pub fn fetch_in_flight(&self, provider: usize) -> bool {
-        self.providers
-            .get(provider)
-            .and_then(|p| p.schedule.as_ref())
-            .is_some_and(FetchSchedule::in_flight)
+    /// A token named a `kid` this provider's keys lack. Returns the decision and the fetch
+    /// count to wait beyond.
+    pub fn request_refetch(
+        &self,
+        store: &dyn SharedStore,
+        provider: usize,
+        now_ms: u64,
+    ) -> (RefetchDecision, u64) {
+        let Some(remote) = self.providers.get(provider).and_then(|p| p.remote.as_ref()) else {
+            return (RefetchDecision::RateLimited, 0);
+        };
+        let interval_ms = remote
+            .fetch
+            .min_refetch_interval_seconds
+            .saturating_mul(1000);
+        match update_record(store, &remote.record_key, |r| {
+            let decision = r.request_refetch(now_ms, interval_ms);
+            (decision == RefetchDecision::Started, decision)
+        }) {
+            Some((record, decision)) => (decision, record.completed),
+            None => (RefetchDecision::RateLimited, 0),
+        }
     }
 
-    pub fn timeout_ms(&self, provider: usize) -> u64 {
-        self.providers.get(provider).map_or(0, |p| p.timeout_ms)
+    /// Fetches finished so far for this provider, as last synced.
+    pub fn completed_fetches(&self, provider: usize) -> u64 {
+        self.remote(provider).map_or(0, |r| r.record.completed)
     }
 
-    /// Seconds since the provider's keys were last obtained; `None` before the first success.
+    /// How long one fetch cycle (with discovery, two calls) may take before its lease lapses.
+    pub fn lease_ms(&self, provider: usize) -> u64 {
+        self.remote(provider).map_or(0, |r| r.lease_ms)
+    }
+
+    pub fn fetch_settings(&self, provider: usize) -> Option<&FetchSettings> {
+        self.remote(provider).map(|r| &r.fetch)
+    }
+
+    /// Seconds since the provider's keys were last fetched; `None` before the first success.
     pub fn age_seconds(&self, provider: usize, now_ms: u64) -> Option<u64> {
-        let fetched = self.providers.get(provider)?.fetched_at_ms?;
-        Some(now_ms.saturating_sub(fetched) / 1000)
+        let record = &self.remote(provider)?.record;
+        record
+            .has_keys()
+            .then(|| now_ms.saturating_sub(record.fetched_at_ms) / 1000)
     }
 
-    fn schedule_mut(&mut self, provider: usize) -> Option<&mut FetchSchedule> {
-        self.providers.get_mut(provider)?.schedule.as_mut()
+    fn remote(&self, provider: usize) -> Option<&RemoteSlot> {
+        self.providers.get(provider)?.remote.as_ref()
     }
 }
 
 impl KeyStore for KeyCache {
-    /// Requests may wait for keys only while the first fetch has not failed: after that an IdP
+    /// Requests may wait for the first keys only until a fetch has failed: after that an IdP
     /// outage must answer at once (503), not pile requests up.
     fn keys(&self, provider: usize) -> Keys<'_> {
-        match self.providers.get(provider) {
-            Some(ProviderKeys { set: Some(set), .. }) => Keys::Ready(set),
-            Some(ProviderKeys {
-                first_fetch_failed: false,
-                ..
-            }) => Keys::Pending,
+        let Some(p) = self.providers.get(provider) else {
+            return Keys::Unavailable;
+        };
+        match (&p.set, &p.remote) {
+            (Some(set), _) => Keys::Ready(set),
+            (None, Some(remote)) if remote.record.consecutive_failures == 0 => Keys::Pending,
             _ => Keys::Unavailable,
         }
     }
@@ -187,75 +305,166 @@ impl KeyStore for KeyCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shared_store::MemoryStore;
 
     const CONFIG: &str = r#"{"providers":[{"name":"p","issuer":"i","audiences":["a"],
         "remote_jwks":{"cluster":"idp","uri":"http://idp/keys","cache_duration_seconds":10,"timeout_ms":1000}}],
         "rules":[{"match":{"prefix":"/"}}]}"#;
     const N: &str = "ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddxHmfHQp-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-pCgNMsD1W_YpRPEwOWvG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-bSf63kpaSHSXndS5z5rexMdbBYUsLA9e-KXBdQOS-UTo7WTBEMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9kG4LT6_I5IhlJH7aGhyxXFvUK-DWNmoudF8NAco9_h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb54h4FRWyuXpoQ";
 
-    fn good_body() -> String {
-        format!(r#"{{"keys":[{{"kty":"RSA","kid":"k","n":"{N}","e":"AQAB"}}]}}"#)
+    fn body(kid: &str) -> String {
+        format!(r#"{{"keys":[{{"kty":"RSA","kid":"{kid}","n":"{N}","e":"AQAB"}}]}}"#)
+    }
+
+    fn workers(n: u64) -> Vec<KeyCache> {
+        let config = Config::parse(CONFIG.as_bytes()).expect("config");
+        (1..=n).map(|w| KeyCache::new(&config, w)).collect()
+    }
+
+    fn good(kid: &str) -> (String, KeySet) {
+        let b = body(kid);
+        let set = key_set_from_response(Some(200), b.as_bytes(), 1 << 20).expect("set");
+        (b, set)
+    }
+
+    fn kid_known(cache: &KeyCache, kid: &str) -> bool {
+        match cache.keys(0) {
+            Keys::Ready(set) => matches!(
+                set.lookup(Some(kid), None),
+                crate::jwks::KeyLookup::Found(_)
+            ),
+            _ => false,
+        }
     }
 
     #[test]
     fn answers_are_judged_strictly() {
         assert_eq!(
-            key_set_from_response(None, b"").err(),
+            key_set_from_response(None, b"", 10).err(),
             Some(FetchError::NoResponse)
         );
         assert_eq!(
-            key_set_from_response(Some(500), b"").err(),
+            key_set_from_response(Some(500), b"", 10).err(),
             Some(FetchError::Status(500))
         );
         assert!(matches!(
-            key_set_from_response(Some(200), b"<html>"),
+            key_set_from_response(Some(200), b"<html>", 100),
             Err(FetchError::NotKeySet(_))
         ));
         assert_eq!(
-            key_set_from_response(Some(200), br#"{"keys":[]}"#).err(),
+            key_set_from_response(Some(200), br#"{"keys":[]}"#, 100).err(),
             Some(FetchError::NoUsableKeys)
         );
-        let big = vec![b' '; MAX_JWKS_BYTES + 1];
-        assert!(matches!(
-            key_set_from_response(Some(200), &big),
-            Err(FetchError::TooLarge(_))
-        ));
-        assert!(key_set_from_response(Some(200), good_body().as_bytes()).is_ok());
+        assert_eq!(
+            key_set_from_response(Some(200), &[b' '; 11], 10).err(),
+            Some(FetchError::TooLarge(11))
+        );
+    }
+
+    #[test]
+    fn one_fetch_for_all_workers_and_every_worker_picks_the_keys_up() {
+        let store = MemoryStore::default();
+        let mut ws = workers(3);
+        for w in &mut ws {
+            w.sync(&store);
+            assert!(matches!(w.keys(0), Keys::Pending));
+        }
+        let first: Vec<usize> = ws
+            .iter_mut()
+            .map(|w| w.claim_due(&store, 0).len())
+            .collect();
+        assert_eq!(first, vec![1, 0, 0], "one worker wins the lease");
+        let again: usize = ws.iter_mut().map(|w| w.claim_due(&store, 50).len()).sum();
+        assert_eq!(again, 0, "nobody else while it is held");
+        let (b, set) = good("k1");
+        ws[0].fetch_succeeded(&store, 0, b.as_bytes(), set, 100);
+        for w in &mut ws[1..] {
+            assert_eq!(w.sync(&store), vec![0]);
+            assert!(kid_known(w, "k1"));
+        }
+        assert_eq!(ws[2].age_seconds(0, 5_100), Some(5));
     }
 
     #[test]
     fn failures_keep_good_keys_and_end_first_key_waits() {
-        let config = Config::parse(CONFIG.as_bytes()).expect("config");
-        let mut cache = KeyCache::new(&config, 0);
-        assert_eq!(cache.due_fetches(0), vec![0]);
-        assert!(matches!(cache.keys(0), Keys::Pending));
-        cache.fetch_started(0, 0);
-        assert!(cache.due_fetches(100).is_empty());
-        cache.fetch_finished(0, 100, Err(FetchError::Status(500)), 0.5);
-        assert!(matches!(cache.keys(0), Keys::Unavailable));
-        assert_eq!(cache.due_fetches(1_100), vec![0]);
-        cache.fetch_started(0, 1_100);
-        let set = key_set_from_response(Some(200), good_body().as_bytes()).expect("set");
-        assert!(cache.fetch_finished(0, 1_200, Ok(set), 0.5));
-        assert!(matches!(cache.keys(0), Keys::Ready(_)));
-        assert_eq!(cache.age_seconds(0, 4_200), Some(3));
-        cache.fetch_started(0, 11_200);
-        cache.fetch_finished(0, 11_300, Err(FetchError::NoUsableKeys), 0.5);
+        let store = MemoryStore::default();
+        let mut ws = workers(2);
+        assert_eq!(ws[0].claim_due(&store, 0), vec![0]);
+        ws[0].fetch_failed(&store, 0, 10, 0.5);
+        ws[1].sync(&store);
+        assert!(matches!(ws[1].keys(0), Keys::Unavailable));
+        assert!(ws[1].claim_due(&store, 500).is_empty(), "backing off");
+        assert_eq!(ws[1].claim_due(&store, 1_010), vec![0]);
+        let (b, set) = good("k1");
+        ws[1].fetch_succeeded(&store, 0, b.as_bytes(), set, 1_100);
+        ws[0].sync(&store);
+        assert!(kid_known(&ws[0], "k1"));
+        assert_eq!(ws[0].claim_due(&store, 11_100), vec![0], "refresh due");
+        ws[0].fetch_failed(&store, 0, 11_200, 0.5);
+        ws[1].sync(&store);
         assert!(
-            matches!(cache.keys(0), Keys::Ready(_)),
-            "good keys survive a bad answer"
+            kid_known(&ws[1], "k1"),
+            "good keys survive a failed refresh"
         );
     }
 
     #[test]
-    fn a_lost_fetch_is_written_off() {
-        let config = Config::parse(CONFIG.as_bytes()).expect("config");
-        let mut cache = KeyCache::new(&config, 0);
-        cache.fetch_started(0, 0);
-        assert!(cache.due_fetches(1_500).is_empty());
-        // stuck after timeout + 1 s, then due after the first back-off
-        assert!(cache.due_fetches(2_001).is_empty());
-        assert!(!cache.fetch_in_flight(0));
-        assert_eq!(cache.due_fetches(3_001), vec![0]);
+    fn a_lost_lease_is_taken_over_after_it_expires() {
+        let store = MemoryStore::default();
+        let mut ws = workers(2);
+        assert_eq!(ws[0].claim_due(&store, 0), vec![0]);
+        assert!(ws[1].claim_due(&store, 1_999).is_empty());
+        assert_eq!(ws[1].claim_due(&store, 2_000), vec![0]);
+    }
+
+    #[test]
+    fn unknown_kids_refetch_once_then_are_rate_limited() {
+        let store = MemoryStore::default();
+        let mut ws = workers(2);
+        ws[0].claim_due(&store, 0);
+        let (b, set) = good("k1");
+        ws[0].fetch_succeeded(&store, 0, b.as_bytes(), set, 100);
+        ws[1].sync(&store);
+        let (d, baseline) = ws[1].request_refetch(&store, 0, 2_000);
+        assert_eq!((d, baseline), (RefetchDecision::Started, 1));
+        assert_eq!(
+            ws[0].request_refetch(&store, 0, 2_010).0,
+            RefetchDecision::Joined
+        );
+        assert_eq!(
+            ws[0].claim_due(&store, 2_100),
+            vec![0],
+            "a granted refetch is due at once"
+        );
+        let (b, set) = good("k2");
+        ws[0].fetch_succeeded(&store, 0, b.as_bytes(), set, 2_200);
+        assert_eq!(ws[1].sync(&store), vec![0]);
+        assert!(
+            kid_known(&ws[1], "k2") && !kid_known(&ws[1], "k1"),
+            "rotated out"
+        );
+        assert_eq!(ws[1].completed_fetches(0), 2);
+        assert_eq!(
+            ws[1].request_refetch(&store, 0, 3_000).0,
+            RefetchDecision::RateLimited
+        );
+        assert_eq!(
+            ws[1].request_refetch(&store, 0, 32_000).0,
+            RefetchDecision::Started
+        );
+    }
+
+    #[test]
+    fn an_unchanged_key_set_is_not_parsed_again() {
+        let store = MemoryStore::default();
+        let mut ws = workers(2);
+        ws[0].claim_due(&store, 0);
+        let (b, set) = good("k1");
+        ws[0].fetch_succeeded(&store, 0, b.as_bytes(), set.clone(), 100);
+        ws[1].sync(&store);
+        ws[0].claim_due(&store, 10_100);
+        ws[0].fetch_succeeded(&store, 0, b.as_bytes(), set, 10_200);
+        let record = load_record(&store, "rolegate/keys/p/http://idp/keys/record").expect("record");
+        assert_eq!(record.generation, 1);
     }
 }

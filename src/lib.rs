@@ -3,18 +3,21 @@
 //! Everything but `host` is plain Rust with no proxy-wasm import, tested natively; `host` binds
 //! it to the proxy-wasm ABI and exists only in the wasm build.
 
+pub mod backoff;
 pub mod base64url;
 pub mod claims;
 pub mod config;
 pub mod decision;
+pub mod discovery;
 pub mod extract;
-pub mod fetch_schedule;
 pub mod field_reader;
 pub mod jwks;
 pub mod key_cache;
+pub mod key_set_record;
 pub mod reply;
 pub mod rs256;
 pub mod rules;
+pub mod shared_store;
 pub mod token;
 
 #[cfg(target_arch = "wasm32")]

@@ -15,6 +15,7 @@ struct ProviderMetrics {
     fetch_success: Option<u32>,
     fetch_failure: Option<u32>,
     key_set_age_seconds: Option<u32>,
+    unknown_kid_refetch: Option<u32>,
 }
 
 fn define(kind: MetricType, name: &str) -> Option<u32> {
@@ -53,6 +54,10 @@ impl Metrics {
                         MetricType::Gauge,
                         &format!("rolegate.jwks.{p}.key_set_age_seconds"),
                     ),
+                    unknown_kid_refetch: define(
+                        MetricType::Counter,
+                        &format!("rolegate.jwks.{p}.unknown_kid_refetch"),
+                    ),
                 })
                 .collect(),
         }
@@ -79,6 +84,14 @@ impl Metrics {
                 p.fetch_failure
             });
         }
+    }
+
+    pub fn unknown_kid_refetch(&self, provider: usize) {
+        increment(
+            self.providers
+                .get(provider)
+                .and_then(|p| p.unknown_kid_refetch),
+        );
     }
 
     pub fn key_set_age(&self, provider: usize, seconds: u64) {

@@ -7,6 +7,7 @@ mod metrics;
 mod outcome;
 mod plugin;
 mod request;
+mod shared_data;
 mod worker;
 
 use proxy_wasm::traits::RootContext;

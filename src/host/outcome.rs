@@ -3,7 +3,8 @@
 use super::clock;
 use super::log;
 use super::worker::Worker;
-use crate::decision::{self, Outcome, RequestHeaders, WaitPermission};
+use crate::decision::{self, Denial, Outcome, RequestHeaders, WaitPermission, WaitReason};
+use crate::key_set_record::RefetchDecision;
 use crate::reply::local_reply;
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{Action, MapType};
@@ -27,13 +28,16 @@ pub fn decide_and_apply(
     wait: WaitPermission,
     resume: bool,
 ) -> Action {
-    let outcome = decision::decide(
-        &worker.config,
-        &HostHeaders,
-        &*worker.keys.borrow(),
-        clock::now_seconds(),
-        wait,
-    );
+    let outcome = {
+        let keys = worker.keys.borrow();
+        decision::decide(
+            &worker.config,
+            &HostHeaders,
+            &*keys,
+            clock::now_seconds(),
+            wait,
+        )
+    };
     match outcome {
         Outcome::Allow(allow) => {
             for name in &allow.remove_headers {
@@ -49,25 +53,65 @@ pub fn decide_and_apply(
             Action::Continue
         }
         Outcome::Deny(denial) => {
-            log::debug(&format!(
-                "denied ({}): {}",
-                denial.reason.name(),
-                denial.description
-            ));
-            worker.metrics.denied(denial.reason);
-            let reply = local_reply(&denial);
-            let headers: Vec<(&str, &str)> = reply
-                .headers
-                .iter()
-                .map(|(n, v)| (*n, v.as_str()))
-                .collect();
-            let _ =
-                hostcalls::send_http_response(reply.status, headers, Some(reply.body.as_bytes()));
+            send_denial(worker, &denial);
             Action::Pause
         }
-        Outcome::WaitForKeys { provider } => {
-            worker.add_waiter(context_id, provider, clock::now_ms());
-            Action::Pause
+        Outcome::WaitForKeys {
+            provider,
+            reason,
+            otherwise,
+        } => {
+            if hold(worker, context_id, provider, reason) {
+                Action::Pause
+            } else {
+                send_denial(worker, &otherwise);
+                Action::Pause
+            }
         }
     }
+}
+
+/// Parks the request until the provider's keys change; false when it must be answered now.
+fn hold(worker: &Worker, context_id: u32, provider: usize, reason: WaitReason) -> bool {
+    let now = clock::now_ms();
+    let after_completed = match reason {
+        WaitReason::FirstKeys => worker.keys.borrow().completed_fetches(provider),
+        WaitReason::UnknownKid => {
+            let (verdict, completed) =
+                worker
+                    .keys
+                    .borrow()
+                    .request_refetch(&worker.store, provider, now);
+            match verdict {
+                RefetchDecision::Started => {
+                    worker.metrics.unknown_kid_refetch(provider);
+                    log::info(&format!(
+                        "unknown kid for provider {}: fetching its key set again",
+                        worker.provider_name(provider)
+                    ));
+                    completed
+                }
+                RefetchDecision::Joined => completed,
+                RefetchDecision::RateLimited => return false,
+            }
+        }
+    };
+    worker.add_waiter(context_id, provider, after_completed, now);
+    true
+}
+
+fn send_denial(worker: &Worker, denial: &Denial) {
+    log::debug(&format!(
+        "denied ({}): {}",
+        denial.reason.name(),
+        denial.description
+    ));
+    worker.metrics.denied(denial.reason);
+    let reply = local_reply(denial);
+    let headers: Vec<(&str, &str)> = reply
+        .headers
+        .iter()
+        .map(|(n, v)| (*n, v.as_str()))
+        .collect();
+    let _ = hostcalls::send_http_response(reply.status, headers, Some(reply.body.as_bytes()));
 }

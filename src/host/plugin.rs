@@ -1,28 +1,41 @@
-//! The root context: configuration, the tick, JWKS fetches, and answering waiting requests.
+//! The root context: configuration, the tick, key-set fetches (JWKS, with OIDC discovery first
+//! where configured), and answering requests that wait for keys.
 
 use super::clock;
 use super::log;
 use super::outcome::decide_and_apply;
 use super::request::Request;
+use super::shared_data::HostSharedData;
 use super::worker::Worker;
-use crate::config::{Config, KeySource};
+use crate::config::{Config, Endpoint, KeySource};
 use crate::decision::WaitPermission;
-use crate::key_cache::{key_set_from_response, FetchError, MAX_JWKS_BYTES};
+use crate::discovery;
+use crate::key_cache::{check_status, key_set_from_response, FetchError};
+use crate::shared_store::next_worker_id;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{ContextType, MapType};
+use proxy_wasm::types::{BufferType, ContextType, MapType};
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
-/// Often enough to answer waiters on time and start retries promptly; cheap when idle.
-const TICK: Duration = Duration::from_millis(200);
+/// How often a worker looks at the shared key-set records: the delay before another worker's
+/// fetch result, or an unknown-kid refetch, is acted on. One small shared-data read per
+/// remote provider each time.
+const TICK: Duration = Duration::from_millis(100);
+
+/// Which call of a fetch cycle an answer belongs to.
+#[derive(Clone, Copy)]
+enum Stage {
+    Document,
+    Keys,
+}
 
 pub struct Plugin {
     context_id: u32,
     worker: Option<Rc<Worker>>,
-    /// Dispatched JWKS calls: token -> provider index.
-    fetches: HashMap<u32, usize>,
+    /// Calls in flight: token -> (provider, stage).
+    calls: HashMap<u32, (usize, Stage)>,
 }
 
 impl Plugin {
@@ -30,62 +43,145 @@ impl Plugin {
         Plugin {
             context_id,
             worker: None,
-            fetches: HashMap::new(),
+            calls: HashMap::new(),
         }
     }
 
+    /// Starts every fetch this worker won the lease for.
     fn start_due_fetches(&mut self, worker: &Worker) {
-        let now = clock::now_ms();
-        let due = worker.keys.borrow_mut().due_fetches(now);
+        let due = worker
+            .keys
+            .borrow_mut()
+            .claim_due(&worker.store, clock::now_ms());
         for provider in due {
-            let Some(KeySource::Remote(remote)) =
-                worker.config.providers.get(provider).map(|p| &p.keys)
-            else {
-                continue;
+            let first_call = match worker.config.providers.get(provider).map(|p| &p.keys) {
+                Some(KeySource::Remote { jwks, fetch }) => {
+                    self.call(provider, Stage::Keys, jwks, fetch.timeout_ms)
+                }
+                Some(KeySource::Discovery {
+                    document, fetch, ..
+                }) => self.call(provider, Stage::Document, document, fetch.timeout_ms),
+                _ => Ok(()),
             };
-            let headers = vec![
-                (":method", "GET"),
-                (":path", remote.path.as_str()),
-                (":authority", remote.authority.as_str()),
-                ("accept", "application/json"),
-                ("user-agent", "rolegate"),
-            ];
-            let timeout = Duration::from_millis(remote.timeout_ms);
-            match hostcalls::dispatch_http_call(&remote.cluster, headers, None, vec![], timeout) {
-                Ok(token) => {
-                    self.fetches.insert(token, provider);
-                    worker.keys.borrow_mut().fetch_started(provider, now);
-                }
-                Err(status) => {
-                    log::warn(&format!(
-                        "cannot fetch key set of provider {} from cluster {} ({status:?}); is the cluster defined?",
-                        provider_name(worker, provider),
-                        remote.cluster
-                    ));
-                    let mut keys = worker.keys.borrow_mut();
-                    keys.fetch_started(provider, now);
-                    keys.fetch_finished(
-                        provider,
-                        now,
-                        Err(FetchError::NoResponse),
-                        clock::jitter(),
-                    );
-                    drop(keys);
-                    worker.metrics.fetch(provider, false);
-                    self.answer_waiters(worker, |w| w.provider == provider);
-                }
+            if let Err(e) = first_call {
+                self.fetch_failed(worker, provider, &e);
             }
         }
     }
 
-    /// Decides again for the selected waiting requests, now without waiting, and resumes or
-    /// answers each one.
-    fn answer_waiters(&self, worker: &Worker, select: impl Fn(&super::worker::Waiter) -> bool) {
-        let waiting = worker.take_waiters(select);
-        if waiting.is_empty() {
+    fn call(
+        &mut self,
+        provider: usize,
+        stage: Stage,
+        endpoint: &Endpoint,
+        timeout_ms: u64,
+    ) -> Result<(), String> {
+        let headers = vec![
+            (":method", "GET"),
+            (":path", endpoint.path.as_str()),
+            (":authority", endpoint.authority.as_str()),
+            ("accept", "application/json"),
+            ("user-agent", "rolegate"),
+        ];
+        let timeout = Duration::from_millis(timeout_ms);
+        match hostcalls::dispatch_http_call(&endpoint.cluster, headers, None, vec![], timeout) {
+            Ok(token) => {
+                self.calls.insert(token, (provider, stage));
+                Ok(())
+            }
+            Err(status) => Err(format!(
+                "cannot call cluster {} ({status:?}); is the cluster defined?",
+                endpoint.cluster
+            )),
+        }
+    }
+
+    fn fetch_failed(&self, worker: &Worker, provider: usize, why: &str) {
+        log::warn(&format!(
+            "key set fetch for provider {} failed: {why}; keeping the last good keys, retrying with back-off",
+            worker.provider_name(provider)
+        ));
+        worker.keys.borrow_mut().fetch_failed(
+            &worker.store,
+            provider,
+            clock::now_ms(),
+            clock::jitter(),
+        );
+        worker.metrics.fetch(provider, false);
+        self.answer_waiters_of(worker, provider);
+    }
+
+    fn keys_fetched(&self, worker: &Worker, provider: usize, status: Option<u32>, body: &[u8]) {
+        let max = worker
+            .keys
+            .borrow()
+            .fetch_settings(provider)
+            .map_or(0, |f| f.max_jwks_bytes);
+        match key_set_from_response(status, body, max) {
+            Ok(set) => {
+                log::info(&format!(
+                    "key set of provider {} fetched: {} usable of {} keys",
+                    worker.provider_name(provider),
+                    set.usable_count(),
+                    set.keys().len()
+                ));
+                worker.keys.borrow_mut().fetch_succeeded(
+                    &worker.store,
+                    provider,
+                    body,
+                    set,
+                    clock::now_ms(),
+                );
+                worker.metrics.fetch(provider, true);
+                self.answer_waiters_of(worker, provider);
+            }
+            Err(e) => self.fetch_failed(worker, provider, &e.to_string()),
+        }
+    }
+
+    fn document_fetched(
+        &mut self,
+        worker: &Worker,
+        provider: usize,
+        status: Option<u32>,
+        body: &[u8],
+    ) {
+        let Some(p) = worker.config.providers.get(provider) else {
+            return;
+        };
+        let KeySource::Discovery {
+            jwks_cluster,
+            fetch,
+            ..
+        } = &p.keys
+        else {
+            return;
+        };
+        let next = check_status(status)
+            .and_then(|()| discovery::jwks_uri(body, &p.issuers).map_err(FetchError::Discovery))
+            .map_err(|e| format!("discovery document: {e}"))
+            .and_then(|uri| {
+                Endpoint::new(jwks_cluster, &uri).ok_or_else(|| "bad jwks_uri".to_string())
+            })
+            .and_then(|endpoint| self.call(provider, Stage::Keys, &endpoint, fetch.timeout_ms));
+        if let Err(e) = next {
+            self.fetch_failed(worker, provider, &e);
+        }
+    }
+
+    /// Answers the waiting requests of `provider` that a finished fetch concerns.
+    fn answer_waiters_of(&self, worker: &Worker, provider: usize) {
+        let completed = worker.keys.borrow().completed_fetches(provider);
+        let ids = worker.take_waiters(|w| w.provider == provider && completed > w.after_completed);
+        self.answer(worker, ids);
+    }
+
+    /// Decides again for parked requests, now without waiting, and resumes or answers each.
+    fn answer(&self, worker: &Worker, context_ids: Vec<u32>) {
+        if context_ids.is_empty() {
             return;
         }
-        for context_id in waiting {
+        for context_id in context_ids {
             // A request whose stream is gone cannot be selected; skip it.
             if hostcalls::set_effective_context(context_id).is_ok() {
                 decide_and_apply(worker, context_id, WaitPermission::default(), true);
@@ -105,14 +201,6 @@ impl Plugin {
     }
 }
 
-fn provider_name(worker: &Worker, provider: usize) -> &str {
-    worker
-        .config
-        .providers
-        .get(provider)
-        .map_or("?", |p| p.name.as_str())
-}
-
 impl Context for Plugin {
     fn on_http_call_response(
         &mut self,
@@ -121,7 +209,7 @@ impl Context for Plugin {
         body_size: usize,
         _: usize,
     ) {
-        let Some(provider) = self.fetches.remove(&token) else {
+        let Some((provider, stage)) = self.calls.remove(&token) else {
             return;
         };
         let Some(worker) = self.worker.clone() else {
@@ -135,51 +223,37 @@ impl Context for Plugin {
                 .flatten()
                 .and_then(|s| std::str::from_utf8(&s).ok()?.parse::<u32>().ok())
         };
-        let result = if body_size > MAX_JWKS_BYTES {
-            Err(FetchError::TooLarge(body_size))
-        } else {
-            let body = hostcalls::get_buffer(
-                proxy_wasm::types::BufferType::HttpCallResponseBody,
-                0,
-                body_size,
-            )
+        let limit = match stage {
+            Stage::Document => discovery::MAX_DOCUMENT_BYTES,
+            Stage::Keys => worker
+                .keys
+                .borrow()
+                .fetch_settings(provider)
+                .map_or(0, |f| f.max_jwks_bytes),
+        };
+        if body_size > limit {
+            let e = FetchError::TooLarge(body_size);
+            self.fetch_failed(&worker, provider, &e.to_string());
+            return;
+        }
+        let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
             .ok()
             .flatten()
             .unwrap_or_default();
-            key_set_from_response(status, &body)
-        };
-        let name = provider_name(&worker, provider);
-        match &result {
-            Ok(set) => log::info(&format!(
-                "key set of provider {name} fetched: {} usable of {} keys",
-                set.usable_count(),
-                set.keys().len()
-            )),
-            Err(e) => log::warn(&format!(
-                "key set fetch for provider {name} failed: {e}; keeping the last good keys and retrying with back-off"
-            )),
+        match stage {
+            Stage::Document => self.document_fetched(&worker, provider, status, &body),
+            Stage::Keys => self.keys_fetched(&worker, provider, status, &body),
         }
-        let succeeded = result.is_ok();
-        worker
-            .keys
-            .borrow_mut()
-            .fetch_finished(provider, clock::now_ms(), result, clock::jitter());
-        worker.metrics.fetch(provider, succeeded);
-        self.answer_waiters(&worker, |w| w.provider == provider);
         self.record_ages(&worker);
     }
 }
 
 impl RootContext for Plugin {
     fn on_configure(&mut self, _configuration_size: usize) -> bool {
-        let bytes = hostcalls::get_buffer(
-            proxy_wasm::types::BufferType::PluginConfiguration,
-            0,
-            usize::MAX,
-        )
-        .ok()
-        .flatten()
-        .unwrap_or_default();
+        let bytes = hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         let config = match Config::parse(&bytes) {
             Ok(config) => config,
             Err(errors) => {
@@ -193,7 +267,9 @@ impl RootContext for Plugin {
                 return false;
             }
         };
-        let worker = Rc::new(Worker::new(config, clock::now_ms()));
+        let worker_id = next_worker_id(&HostSharedData, "rolegate/worker-seq", clock::now_ms());
+        let worker = Rc::new(Worker::new(config, worker_id));
+        worker.keys.borrow_mut().sync(&worker.store);
         self.start_due_fetches(&worker);
         self.worker = Some(worker);
         self.set_tick_period(TICK);
@@ -204,9 +280,14 @@ impl RootContext for Plugin {
         let Some(worker) = self.worker.clone() else {
             return;
         };
+        let changed = worker.keys.borrow_mut().sync(&worker.store);
+        for provider in changed {
+            self.answer_waiters_of(&worker, provider);
+        }
         self.start_due_fetches(&worker);
         let now = clock::now_ms();
-        self.answer_waiters(&worker, |w| w.deadline_ms <= now);
+        let overdue = worker.take_waiters(|w| w.deadline_ms <= now);
+        self.answer(&worker, overdue);
         self.record_ages(&worker);
     }
 

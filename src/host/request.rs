@@ -30,7 +30,7 @@ impl HttpContext for Request {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         let wait = WaitPermission {
             for_first_keys: true,
-            for_refetch: false,
+            for_refetch: true,
         };
         decide_and_apply(&self.worker, self.context_id, wait, false)
     }

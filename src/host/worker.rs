@@ -1,49 +1,61 @@
-//! What one worker VM holds for one plugin configuration: the compiled configuration, the key
-//! cache, the requests waiting for keys, and the metrics.
+//! What one worker VM holds for one plugin configuration: the compiled configuration, its view
+//! of the shared key sets, the requests waiting for keys, and the metrics.
 
 use super::metrics::Metrics;
+use super::shared_data::HostSharedData;
 use crate::config::Config;
 use crate::key_cache::KeyCache;
 use std::cell::RefCell;
 
-/// A paused request waiting for a provider's keys.
+/// A paused request waiting for a provider's keys to change.
 pub struct Waiter {
     pub context_id: u32,
     pub provider: usize,
+    /// Answered once more fetches than this have finished for the provider.
+    pub after_completed: u64,
     pub deadline_ms: u64,
 }
 
-/// How long past the fetch timeout a request may still wait, so the fetch's own failure
-/// (which answers the waiter with a precise 503) arrives first.
+/// Slack past the fetch lease: a waiting request gets the fetch's own result, not a timeout.
 pub const WAIT_MARGIN_MS: u64 = 500;
 
 pub struct Worker {
     pub config: Config,
     pub keys: RefCell<KeyCache>,
+    pub store: HostSharedData,
     pub waiters: RefCell<Vec<Waiter>>,
     pub metrics: Metrics,
 }
 
 impl Worker {
-    pub fn new(config: Config, now_ms: u64) -> Self {
+    pub fn new(config: Config, worker_id: u64) -> Self {
         let names: Vec<&str> = config.providers.iter().map(|p| p.name.as_str()).collect();
         let metrics = Metrics::define(&names);
-        let keys = RefCell::new(KeyCache::new(&config, now_ms));
+        let keys = RefCell::new(KeyCache::new(&config, worker_id));
         Worker {
             config,
             keys,
+            store: HostSharedData,
             waiters: RefCell::new(Vec::new()),
             metrics,
         }
     }
 
-    pub fn add_waiter(&self, context_id: u32, provider: usize, now_ms: u64) {
-        let timeout = self.keys.borrow().timeout_ms(provider);
+    pub fn provider_name(&self, provider: usize) -> &str {
+        self.config
+            .providers
+            .get(provider)
+            .map_or("?", |p| p.name.as_str())
+    }
+
+    pub fn add_waiter(&self, context_id: u32, provider: usize, after_completed: u64, now_ms: u64) {
+        let wait_ms = self.keys.borrow().lease_ms(provider);
         self.waiters.borrow_mut().push(Waiter {
             context_id,
             provider,
+            after_completed,
             deadline_ms: now_ms
-                .saturating_add(timeout)
+                .saturating_add(wait_ms)
                 .saturating_add(WAIT_MARGIN_MS),
         });
     }
