@@ -24,15 +24,15 @@ $(ENVOY):
 envoy: $(ENVOY)
 
 build: toolchain
-	$(CARGO) build --locked --release --target $(WASM_TARGET) --lib
+	$(CARGO) build --locked --release --target $(WASM_TARGET) -p rolegate --lib
 	@mkdir -p dist
 	cp target/$(WASM_TARGET)/release/rolegate.wasm $(MODULE)
 	@ls -l $(MODULE)
 
 lint: toolchain
 	$(CARGO) fmt --check
-	$(CARGO) clippy --locked --all-targets -- -D warnings
-	$(CARGO) clippy --locked --release --target $(WASM_TARGET) --lib -- -D warnings
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --locked --release --target $(WASM_TARGET) -p rolegate --lib -- -D warnings
 
 unit:
 	$(CARGO) test --locked --lib --test vectors
@@ -41,7 +41,7 @@ e2e: build envoy
 	$(CARGO) test --locked --test e2e -- --test-threads 4
 
 test: build envoy lint
-	$(CARGO) test --locked
+	$(CARGO) test --locked --workspace
 
 fmt:
 	$(CARGO) fmt

@@ -17,6 +17,30 @@ pub fn decode(text: &str) -> Option<Vec<u8>> {
     STRICT.decode(text).ok()
 }
 
+const TOLERANT: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
+
+/// For key material from the configured IdP, not from clients: some IdPs publish `n` in
+/// padded standard base64 (Battle.net does), and refusing their keys protects nobody.
+pub fn decode_key_member(text: &str) -> Option<Vec<u8>> {
+    if let Some(bytes) = decode(text) {
+        return Some(bytes);
+    }
+    let url_alphabet: String = text
+        .chars()
+        .map(|c| match c {
+            '+' => '-',
+            '/' => '_',
+            other => other,
+        })
+        .collect();
+    TOLERANT.decode(url_alphabet).ok()
+}
+
 pub fn encode(bytes: &[u8]) -> String {
     STRICT.encode(bytes)
 }
@@ -35,5 +59,14 @@ mod tests {
         assert_eq!(decode("aG k"), None);
         assert_eq!(decode(""), Some(vec![]));
         assert_eq!(encode(&[0xfb, 0xff]), "-_8");
+    }
+
+    #[test]
+    fn key_members_may_use_standard_base64_and_padding() {
+        assert_eq!(decode_key_member("+/8="), Some(vec![0xfb, 0xff]));
+        assert_eq!(decode_key_member("-_8"), Some(vec![0xfb, 0xff]));
+        assert_eq!(decode_key_member("AQAB"), Some(vec![1, 0, 1]));
+        assert_eq!(decode_key_member("A Q"), None);
+        assert_eq!(decode_key_member("*"), None);
     }
 }

@@ -11,6 +11,7 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 5000;
 pub const DEFAULT_CLOCK_SKEW_SECONDS: u64 = 60;
 pub const DEFAULT_MAX_TOKEN_BYTES: u64 = 8192;
 pub const DEFAULT_ROLES_CLAIM: &str = "roles";
+pub const DEFAULT_TOKEN_CACHE_SIZE: u64 = 1000;
 pub const DEFAULT_MIN_REFETCH_INTERVAL_SECONDS: u64 = 30;
 pub const DEFAULT_MAX_JWKS_BYTES: u64 = 256 * 1024;
 
@@ -95,6 +96,8 @@ pub struct Config {
     pub claim_to_headers: Vec<ClaimToHeader>,
     pub from_headers: Vec<TokenLocation>,
     pub max_token_bytes: usize,
+    /// Verified tokens remembered per worker; 0 verifies every token afresh.
+    pub token_cache_size: usize,
 }
 
 impl Config {
@@ -208,6 +211,10 @@ fn read_config(value: &Value, problems: &mut Problems) -> Option<Config> {
         .integer("max_token_bytes", 256, 65536, problems)
         .unwrap_or(DEFAULT_MAX_TOKEN_BYTES);
 
+    let token_cache_size = top
+        .integer("token_cache_size", 0, 100_000, problems)
+        .unwrap_or(DEFAULT_TOKEN_CACHE_SIZE);
+
     let from_headers = match top.array("from_headers", problems) {
         None => vec![TokenLocation {
             name: "authorization".to_string(),
@@ -262,6 +269,7 @@ fn read_config(value: &Value, problems: &mut Problems) -> Option<Config> {
         claim_to_headers,
         from_headers,
         max_token_bytes: usize::try_from(max_token_bytes).unwrap_or(0),
+        token_cache_size: usize::try_from(token_cache_size).unwrap_or(0),
     })
 }
 

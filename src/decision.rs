@@ -6,9 +6,11 @@ use crate::claims::{self, LifetimeError};
 use crate::config::Config;
 use crate::extract::{self, Extracted};
 use crate::jwks::{KeyLookup, KeySet};
-use crate::rules::{self, Requirement};
+use crate::rs256::{PureRust, SignatureVerifier};
+use crate::rules::{self, Requirement, Rule};
 use crate::token::{self, TokenError};
-use serde_json::Value;
+use crate::token_cache::{TokenCache, VerifiedToken};
+use serde_json::{Map, Value};
 
 /// Request headers as the host sees them (pseudo-headers included: `:path`, `:method`,
 /// `:authority`). Only the ones the decision needs are asked for.
@@ -27,6 +29,11 @@ pub enum Keys<'a> {
 
 pub trait KeyStore {
     fn keys(&self, provider: usize) -> Keys<'_>;
+
+    /// Changes whenever the provider's key set does; cached tokens are re-checked then.
+    fn generation(&self, _provider: usize) -> u64 {
+        0
+    }
 }
 
 /// What the host may do instead of answering at once.
@@ -171,13 +178,40 @@ fn claim_header_removals(config: &Config) -> Vec<String> {
         .collect()
 }
 
-/// Decides one request. `now` is Unix seconds.
+/// What a decision draws on besides the configuration and the request.
+pub struct Environment<'a> {
+    pub keys: &'a dyn KeyStore,
+    pub verifier: &'a dyn SignatureVerifier,
+    /// Verified tokens of this worker; `None` verifies every token afresh.
+    pub cache: Option<&'a TokenCache>,
+    /// Unix seconds.
+    pub now: i64,
+    pub wait: WaitPermission,
+}
+
+/// Decides one request with pure-Rust crypto and no token cache. `now` is Unix seconds.
 pub fn decide(
     config: &Config,
     request: &dyn RequestHeaders,
     keys: &dyn KeyStore,
     now: i64,
     wait: WaitPermission,
+) -> Outcome {
+    let env = Environment {
+        keys,
+        verifier: &PureRust,
+        cache: None,
+        now,
+        wait,
+    };
+    decide_with(config, request, &env)
+}
+
+/// The one decision entry point: rule, token, key, signature, audience, lifetime, roles.
+pub fn decide_with(
+    config: &Config,
+    request: &dyn RequestHeaders,
+    env: &Environment<'_>,
 ) -> Outcome {
     let method = request.header(":method").unwrap_or_default();
     let path = request.header(":path").unwrap_or_default();
@@ -203,55 +237,119 @@ pub fn decide(
         }
     };
 
-    let parsed = match token::parse(&token, config.max_token_bytes) {
-        Ok(parsed) => parsed,
-        Err(e) => return deny(DenyReason::Malformed, token_error_text(&e)),
+    if let Some(cache) = env.cache {
+        let cached = cache.with(
+            &token,
+            |entry| still_verified(entry, env.keys),
+            |entry| admit(config, rule, &entry.claims, env.now, &token_header),
+        );
+        if let Some(outcome) = cached {
+            return outcome;
+        }
+    }
+
+    let verified = match verify(config, &token, env) {
+        Ok(verified) => verified,
+        Err(outcome) => return outcome,
     };
-    let Some(provider_index) = parsed
+    let outcome = admit(config, rule, &verified.claims, env.now, &token_header);
+    let lifetime_ok = !matches!(
+        &outcome,
+        Outcome::Deny(d) if matches!(d.reason, DenyReason::Expired | DenyReason::NotYetValid | DenyReason::Malformed)
+    );
+    if let (Some(cache), true) = (env.cache, lifetime_ok) {
+        cache.insert(&token, verified);
+    }
+    outcome
+}
+
+/// A cached token stays verified while its provider's keys are unchanged, or still hold the
+/// very key that verified it under the same name. Returns the generation to re-stamp.
+fn still_verified(entry: &VerifiedToken, keys: &dyn KeyStore) -> Option<u64> {
+    let generation = keys.generation(entry.provider);
+    if generation == entry.generation {
+        return Some(generation);
+    }
+    let Keys::Ready(set) = keys.keys(entry.provider) else {
+        return None;
+    };
+    match set.lookup(entry.kid.as_deref(), entry.x5t.as_deref()) {
+        KeyLookup::Found(key) if key.fingerprint() == &entry.key_fingerprint => Some(generation),
+        _ => None,
+    }
+}
+
+/// Structure, issuer, key, signature and audience: everything about a token that does not
+/// change with the clock or the route.
+fn verify(config: &Config, token: &str, env: &Environment<'_>) -> Result<VerifiedToken, Outcome> {
+    let parsed = token::parse(token, config.max_token_bytes)
+        .map_err(|e| deny(DenyReason::Malformed, token_error_text(&e)))?;
+    let provider_index = parsed
         .claims
         .get("iss")
         .and_then(Value::as_str)
         .and_then(|iss| config.provider_for_issuer(iss))
-    else {
-        return deny(DenyReason::Issuer, "token issuer is not trusted");
-    };
-    let Some(provider) = config.providers.get(provider_index) else {
-        return deny(DenyReason::Issuer, "token issuer is not trusted");
-    };
+        .ok_or_else(|| deny(DenyReason::Issuer, "token issuer is not trusted"))?;
+    let provider = config
+        .providers
+        .get(provider_index)
+        .ok_or_else(|| deny(DenyReason::Issuer, "token issuer is not trusted"))?;
 
-    let key_set = match keys.keys(provider_index) {
+    let key_set = match env.keys.keys(provider_index) {
         Keys::Ready(set) => set,
-        Keys::Pending if wait.for_first_keys => {
-            return Outcome::WaitForKeys {
+        Keys::Pending if env.wait.for_first_keys => {
+            return Err(Outcome::WaitForKeys {
                 provider: provider_index,
                 reason: WaitReason::FirstKeys,
                 otherwise: denial(DenyReason::NoKeys, NO_KEYS),
-            }
+            })
         }
-        Keys::Pending | Keys::Unavailable => return deny(DenyReason::NoKeys, NO_KEYS),
+        Keys::Pending | Keys::Unavailable => return Err(deny(DenyReason::NoKeys, NO_KEYS)),
     };
     let key = match key_set.lookup(parsed.kid.as_deref(), parsed.x5t.as_deref()) {
         KeyLookup::Found(key) => key,
-        KeyLookup::NotFound if wait.for_refetch => {
-            return Outcome::WaitForKeys {
+        KeyLookup::NotFound if env.wait.for_refetch => {
+            return Err(Outcome::WaitForKeys {
                 provider: provider_index,
                 reason: WaitReason::UnknownKid,
                 otherwise: denial(DenyReason::UnknownKid, UNKNOWN_KID),
-            }
+            })
         }
-        KeyLookup::NotFound => return deny(DenyReason::UnknownKid, UNKNOWN_KID),
+        KeyLookup::NotFound => return Err(deny(DenyReason::UnknownKid, UNKNOWN_KID)),
         KeyLookup::Unusable(_) => {
-            return deny(
+            return Err(deny(
                 DenyReason::WeakKey,
                 "token signing key is not usable for RS256",
-            )
+            ))
         }
     };
-    if !key.verify(parsed.signing_input.as_bytes(), &parsed.signature) {
-        return deny(DenyReason::Signature, "token signature is invalid");
+    if !env
+        .verifier
+        .verify(key, parsed.signing_input.as_bytes(), &parsed.signature)
+    {
+        return Err(deny(DenyReason::Signature, "token signature is invalid"));
     }
+    if !claims::audience_allowed(&parsed.claims, &provider.audiences) {
+        return Err(deny(DenyReason::Audience, "token audience is not accepted"));
+    }
+    Ok(VerifiedToken {
+        provider: provider_index,
+        generation: env.keys.generation(provider_index),
+        kid: parsed.kid,
+        x5t: parsed.x5t,
+        key_fingerprint: *key.fingerprint(),
+        claims: parsed.claims,
+    })
+}
 
-    let claims = &parsed.claims;
+/// What is checked on every use of a verified token: its lifetime now, and the rule's roles.
+fn admit(
+    config: &Config,
+    rule: &Rule,
+    claims: &Map<String, Value>,
+    now: i64,
+    token_header: &str,
+) -> Outcome {
     match claims::check_lifetime(claims, now, config.clock_skew_seconds) {
         Ok(()) => {}
         Err(LifetimeError::Expired) => return deny(DenyReason::Expired, "token expired"),
@@ -268,9 +366,6 @@ pub fn decide(
             return deny(DenyReason::Malformed, "token nbf is not a NumericDate")
         }
     }
-    if !claims::audience_allowed(claims, &provider.audiences) {
-        return deny(DenyReason::Audience, "token audience is not accepted");
-    }
     if let Requirement::Roles { roles, require_all } = &rule.requirement {
         let held = claims::roles(claims, &config.roles_claim);
         if !claims::roles_satisfied(&held, roles, *require_all) {
@@ -280,7 +375,7 @@ pub fn decide(
 
     let mut remove_headers = claim_header_removals(config);
     if !config.forward {
-        remove_headers.push(token_header);
+        remove_headers.push(token_header.to_string());
     }
     let add_headers = config
         .claim_to_headers
@@ -291,4 +386,215 @@ pub fn decide(
         remove_headers,
         add_headers,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rs256::Rs256Key;
+    use std::cell::Cell;
+
+    const TOKEN: &str =
+        include_str!("../tests/vectors/azure-real/nav-pensjonskalkulator-v2-app-roles.jwt");
+    const KEYS_WITH_KID: &str =
+        include_str!("../tests/vectors/azure-real/entra-common-jwks-2024-09-03.json");
+    const KEYS_WITHOUT_KID: &str =
+        include_str!("../tests/vectors/azure-real/entra-common-jwks-2024-06-24.json");
+    const ISSUER: &str =
+        "https://login.microsoftonline.com/966ac572-f5b7-4bbe-aa88-c76419c0f851/v2.0";
+    const AUDIENCE: &str = "f407babd-8d0f-4afc-a6e7-46f28612670b";
+    /// Between the token's nbf (1725265453) and exp (1725269353).
+    const DURING: i64 = 1_725_266_000;
+
+    struct Request(String);
+
+    impl RequestHeaders for Request {
+        fn header(&self, name: &str) -> Option<String> {
+            match name {
+                ":method" => Some("GET".into()),
+                ":path" => Some("/calc/v1/add/1/1".into()),
+                ":authority" => Some("api".into()),
+                "authorization" => Some(format!("Bearer {}", self.0)),
+                _ => None,
+            }
+        }
+    }
+
+    /// Keys whose set and generation a test can swap, as a refresh would.
+    struct SwappableKeys {
+        set: KeySet,
+        generation: u64,
+    }
+
+    impl KeyStore for SwappableKeys {
+        fn keys(&self, _: usize) -> Keys<'_> {
+            Keys::Ready(&self.set)
+        }
+        fn generation(&self, _: usize) -> u64 {
+            self.generation
+        }
+    }
+
+    #[derive(Default)]
+    struct CountingVerifier(Cell<usize>);
+
+    impl SignatureVerifier for CountingVerifier {
+        fn verify(&self, key: &Rs256Key, message: &[u8], signature: &[u8]) -> bool {
+            self.0.set(self.0.get() + 1);
+            key.verify(message, signature)
+        }
+    }
+
+    fn config() -> Config {
+        let text = format!(
+            r#"{{"providers":[{{"name":"aad","issuer":"{ISSUER}","audiences":["{AUDIENCE}"],
+                "remote_jwks":{{"cluster":"c","uri":"https://login/keys"}}}}],
+                "claim_to_headers":[{{"claim":"azp","header":"x-client-id"}}],
+                "rules":[{{"match":{{"prefix":"/calc/"}},"roles":["access_as_application"]}}]}}"#
+        );
+        Config::parse(text.as_bytes()).expect("config")
+    }
+
+    fn keys(text: &str, generation: u64) -> SwappableKeys {
+        SwappableKeys {
+            set: KeySet::parse(text.as_bytes()).expect("key set"),
+            generation,
+        }
+    }
+
+    fn run(
+        config: &Config,
+        token: &str,
+        keys: &SwappableKeys,
+        verifier: &CountingVerifier,
+        cache: &TokenCache,
+        now: i64,
+    ) -> Result<Allow, DenyReason> {
+        let env = Environment {
+            keys,
+            verifier,
+            cache: Some(cache),
+            now,
+            wait: WaitPermission::default(),
+        };
+        match decide_with(config, &Request(token.trim().to_string()), &env) {
+            Outcome::Allow(allow) => Ok(allow),
+            Outcome::Deny(d) => Err(d.reason),
+            Outcome::WaitForKeys { .. } => Err(DenyReason::NoKeys),
+        }
+    }
+
+    #[test]
+    fn a_real_entra_token_is_allowed_with_its_claim_headers_and_without_its_token() {
+        let allow = run(
+            &config(),
+            TOKEN,
+            &keys(KEYS_WITH_KID, 1),
+            &CountingVerifier::default(),
+            &TokenCache::new(10),
+            DURING,
+        )
+        .expect("allowed");
+        assert_eq!(
+            allow.add_headers,
+            vec![(
+                "x-client-id".to_string(),
+                "5f28c10f-ecd5-45ef-96b8-db4311802e89".to_string()
+            )]
+        );
+        assert_eq!(allow.remove_headers, vec!["x-client-id", "authorization"]);
+    }
+
+    #[test]
+    fn the_cache_skips_rsa_but_not_the_clock_or_the_roles() {
+        let config = config();
+        let keys = keys(KEYS_WITH_KID, 1);
+        let verifier = CountingVerifier::default();
+        let cache = TokenCache::new(10);
+        for _ in 0..3 {
+            assert!(run(&config, TOKEN, &keys, &verifier, &cache, DURING).is_ok());
+        }
+        assert_eq!(
+            verifier.0.get(),
+            1,
+            "verified once, then served from the cache"
+        );
+        assert_eq!(
+            run(&config, TOKEN, &keys, &verifier, &cache, DURING + 3 * 3600),
+            Err(DenyReason::Expired)
+        );
+        let other_role = Config {
+            rules: vec![Rule {
+                requirement: Requirement::Roles {
+                    roles: vec!["admin".into()],
+                    require_all: false,
+                },
+                ..config.rules[0].clone()
+            }],
+            ..config.clone()
+        };
+        assert_eq!(
+            run(&other_role, TOKEN, &keys, &verifier, &cache, DURING),
+            Err(DenyReason::Role)
+        );
+        assert_eq!(verifier.0.get(), 1);
+    }
+
+    #[test]
+    fn failures_are_not_cached() {
+        let config = config();
+        let keys = keys(KEYS_WITH_KID, 1);
+        let verifier = CountingVerifier::default();
+        let cache = TokenCache::new(10);
+        let mut tampered = TOKEN.trim().to_string();
+        let last = tampered.pop().expect("char");
+        tampered.push(if last == 'A' { 'B' } else { 'A' });
+        for _ in 0..2 {
+            assert_eq!(
+                run(&config, &tampered, &keys, &verifier, &cache, DURING),
+                Err(DenyReason::Signature)
+            );
+        }
+        assert_eq!(verifier.0.get(), 2);
+        assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn a_cached_token_dies_with_its_key_but_survives_an_unrelated_refresh() {
+        let config = config();
+        let verifier = CountingVerifier::default();
+        let cache = TokenCache::new(10);
+        assert!(run(
+            &config,
+            TOKEN,
+            &keys(KEYS_WITH_KID, 1),
+            &verifier,
+            &cache,
+            DURING
+        )
+        .is_ok());
+        // Same keys republished under a new generation: still served from the cache.
+        assert!(run(
+            &config,
+            TOKEN,
+            &keys(KEYS_WITH_KID, 2),
+            &verifier,
+            &cache,
+            DURING
+        )
+        .is_ok());
+        assert_eq!(verifier.0.get(), 1);
+        // The key is gone from the new set: the cached entry must not let the token through.
+        assert_eq!(
+            run(
+                &config,
+                TOKEN,
+                &keys(KEYS_WITHOUT_KID, 3),
+                &verifier,
+                &cache,
+                DURING
+            ),
+            Err(DenyReason::UnknownKid)
+        );
+    }
 }

@@ -155,11 +155,11 @@ fn usable_rsa_key(obj: &serde_json::Map<String, Value>) -> Result<Rs256Key, Unus
         Some(_) => return Err(Unusable::KeyOpsWithoutVerify),
     }
     let n = string_member(obj, "n")
-        .and_then(base64url::decode)
-        .ok_or(Unusable::Malformed("n missing or not base64url"))?;
+        .and_then(base64url::decode_key_member)
+        .ok_or(Unusable::Malformed("n missing or not base64"))?;
     let e = string_member(obj, "e")
-        .and_then(base64url::decode)
-        .ok_or(Unusable::Malformed("e missing or not base64url"))?;
+        .and_then(base64url::decode_key_member)
+        .ok_or(Unusable::Malformed("e missing or not base64"))?;
     Rs256Key::from_components(&n, &e).map_err(Unusable::Weak)
 }
 

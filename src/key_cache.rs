@@ -288,6 +288,10 @@ impl KeyCache {
 }
 
 impl KeyStore for KeyCache {
+    fn generation(&self, provider: usize) -> u64 {
+        self.providers.get(provider).map_or(0, |p| p.generation)
+    }
+
     /// Requests may wait for the first keys only until a fetch has failed: after that an IdP
     /// outage must answer at once (503), not pile requests up.
     fn keys(&self, provider: usize) -> Keys<'_> {

@@ -11,6 +11,7 @@ pub mod decision;
 pub mod discovery;
 pub mod extract;
 pub mod field_reader;
+pub mod foreign_verify;
 pub mod jwks;
 pub mod key_cache;
 pub mod key_set_record;
@@ -18,7 +19,9 @@ pub mod reply;
 pub mod rs256;
 pub mod rules;
 pub mod shared_store;
+pub mod spki;
 pub mod token;
+pub mod token_cache;
 
 #[cfg(target_arch = "wasm32")]
 mod host;

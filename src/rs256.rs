@@ -41,6 +41,22 @@ pub struct Rs256Key {
     key: PublicKey,
     modulus: Vec<u8>,
     exponent: Vec<u8>,
+    spki_der: Vec<u8>,
+    fingerprint: [u8; 32],
+}
+
+/// Checks RS256 signatures. Pure Rust by default; a host may verify with its own crypto
+/// library instead (Envoy: BoringSSL through the `verify_signature` foreign function).
+pub trait SignatureVerifier {
+    fn verify(&self, key: &Rs256Key, message: &[u8], signature: &[u8]) -> bool;
+}
+
+pub struct PureRust;
+
+impl SignatureVerifier for PureRust {
+    fn verify(&self, key: &Rs256Key, message: &[u8], signature: &[u8]) -> bool {
+        key.verify(message, signature)
+    }
 }
 
 impl fmt::Debug for Rs256Key {
@@ -91,10 +107,13 @@ impl Rs256Key {
             MIN_MODULUS_BITS..=MAX_MODULUS_BITS,
         )
         .map_err(|_| KeyWeakness::BadModulus)?;
+        let spki_der = crate::spki::rsa_public_key_der(n, e);
         Ok(Rs256Key {
             key,
             modulus: n.to_vec(),
             exponent: e.to_vec(),
+            fingerprint: Sha256::digest(&spki_der).into(),
+            spki_der,
         })
     }
 
@@ -110,6 +129,16 @@ impl Rs256Key {
     /// Big-endian public exponent without leading zeros.
     pub fn exponent(&self) -> &[u8] {
         &self.exponent
+    }
+
+    /// DER SubjectPublicKeyInfo, for hosts that verify with their own crypto library.
+    pub fn spki_der(&self) -> &[u8] {
+        &self.spki_der
+    }
+
+    /// SHA-256 of the DER public key: tells two keys apart without keeping them.
+    pub fn fingerprint(&self) -> &[u8; 32] {
+        &self.fingerprint
     }
 
     /// True only if `signature` is exactly k bytes and decodes to the one valid encoding of

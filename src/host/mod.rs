@@ -2,6 +2,7 @@
 //! key sets with dispatched HTTP calls. No decision is made here.
 
 mod clock;
+mod crypto;
 mod log;
 mod metrics;
 mod outcome;

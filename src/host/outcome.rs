@@ -3,7 +3,9 @@
 use super::clock;
 use super::log;
 use super::worker::Worker;
-use crate::decision::{self, Denial, Outcome, RequestHeaders, WaitPermission, WaitReason};
+use crate::decision::{
+    self, Denial, Environment, Outcome, RequestHeaders, WaitPermission, WaitReason,
+};
 use crate::key_set_record::RefetchDecision;
 use crate::reply::local_reply;
 use proxy_wasm::hostcalls;
@@ -30,13 +32,14 @@ pub fn decide_and_apply(
 ) -> Action {
     let outcome = {
         let keys = worker.keys.borrow();
-        decision::decide(
-            &worker.config,
-            &HostHeaders,
-            &*keys,
-            clock::now_seconds(),
+        let env = Environment {
+            keys: &*keys,
+            verifier: &worker.crypto,
+            cache: Some(&worker.tokens),
+            now: clock::now_seconds(),
             wait,
-        )
+        };
+        decision::decide_with(&worker.config, &HostHeaders, &env)
     };
     match outcome {
         Outcome::Allow(allow) => {

@@ -1,10 +1,12 @@
 //! What one worker VM holds for one plugin configuration: the compiled configuration, its view
 //! of the shared key sets, the requests waiting for keys, and the metrics.
 
+use super::crypto::HostCrypto;
 use super::metrics::Metrics;
 use super::shared_data::HostSharedData;
 use crate::config::Config;
 use crate::key_cache::KeyCache;
+use crate::token_cache::TokenCache;
 use std::cell::RefCell;
 
 /// A paused request waiting for a provider's keys to change.
@@ -25,6 +27,8 @@ pub struct Worker {
     pub store: HostSharedData,
     pub waiters: RefCell<Vec<Waiter>>,
     pub metrics: Metrics,
+    pub crypto: HostCrypto,
+    pub tokens: TokenCache,
 }
 
 impl Worker {
@@ -32,12 +36,15 @@ impl Worker {
         let names: Vec<&str> = config.providers.iter().map(|p| p.name.as_str()).collect();
         let metrics = Metrics::define(&names);
         let keys = RefCell::new(KeyCache::new(&config, worker_id));
+        let tokens = TokenCache::new(config.token_cache_size);
         Worker {
             config,
             keys,
             store: HostSharedData,
             waiters: RefCell::new(Vec::new()),
             metrics,
+            crypto: HostCrypto::new(),
+            tokens,
         }
     }
 
