@@ -179,6 +179,23 @@ impl KeyCache {
         claimed
     }
 
+    /// Gives up the leases this worker holds (it is shutting down; its fetches die with it).
+    pub fn release_leases(&mut self, store: &dyn SharedStore) {
+        let worker = self.worker;
+        for remote in self.providers.iter_mut().filter_map(|p| p.remote.as_mut()) {
+            if let Some((record, ())) = update_record(store, &remote.record_key, |r| {
+                let mine = r.lease_holder == worker;
+                if mine {
+                    r.lease_holder = 0;
+                    r.lease_expires_ms = 0;
+                }
+                (mine, ())
+            }) {
+                remote.record = record;
+            }
+        }
+    }
+
     /// Publishes a good key set fetched under this worker's lease.
     pub fn fetch_succeeded(
         &mut self,
@@ -410,6 +427,17 @@ mod tests {
             kid_known(&ws[1], "k1"),
             "good keys survive a failed refresh"
         );
+    }
+
+    #[test]
+    fn a_worker_going_away_releases_its_lease() {
+        let store = MemoryStore::default();
+        let mut ws = workers(2);
+        assert_eq!(ws[0].claim_due(&store, 0), vec![0]);
+        ws[1].release_leases(&store);
+        assert!(ws[1].claim_due(&store, 10).is_empty(), "only the holder releases");
+        ws[0].release_leases(&store);
+        assert_eq!(ws[1].claim_due(&store, 20), vec![0]);
     }
 
     #[test]

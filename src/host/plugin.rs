@@ -202,6 +202,14 @@ impl Plugin {
 }
 
 impl Context for Plugin {
+    fn on_done(&mut self) -> bool {
+        // A VM going away must not keep others from fetching until its lease lapses.
+        if let Some(worker) = &self.worker {
+            worker.keys.borrow_mut().release_leases(&worker.store);
+        }
+        true
+    }
+
     fn on_http_call_response(
         &mut self,
         token: u32,
@@ -270,7 +278,8 @@ impl RootContext for Plugin {
         let worker_id = next_worker_id(&HostSharedData, "rolegate/worker-seq", clock::now_ms());
         let worker = Rc::new(Worker::new(config, worker_id));
         worker.keys.borrow_mut().sync(&worker.store);
-        self.start_due_fetches(&worker);
+        // Fetches start on the first tick, not here: Envoy configures a throwaway VM on the
+        // main thread and destroys it at once; a lease taken there would be held by nobody.
         self.worker = Some(worker);
         self.set_tick_period(TICK);
         true

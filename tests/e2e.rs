@@ -1,0 +1,1548 @@
+//! End-to-end tests: the real Envoy (V8, `--concurrency 2`) running
+//! `dist/rolegate.wasm`, a test IdP serving the JWKS, and an echo upstream.
+//!
+//! Prerequisites (the tests fail, never skip, without them):
+//! * `make envoy` — Envoy 1.40 in `.envoy/` (or `ROLEGATE_ENVOY=<binary>`);
+//! * `make build` — `dist/rolegate.wasm` (or `ROLEGATE_WASM=<module>`).
+//!
+//! Each test starts its own IdP, upstream and Envoy, so tests run in parallel.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::io::{BufReader, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use support::keys::{
+    self, b64url, bearer, claims, claims_with, header, jwks, key_a, key_b, key_c, key_weak, mint,
+    mint_hs256, mint_raw, token, API_APP_ID, AUDIENCE, CLIENT_ID, ISSUER, ISSUER_V1, KID_A, KID_B,
+    KID_C, KID_WEAK, OTHER_AUDIENCE, OTHER_ISSUER, ROLE,
+};
+use support::{http, idp, Echo, Envoy, Idp, IdpMode, Response};
+
+// ---------------------------------------------------------------------------
+// configurations
+
+fn remote_jwks(cache_duration_seconds: u64, timeout_ms: u64) -> Value {
+    json!({
+        "cluster": "idp",
+        "uri": idp::jwks_uri(),
+        "cache_duration_seconds": cache_duration_seconds,
+        "timeout_ms": timeout_ms,
+    })
+}
+
+/// The reference configuration of the brief: one AAD provider with both issuers and
+/// both audience spellings, a remote JWKS, `/healthz` anonymous, `/calc/`
+/// needing `invokeRole`. `roles` is also copied to `x-roles`.
+fn main_config_with(remote: Value) -> Value {
+    json!({
+        "providers": [{
+            "name": "aad",
+            "issuers": [ISSUER, ISSUER_V1],
+            "audiences": [API_APP_ID, AUDIENCE],
+            "remote_jwks": remote,
+        }],
+        "claim_to_headers": [
+            {"claim": "azp", "header": "x-client-id"},
+            {"claim": "roles", "header": "x-roles"},
+        ],
+        "rules": [
+            {"match": {"prefix": "/healthz"}, "allow_anonymous": true},
+            {"match": {"prefix": "/calc/"}, "roles": [ROLE]},
+        ],
+    })
+}
+
+fn main_config() -> Value {
+    main_config_with(remote_jwks(600, 5000))
+}
+
+// ---------------------------------------------------------------------------
+// a running stack
+
+struct Stack {
+    // Field order = drop order: Envoy goes first.
+    envoy: Envoy,
+    up: Echo,
+    idp: Idp,
+}
+
+impl Stack {
+    fn start(config: &Value) -> Stack {
+        Stack::start_with_idp(config, Idp::start(keys::standard_jwks()))
+    }
+
+    fn start_with_idp(config: &Value, idp: Idp) -> Stack {
+        let up = Echo::start();
+        let envoy = Envoy::start(config, idp.port(), up.port());
+        Stack { envoy, up, idp }
+    }
+
+    fn get(&self, path: &str, headers: &[(&str, &str)]) -> Response {
+        self.envoy.get(path, headers)
+    }
+
+    fn get_with_token(&self, path: &str, token: &str) -> Response {
+        let auth = bearer(token);
+        self.envoy.get(path, &[("authorization", auth.as_str())])
+    }
+}
+
+// ---------------------------------------------------------------------------
+// assertions
+
+/// Parses `Bearer k="v", k2="v2"` into its scheme and auth-params.
+fn parse_challenge(value: &str) -> Result<(String, BTreeMap<String, String>), String> {
+    let value = value.trim();
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    let mut params = BTreeMap::new();
+    let mut rest = rest.trim();
+    while !rest.is_empty() {
+        let Some((name, after)) = rest.split_once('=') else {
+            return Err(format!(
+                "malformed auth-param list in www-authenticate {value:?}"
+            ));
+        };
+        let name = name
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
+        let after = after.trim_start();
+        let (val, tail) = if let Some(q) = after.strip_prefix('"') {
+            let mut out = String::new();
+            let mut chars = q.char_indices();
+            let mut end = None;
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => {
+                        if let Some((_, n)) = chars.next() {
+                            out.push(n);
+                        }
+                    }
+                    '"' => {
+                        end = Some(i);
+                        break;
+                    }
+                    c => out.push(c),
+                }
+            }
+            let end =
+                end.ok_or_else(|| format!("unterminated quote in www-authenticate {value:?}"))?;
+            (out, &q[end + 1..])
+        } else {
+            let end = after.find(',').unwrap_or(after.len());
+            (after[..end].trim().to_string(), &after[end..])
+        };
+        params.insert(name, val);
+        rest = tail.trim_start().trim_start_matches(',').trim_start();
+    }
+    Ok((scheme.to_string(), params))
+}
+
+/// Turns a `check_*` result into a test failure.
+fn ok<T>(r: Result<T, String>) -> T {
+    r.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A local reply: `status`, `content-type: application/json`, a JSON object
+/// body with a string `error`. Returns the body.
+fn check_local_reply(r: &Response, status: u16, what: &str) -> Result<Value, String> {
+    if r.status != status {
+        return Err(format!("{what}: status {}, want {status}: {r:?}", r.status));
+    }
+    let ct = r.header("content-type").unwrap_or("");
+    if !ct.to_ascii_lowercase().starts_with("application/json") {
+        return Err(format!(
+            "{what}: local reply content-type is {ct:?}, want application/json: {r:?}"
+        ));
+    }
+    let body: Value = serde_json::from_slice(&r.body)
+        .map_err(|e| format!("{what}: local reply body is not JSON ({e}): {r:?}"))?;
+    if body
+        .get("error")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        return Err(format!(
+            "{what}: local reply body has no string \"error\": {r:?}"
+        ));
+    }
+    Ok(body)
+}
+
+fn assert_local_reply(r: &Response, status: u16, what: &str) -> Value {
+    ok(check_local_reply(r, status, what))
+}
+
+/// The challenge in `www-authenticate` (exactly one header, scheme Bearer).
+fn check_challenge(r: &Response, what: &str) -> Result<BTreeMap<String, String>, String> {
+    let all = r.header_all("www-authenticate");
+    if all.len() != 1 {
+        return Err(format!(
+            "{what}: want exactly one www-authenticate header: {r:?}"
+        ));
+    }
+    let (scheme, params) = parse_challenge(&all[0]).map_err(|e| format!("{what}: {e}: {r:?}"))?;
+    if scheme != "Bearer" {
+        return Err(format!(
+            "{what}: challenge scheme {scheme:?}, want Bearer: {r:?}"
+        ));
+    }
+    Ok(params)
+}
+
+/// 401 with `Bearer realm="<host>"` and no error code (no credentials).
+fn check_missing_credentials(r: &Response, host: &str, what: &str) -> Result<(), String> {
+    check_local_reply(r, 401, what)?;
+    let params = check_challenge(r, what)?;
+    if params.get("realm").map(String::as_str) != Some(host) {
+        return Err(format!("{what}: want realm=\"{host}\": {r:?}"));
+    }
+    if params.contains_key("error") {
+        return Err(format!(
+            "{what}: a request without credentials must not get an error code (RFC 6750 §3.1): {r:?}"
+        ));
+    }
+    Ok(())
+}
+
+fn assert_missing_credentials(r: &Response, host: &str, what: &str) {
+    ok(check_missing_credentials(r, host, what))
+}
+
+/// 401 with `Bearer error="invalid_token", error_description="<reason>"`.
+fn check_invalid_token(r: &Response, what: &str) -> Result<(), String> {
+    check_local_reply(r, 401, what)?;
+    let params = check_challenge(r, what)?;
+    if params.get("error").map(String::as_str) != Some("invalid_token") {
+        return Err(format!(
+            "{what}: want error=\"invalid_token\" in the challenge: {r:?}"
+        ));
+    }
+    if params.get("error_description").is_none_or(|d| d.is_empty()) {
+        return Err(format!(
+            "{what}: challenge needs a non-empty error_description: {r:?}"
+        ));
+    }
+    Ok(())
+}
+
+fn assert_invalid_token(r: &Response, what: &str) {
+    ok(check_invalid_token(r, what))
+}
+
+/// 403 with `Bearer error="insufficient_scope"`.
+fn check_insufficient_scope(r: &Response, what: &str) -> Result<(), String> {
+    check_local_reply(r, 403, what)?;
+    let params = check_challenge(r, what)?;
+    if params.get("error").map(String::as_str) != Some("insufficient_scope") {
+        return Err(format!(
+            "{what}: want error=\"insufficient_scope\" in the challenge: {r:?}"
+        ));
+    }
+    Ok(())
+}
+
+fn assert_insufficient_scope(r: &Response, what: &str) {
+    ok(check_insufficient_scope(r, what))
+}
+
+/// 200 from the echo upstream; returns what the upstream saw.
+fn upstream_saw(r: &Response, what: &str) -> Value {
+    assert_eq!(r.status, 200, "{what}: want the upstream's 200: {r:?}");
+    let v = r.json();
+    assert!(
+        v.get("headers").is_some_and(Value::is_object),
+        "{what}: not an echo reply: {r:?}"
+    );
+    v
+}
+
+fn saw_header<'a>(seen: &'a Value, name: &str) -> Option<&'a str> {
+    seen.get("headers")
+        .and_then(|h| h.get(name))
+        .and_then(Value::as_str)
+}
+
+// ---------------------------------------------------------------------------
+// harness
+
+#[test]
+fn harness_self_check_without_plugin() {
+    // Token minting: verify with the public key.
+    let t = token(&[ROLE]);
+    let parts: Vec<&str> = t.split('.').collect();
+    assert_eq!(parts.len(), 3);
+    let pubkey = rsa::PublicKey::new(
+        rsa::BoxedUint::from_be_slice_vartime(key_a().modulus()),
+        rsa::BoxedUint::from(65537u64),
+    )
+    .expect("public key");
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(format!("{}.{}", parts[0], parts[1]));
+    let sig = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, parts[2])
+        .expect("signature b64");
+    pubkey
+        .verify(rsa::Pkcs1v15Sign::new::<sha2::Sha256>(), &digest, &sig)
+        .expect("minted token verifies");
+    assert_eq!(
+        (
+            key_a().bits(),
+            key_b().bits(),
+            key_c().bits(),
+            key_weak().bits()
+        ),
+        (2048, 2048, 3072, 1024)
+    );
+
+    // IdP, directly.
+    let idp = Idp::start(keys::standard_jwks());
+    let r = http::request(idp.port(), "GET", idp::JWKS_PATH, &[], None);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json(), keys::standard_jwks());
+    let r = http::request(idp.port(), "GET", idp::DISCOVERY_PATH, &[], None);
+    assert_eq!(r.json()["jwks_uri"], json!(idp::jwks_uri()));
+    assert_eq!(
+        (
+            idp.jwks_requests(),
+            idp.discovery_requests(),
+            idp.total_requests()
+        ),
+        (1, 1, 2)
+    );
+    idp.set_mode(IdpMode::Fail500);
+    assert_eq!(
+        http::request(idp.port(), "GET", idp::JWKS_PATH, &[], None).status,
+        500
+    );
+    idp.set_mode(IdpMode::Garbage);
+    let r = http::request(idp.port(), "GET", idp::JWKS_PATH, &[], None);
+    assert_eq!(r.status, 200);
+    assert!(serde_json::from_slice::<Value>(&r.body).is_err());
+    idp.set_mode(IdpMode::Slow(Duration::from_millis(300)));
+    let started = Instant::now();
+    assert_eq!(
+        http::request(idp.port(), "GET", idp::JWKS_PATH, &[], None).status,
+        200
+    );
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    idp.set_mode(IdpMode::Hang);
+    let mut s = TcpStream::connect(("127.0.0.1", idp.port())).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    s.write_all(format!("GET {} HTTP/1.1\r\nhost: x\r\n\r\n", idp::JWKS_PATH).as_bytes())
+        .unwrap();
+    let mut buf = [0u8; 16];
+    let err = std::io::Read::read(&mut s, &mut buf).expect_err("hanging IdP must not answer");
+    assert!(matches!(
+        err.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    ));
+    drop(s);
+    idp.set_mode(IdpMode::Normal);
+    idp.set_jwks(jwks(&[(key_b(), KID_B)]));
+    // Keep-alive: two pipelined requests on one connection.
+    let mut s = TcpStream::connect(("127.0.0.1", idp.port())).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let one = format!("GET {} HTTP/1.1\r\nhost: x\r\n\r\n", idp::JWKS_PATH);
+    s.write_all(format!("{one}{one}").as_bytes()).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    for _ in 0..2 {
+        let (start, headers) = http::read_head(&mut r).unwrap().expect("response");
+        assert!(start.starts_with("HTTP/1.1 200"), "{start}");
+        let body = http::read_body(&mut r, &headers, http::NoLength::Empty).unwrap();
+        assert_eq!(
+            serde_json::from_slice::<Value>(&body).unwrap(),
+            jwks(&[(key_b(), KID_B)])
+        );
+    }
+    drop(r);
+    assert!(idp.count(idp::JWKS_PATH) >= 7);
+
+    // Envoy without the plugin, echo upstream behind it.
+    let up = Echo::start();
+    let envoy = Envoy::start_without_plugin(idp.port(), up.port());
+    let r = envoy.get(
+        "/a//b/../c?q=1",
+        &[("x-dup", "1"), ("x-dup", "2"), ("host", "h.example")],
+    );
+    let seen = upstream_saw(&r, "plain GET");
+    assert_eq!(seen["method"], "GET");
+    assert_eq!(seen["path"], "/a/c?q=1", "normalize_path + merge_slashes");
+    assert_eq!(saw_header(&seen, "x-dup"), Some("1,2"));
+    assert_eq!(saw_header(&seen, "host"), Some("h.example"));
+    let body: Vec<u8> = (0..200_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    for te in [None, Some("chunked")] {
+        let mut h = vec![("content-type", "text/plain")];
+        if let Some(te) = te {
+            h.push(("transfer-encoding", te));
+        }
+        let r = envoy.request("POST", "/upload", &h, Some(&body));
+        let seen = upstream_saw(&r, "POST");
+        assert_eq!(
+            seen["body"].as_str().unwrap().as_bytes(),
+            &body[..],
+            "body via {te:?}"
+        );
+    }
+    for i in 0..20 {
+        assert_eq!(envoy.get(&format!("/n/{i}"), &[]).status, 200);
+    }
+    assert_eq!(up.count(), 23);
+    assert!(envoy
+        .admin_get("/stats?filter=http.ingress.downstream_rq_2xx")
+        .contains("downstream_rq_2xx"));
+    assert_eq!(envoy.stat("http.ingress.downstream_rq_2xx"), Some(23));
+    assert!(
+        envoy.wait_for_log("starting main dispatch loop", Duration::from_secs(5)),
+        "log is written"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// the main configuration
+
+#[test]
+fn rules_and_anonymous_access() {
+    let s = Stack::start(&main_config());
+
+    // 1. No rule matches → 403, with or without a token.
+    let t = token(&[ROLE]);
+    for path in ["/", "/other", "/calc", "/calcx/add", "/health"] {
+        let r = s.get(path, &[]);
+        assert_local_reply(&r, 403, &format!("no rule, no token, {path}"));
+        let r = s.get_with_token(path, &t);
+        assert_local_reply(&r, 403, &format!("no rule, valid token, {path}"));
+    }
+
+    // 2. allow_anonymous passes to the upstream, without claim headers from the client.
+    let r = s.get(
+        "/healthz",
+        &[
+            ("x-client-id", "spoofed"),
+            ("x-roles", "invokeRole"),
+            ("x-other", "kept"),
+        ],
+    );
+    let seen = upstream_saw(&r, "anonymous /healthz");
+    assert_eq!(seen["path"], "/healthz");
+    assert_eq!(
+        saw_header(&seen, "x-client-id"),
+        None,
+        "client x-client-id must be stripped: {seen}"
+    );
+    assert_eq!(
+        saw_header(&seen, "x-roles"),
+        None,
+        "client x-roles must be stripped: {seen}"
+    );
+    assert_eq!(saw_header(&seen, "x-other"), Some("kept"));
+    let seen = upstream_saw(
+        &s.get("/healthz/live?verbose=1", &[]),
+        "anonymous /healthz/live",
+    );
+    assert_eq!(seen["path"], "/healthz/live?verbose=1");
+    let r = s.envoy.request(
+        "POST",
+        "/healthz",
+        &[("content-type", "text/plain")],
+        Some(b"ping"),
+    );
+    assert_eq!(upstream_saw(&r, "anonymous POST")["body"], "ping");
+
+    // The plugin sees Envoy's normalized path: no escaping the rules with dot-segments or //.
+    for path in [
+        "/healthz/../calc/add",
+        "/healthz/%2e%2e/calc/add",
+        "//calc//add",
+        "/calc/./add",
+    ] {
+        let r = s.get(path, &[("host", "calc.example.com")]);
+        assert_missing_credentials(&r, "calc.example.com", &format!("normalized {path}"));
+    }
+    let seen = upstream_saw(&s.get("/calc/../healthz", &[]), "normalized to /healthz");
+    assert_eq!(seen["path"], "/healthz");
+
+    let upstream_before = s.up.count();
+    for path in ["/", "/other", "/calc"] {
+        let _ = s.get(path, &[]);
+    }
+    assert_eq!(
+        s.up.count(),
+        upstream_before,
+        "denied requests must not reach the upstream"
+    );
+    println!("stats: {}", s.envoy.admin_get("/stats?filter=rolegate"));
+}
+
+#[test]
+fn missing_credentials_get_a_realm_challenge() {
+    let s = Stack::start(&main_config());
+    let host = "calc.example.com";
+    let cases: &[(&str, &[(&str, &str)])] = &[
+        ("no authorization header", &[]),
+        (
+            "Basic scheme",
+            &[("authorization", "Basic dXNlcjpwYXNzd29yZA==")],
+        ),
+        (
+            "Digest scheme",
+            &[("authorization", "Digest username=\"u\", realm=\"r\"")],
+        ),
+        ("token in another header", &[("x-token", "abc")]),
+    ];
+    for (what, extra) in cases {
+        let mut h: Vec<(&str, &str)> = vec![("host", host)];
+        h.extend_from_slice(extra);
+        let r = s.get("/calc/add", &h);
+        assert_missing_credentials(&r, host, what);
+        let r = s.envoy.request("POST", "/calc/add", &h, Some(b"{\"a\":1}"));
+        assert_missing_credentials(&r, host, &format!("{what} (POST)"));
+    }
+    // Basic credentials built from a real token are still "another scheme".
+    let basic = format!("Basic {}", token(&[ROLE]));
+    let r = s.get(
+        "/calc/add",
+        &[("host", "other.example.org"), ("authorization", &basic)],
+    );
+    assert_missing_credentials(&r, "other.example.org", "Basic with a JWT");
+    assert_eq!(s.up.count(), 0, "nothing may reach the upstream");
+}
+
+#[test]
+fn unacceptable_tokens_are_rejected() {
+    let s = Stack::start(&main_config());
+    let now = keys::now();
+    let good = token(&[ROLE]);
+    let parts: Vec<&str> = good.split('.').collect();
+    let (h64, p64, s64) = (parts[0], parts[1], parts[2]);
+    // Sanity: the unmodified token is accepted (this is also the cold-start request).
+    upstream_saw(
+        &s.get_with_token("/calc/add", &good),
+        "the unmodified token",
+    );
+
+    let header_bytes = header(KID_A).to_string();
+    let claims_bytes = claims(&[ROLE]).to_string();
+    let sig =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, s64).unwrap();
+    let std_sig = base64::Engine::encode(&base64::engine::general_purpose::STANDARD_NO_PAD, &sig);
+    assert_ne!(
+        std_sig, s64,
+        "the signature should contain '-' or '_' (pick another key if not)"
+    );
+    let padded_sig = {
+        let mut x = s64.to_string();
+        while x.len() % 4 != 0 {
+            x.push('=');
+        }
+        x
+    };
+    assert_ne!(padded_sig, s64);
+    // Dropping the final partial quantum leaves canonical base64url of 255 bytes.
+    assert_eq!(sig.len(), 256);
+    let short_sig = &s64[..s64.len() - s64.len() % 4];
+    assert_eq!(
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, short_sig)
+            .map(|b| b.len())
+            .ok(),
+        Some(255)
+    );
+    // A header whose encoding needs padding.
+    let padded_header = {
+        let mut hdr = header(KID_A);
+        let mut i = 0;
+        loop {
+            let text = hdr.to_string();
+            if !text.len().is_multiple_of(3) {
+                break;
+            }
+            i += 1;
+            hdr["typ"] = json!(format!("JWT{}", "x".repeat(i)));
+        }
+        hdr
+    };
+    let padded_header_token = {
+        let h = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE,
+            padded_header.to_string().as_bytes(),
+        );
+        assert!(h.ends_with('='));
+        let input = format!("{h}.{p64}");
+        format!("{input}.{}", b64url(&key_a().sign_rs256(input.as_bytes())))
+    };
+    let tampered = format!(
+        "{h64}.{}.{s64}",
+        b64url(
+            claims_with(&[ROLE, "admin"], json!({}))
+                .to_string()
+                .as_bytes()
+        )
+    );
+    let none_header = json!({"alg": "none", "typ": "JWT", "kid": KID_A}).to_string();
+    let big = claims_with(&[ROLE], json!({"padding": "x".repeat(9000)}));
+
+    let cases: Vec<(&str, String)> = vec![
+        ("one segment", h64.to_string()),
+        ("two segments", format!("{h64}.{p64}")),
+        ("four segments", format!("{good}.{s64}")),
+        ("empty signature", format!("{h64}.{p64}.")),
+        ("empty segments", "..".to_string()),
+        ("padded signature", format!("{h64}.{p64}.{padded_sig}")),
+        ("padded header", padded_header_token),
+        (
+            "standard-alphabet signature (+ /)",
+            format!("{h64}.{p64}.{std_sig}"),
+        ),
+        (
+            "signature one byte short (canonical base64url)",
+            format!("{h64}.{p64}.{short_sig}"),
+        ),
+        (
+            "header is not JSON",
+            mint_raw(key_a(), b"not json", claims_bytes.as_bytes()),
+        ),
+        (
+            "header is a JSON array",
+            mint_raw(key_a(), b"[\"RS256\"]", claims_bytes.as_bytes()),
+        ),
+        (
+            "payload is not JSON",
+            mint_raw(key_a(), header_bytes.as_bytes(), b"hello world"),
+        ),
+        (
+            "payload is a JSON string",
+            mint_raw(key_a(), header_bytes.as_bytes(), b"\"x\""),
+        ),
+        (
+            "longer than max_token_bytes",
+            mint(key_a(), header(KID_A), big),
+        ),
+        (
+            "alg none",
+            format!("{}.{p64}.", b64url(none_header.as_bytes())),
+        ),
+        (
+            "alg none, RS256 signature",
+            mint_raw(key_a(), none_header.as_bytes(), claims_bytes.as_bytes()),
+        ),
+        (
+            "alg HS256 keyed with the public modulus",
+            mint_hs256(
+                key_a().modulus(),
+                json!({"alg": "HS256", "typ": "JWT", "kid": KID_A}),
+                claims(&[ROLE]),
+            ),
+        ),
+        (
+            "alg HS256 keyed with the public JWK",
+            mint_hs256(
+                key_a().public_jwk(KID_A).to_string().as_bytes(),
+                json!({"alg": "HS256", "typ": "JWT", "kid": KID_A}),
+                claims(&[ROLE]),
+            ),
+        ),
+        (
+            "alg rs256 (lowercase)",
+            mint(
+                key_a(),
+                json!({"alg": "rs256", "kid": KID_A}),
+                claims(&[ROLE]),
+            ),
+        ),
+        (
+            "alg RS512",
+            mint(
+                key_a(),
+                json!({"alg": "RS512", "kid": KID_A}),
+                claims(&[ROLE]),
+            ),
+        ),
+        (
+            "alg missing",
+            mint(
+                key_a(),
+                json!({"typ": "JWT", "kid": KID_A}),
+                claims(&[ROLE]),
+            ),
+        ),
+        (
+            "crit header",
+            mint(
+                key_a(),
+                json!({"alg": "RS256", "kid": KID_A, "crit": ["exp"]}),
+                claims(&[ROLE]),
+            ),
+        ),
+        (
+            "kid not in the JWKS",
+            mint(key_a(), header("no-such-kid"), claims(&[ROLE])),
+        ),
+        (
+            "key-b, not published",
+            mint(key_b(), header(KID_B), claims(&[ROLE])),
+        ),
+        (
+            "1024-bit key",
+            mint(key_weak(), header(KID_WEAK), claims(&[ROLE])),
+        ),
+        (
+            "signed by another key",
+            mint(key_b(), header(KID_A), claims(&[ROLE])),
+        ),
+        (
+            "signed by key-c, kid of key-a",
+            mint(key_c(), header(KID_A), claims(&[ROLE])),
+        ),
+        ("payload changed after signing", tampered),
+        (
+            "issuer not configured",
+            mint(
+                key_a(),
+                header(KID_A),
+                claims_with(&[ROLE], json!({"iss": OTHER_ISSUER})),
+            ),
+        ),
+        (
+            "issuer with a trailing slash",
+            mint(
+                key_a(),
+                header(KID_A),
+                claims_with(&[ROLE], json!({"iss": format!("{ISSUER}/")})),
+            ),
+        ),
+        (
+            "issuer missing",
+            mint(
+                key_a(),
+                header(KID_A),
+                claims_with(&[ROLE], json!({"iss": null})),
+            ),
+        ),
+        (
+            "audience not allowed",
+            mint(
+                key_a(),
+                header(KID_A),
+                claims_with(&[ROLE], json!({"aud": OTHER_AUDIENCE})),
+            ),
+        ),
+        (
+            "audience missing",
+            mint(
+                key_a(),
+                header(KID_A),
+                claims_with(&[ROLE], json!({"aud": null})),
+            ),
+        ),
+        (
+            "expired",
+            mint(
+                key_a(),
+                header(KID_A),
+                claims_with(&[ROLE], json!({"exp": now - 120})),
+            ),
+        ),
+        (
+            "expired: exp + skew == now",
+            mint(
+                key_a(),
+                header(KID_A),
+                claims_with(&[ROLE], json!({"exp": now - 60})),
+            ),
+        ),
+        (
+            "not yet valid",
+            mint(
+                key_a(),
+                header(KID_A),
+                claims_with(&[ROLE], json!({"nbf": now + 120})),
+            ),
+        ),
+        (
+            "exp missing",
+            mint(
+                key_a(),
+                header(KID_A),
+                claims_with(&[ROLE], json!({"exp": null})),
+            ),
+        ),
+        (
+            "exp is a string",
+            mint(
+                key_a(),
+                header(KID_A),
+                claims_with(&[ROLE], json!({"exp": (now + 3600).to_string()})),
+            ),
+        ),
+        (
+            "exp is a boolean",
+            mint(
+                key_a(),
+                header(KID_A),
+                claims_with(&[ROLE], json!({"exp": true})),
+            ),
+        ),
+    ];
+    assert!(cases
+        .iter()
+        .any(|(w, t)| *w == "longer than max_token_bytes" && t.len() > 8192));
+
+    let before = s.up.count();
+    let mut failures = Vec::new();
+    for (what, tok) in &cases {
+        let r = s.get_with_token("/calc/add", tok);
+        println!("{what}: {} {:?}", r.status, r.header("www-authenticate"));
+        if let Err(e) = check_invalid_token(&r, what) {
+            failures.push(e);
+        }
+    }
+    assert_eq!(
+        s.up.count(),
+        before,
+        "a rejected token reached the upstream"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} unacceptable tokens were not answered 401 invalid_token:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn accepted_tokens_reach_the_upstream_with_claim_headers() {
+    let s = Stack::start(&main_config());
+    let now = keys::now();
+    let t = token(&[ROLE, "reader"]);
+    let auth = bearer(&t);
+
+    // 7. Claim headers in, credentials and spoofed claim headers out.
+    let r = s.envoy.get(
+        "/calc/add?a=1&b=2",
+        &[
+            ("authorization", &auth),
+            ("x-client-id", "spoofed-client"),
+            ("x-roles", "admin"),
+            ("x-other", "kept"),
+        ],
+    );
+    let seen = upstream_saw(&r, "allowed GET");
+    assert_eq!(seen["path"], "/calc/add?a=1&b=2");
+    assert_eq!(
+        saw_header(&seen, "x-client-id"),
+        Some(CLIENT_ID),
+        "x-client-id = azp: {seen}"
+    );
+    assert_eq!(
+        saw_header(&seen, "x-roles"),
+        Some("invokeRole,reader"),
+        "array claim joined: {seen}"
+    );
+    assert_eq!(
+        saw_header(&seen, "authorization"),
+        None,
+        "token must not be forwarded: {seen}"
+    );
+    assert_eq!(saw_header(&seen, "x-other"), Some("kept"));
+
+    // POST bodies arrive intact (content-length and chunked, small and large).
+    let small = br#"{"op":"add","args":[1,2]}"#.to_vec();
+    let large: Vec<u8> = (0..300_000u32).map(|i| b'0' + (i % 10) as u8).collect();
+    for body in [&small, &large] {
+        for chunked in [false, true] {
+            let mut h = vec![
+                ("authorization", auth.as_str()),
+                ("content-type", "application/json"),
+            ];
+            if chunked {
+                h.push(("transfer-encoding", "chunked"));
+            }
+            let r = s.envoy.request("POST", "/calc/add", &h, Some(body));
+            let what = format!("POST {} bytes chunked={chunked}", body.len());
+            let seen = upstream_saw(&r, &what);
+            assert_eq!(seen["method"], "POST");
+            assert!(
+                seen["body"].as_str().unwrap().as_bytes() == &body[..],
+                "{what}: body altered"
+            );
+            assert_eq!(saw_header(&seen, "x-client-id"), Some(CLIENT_ID), "{what}");
+            assert_eq!(saw_header(&seen, "authorization"), None, "{what}");
+        }
+    }
+
+    // Variants that must be accepted.
+    let ok: Vec<(&str, String, &str)> = vec![
+        ("lowercase scheme", format!("bearer {t}"), "/calc/add"),
+        ("uppercase scheme", format!("BEARER {t}"), "/calc/add"),
+        (
+            "v1 issuer",
+            bearer(&mint(
+                key_a(),
+                header(KID_A),
+                claims_with(&[ROLE], json!({"iss": ISSUER_V1})),
+            )),
+            "/calc/x",
+        ),
+        (
+            "app id audience",
+            bearer(&mint(
+                key_a(),
+                header(KID_A),
+                claims_with(&[ROLE], json!({"aud": API_APP_ID})),
+            )),
+            "/calc/x",
+        ),
+        (
+            "3072-bit key",
+            bearer(&mint(key_c(), header(KID_C), claims(&[ROLE]))),
+            "/calc/x",
+        ),
+        (
+            "expired but within skew",
+            bearer(&mint(
+                key_a(),
+                header(KID_A),
+                claims_with(&[ROLE], json!({"exp": now - 30})),
+            )),
+            "/calc/x",
+        ),
+        (
+            "nbf within skew",
+            bearer(&mint(
+                key_a(),
+                header(KID_A),
+                claims_with(&[ROLE], json!({"nbf": now + 30})),
+            )),
+            "/calc/x",
+        ),
+        (
+            "no nbf",
+            bearer(&mint(
+                key_a(),
+                header(KID_A),
+                claims_with(&[ROLE], json!({"nbf": null})),
+            )),
+            "/calc/x",
+        ),
+        (
+            "roles as a string",
+            bearer(&mint(
+                key_a(),
+                header(KID_A),
+                claims_with(&[], json!({"roles": ROLE})),
+            )),
+            "/calc/x",
+        ),
+        (
+            "roles as a space-separated string",
+            bearer(&mint(
+                key_a(),
+                header(KID_A),
+                claims_with(&[], json!({"roles": format!("reader {ROLE}")})),
+            )),
+            "/calc/x",
+        ),
+        (
+            "minimal header",
+            bearer(&mint(
+                key_a(),
+                json!({"alg": "RS256", "kid": KID_A}),
+                claims(&[ROLE]),
+            )),
+            "/calc/x",
+        ),
+    ];
+    for (what, auth, path) in &ok {
+        let r = s.envoy.get(path, &[("authorization", auth.as_str())]);
+        let seen = upstream_saw(&r, what);
+        assert_eq!(
+            saw_header(&seen, "x-client-id"),
+            Some(CLIENT_ID),
+            "{what}: {seen}"
+        );
+    }
+
+    // 5. Valid token without the role → 403 insufficient_scope.
+    let no_role: Vec<(&str, String)> = vec![
+        ("no roles", token(&[])),
+        ("other roles", token(&["reader", "writer"])),
+        ("role with different case", token(&["invokerole"])),
+        (
+            "roles claim missing",
+            mint(
+                key_a(),
+                header(KID_A),
+                claims_with(&[], json!({"roles": null})),
+            ),
+        ),
+    ];
+    let before = s.up.count();
+    for (what, tok) in &no_role {
+        let r = s.get_with_token("/calc/add", tok);
+        assert_insufficient_scope(&r, what);
+        let r = s.envoy.request(
+            "POST",
+            "/calc/add",
+            &[("authorization", &bearer(tok))],
+            Some(b"{}"),
+        );
+        assert_insufficient_scope(&r, &format!("{what} (POST)"));
+    }
+    assert_eq!(
+        s.up.count(),
+        before,
+        "forbidden requests must not reach the upstream"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// key fetching
+
+/// Sends `n` concurrent requests for `/calc/cold/<i>` with a valid token right
+/// after Envoy became ready; checks every one reaches the upstream (with the claim
+/// header) within `limit`.
+fn cold_start_burst(idp_mode: IdpMode, n: usize, limit: Duration, what: &str) {
+    let idp = Idp::start_with_mode(keys::standard_jwks(), idp_mode);
+    let s = Stack::start_with_idp(&main_config(), idp);
+    println!(
+        "{what}: Envoy ready {:?} after the IdP started; {} JWKS request(s) so far",
+        s.idp.started().elapsed(),
+        s.idp.jwks_requests()
+    );
+    let t = token(&[ROLE]);
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let port = s.envoy.port();
+            let auth = bearer(&t);
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                let r = http::request(
+                    port,
+                    "GET",
+                    &format!("/calc/cold/{i}"),
+                    &[("authorization", &auth)],
+                    None,
+                );
+                (r, started.elapsed())
+            })
+        })
+        .collect();
+    for h in handles {
+        let (r, took) = h.join().expect("client thread");
+        println!(
+            "{what}: cold-start request answered {} after {took:?}",
+            r.status
+        );
+        let seen = upstream_saw(&r, &format!("{what}: cold-start request (took {took:?})"));
+        assert_eq!(saw_header(&seen, "x-client-id"), Some(CLIENT_ID));
+        assert!(
+            took < limit,
+            "{what}: a cold-start request took {took:?}; the key fetch should start right away \
+             and the answer follow within {limit:?}"
+        );
+    }
+    assert!(
+        s.idp.jwks_requests() > 0,
+        "{what}: the JWKS was never requested"
+    );
+    let log: Vec<String> = s
+        .idp
+        .request_log()
+        .iter()
+        .map(|(at, r)| format!("{at:?} {} {}", r.method, r.path))
+        .collect();
+    println!("{what}: IdP requests: {log:?}");
+    // Later requests are served from the cache.
+    let r = s.get_with_token("/calc/after", &t);
+    upstream_saw(&r, &format!("{what}: after cold start"));
+}
+
+#[test]
+fn cold_start_requests_wait_for_the_keys() {
+    // The IdP takes 2 s, so the keys cannot be there when the first requests
+    // arrive: they must wait (timeout_ms is 5000) and then pass.
+    cold_start_burst(
+        IdpMode::Slow(Duration::from_secs(2)),
+        6,
+        Duration::from_millis(4500),
+        "IdP answering in 2 s",
+    );
+}
+
+#[test]
+fn cold_start_with_a_prompt_idp_is_prompt() {
+    cold_start_burst(
+        IdpMode::Normal,
+        4,
+        Duration::from_millis(2500),
+        "IdP answering at once",
+    );
+}
+
+#[test]
+fn keys_never_fetched_give_503() {
+    let idp = Idp::start_with_mode(keys::standard_jwks(), IdpMode::Fail500);
+    let s = Stack::start_with_idp(&main_config(), idp);
+    let t = token(&[ROLE]);
+    let r = s.get_with_token("/calc/add", &t);
+    assert_local_reply(&r, 503, "IdP answering 500");
+    assert!(s.idp.jwks_requests() > 0, "the JWKS was never requested");
+
+    // Requests that need no key are unaffected.
+    upstream_saw(
+        &s.get("/healthz", &[]),
+        "anonymous while keys are unavailable",
+    );
+    let r = s.get("/calc/add", &[("host", "calc.example.com")]);
+    assert_missing_credentials(
+        &r,
+        "calc.example.com",
+        "no token while keys are unavailable",
+    );
+    assert_local_reply(
+        &s.get_with_token("/nothing", &t),
+        403,
+        "no rule while keys are unavailable",
+    );
+
+    // A 200 that is not a JWKS is no better.
+    s.idp.set_mode(IdpMode::Garbage);
+    let r = s.get_with_token("/calc/add", &t);
+    assert_local_reply(&r, 503, "IdP answering garbage");
+    assert_eq!(
+        s.up.count(),
+        1,
+        "only the anonymous request may reach the upstream"
+    );
+}
+
+#[test]
+fn garbage_jwks_from_the_start_gives_503() {
+    let idp = Idp::start_with_mode(keys::standard_jwks(), IdpMode::Garbage);
+    let s = Stack::start_with_idp(&main_config(), idp);
+    let r = s.get_with_token("/calc/add", &token(&[ROLE]));
+    assert_local_reply(&r, 503, "IdP answering non-JSON");
+    assert!(s.idp.jwks_requests() > 0, "the JWKS was never requested");
+    assert_eq!(s.up.count(), 0);
+}
+
+#[test]
+fn hanging_idp_wait_is_bounded_by_timeout_ms() {
+    let idp = Idp::start_with_mode(keys::standard_jwks(), IdpMode::Hang);
+    let s = Stack::start_with_idp(&main_config_with(remote_jwks(600, 1000)), idp);
+    let t = token(&[ROLE]);
+    for i in 0..2 {
+        let started = Instant::now();
+        let r = s.get_with_token("/calc/add", &t);
+        let took = started.elapsed();
+        println!(
+            "hanging IdP: request {i} answered {} after {took:?}",
+            r.status
+        );
+        assert_local_reply(&r, 503, &format!("IdP hanging, request {i}"));
+        assert!(
+            took < Duration::from_millis(3500),
+            "request {i}: waited {took:?} for a hanging IdP with timeout_ms 1000"
+        );
+    }
+    assert!(s.idp.jwks_requests() > 0, "the JWKS was never requested");
+    assert_eq!(s.up.count(), 0);
+}
+
+#[test]
+fn key_rotation_is_picked_up_after_cache_duration() {
+    let idp = Idp::start(jwks(&[(key_a(), KID_A)]));
+    let s = Stack::start_with_idp(&main_config_with(remote_jwks(2, 5000)), idp);
+    let ta = token(&[ROLE]);
+    let tb = mint(key_b(), header(KID_B), claims(&[ROLE]));
+    upstream_saw(&s.get_with_token("/calc/a", &ta), "key-a before rotation");
+    assert_invalid_token(&s.get_with_token("/calc/b", &tb), "key-b before rotation");
+    let fetched_before = s.idp.jwks_requests();
+
+    s.idp.set_jwks(jwks(&[(key_b(), KID_B)]));
+    // Every Envoy worker has its own VM and key cache, refreshed on its own
+    // schedule, so right after one worker switched another may still hold the
+    // old set. Require a run of consecutive requests that all see the new set.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut streak = 0;
+    while streak < 10 {
+        let rb = s.get_with_token("/calc/b", &tb);
+        let ra = s.get_with_token("/calc/a", &ta);
+        if rb.status == 200 && ra.status == 401 {
+            streak += 1;
+            assert_invalid_token(&ra, "key-a after it was removed");
+            continue;
+        }
+        streak = 0;
+        // Before the refresh: key-b unknown, key-a still trusted.
+        if rb.status != 200 {
+            assert_invalid_token(&rb, "key-b while waiting for the refresh");
+        }
+        if ra.status != 401 {
+            upstream_saw(&ra, "key-a while waiting for the refresh");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "20 s after rotation (cache_duration_seconds 2) the new key set is still not used \
+             everywhere:\nkey-b: {rb:?}\nkey-a: {ra:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        s.idp.jwks_requests() > fetched_before,
+        "no refresh was fetched"
+    );
+}
+
+#[test]
+fn local_jwks_needs_no_idp() {
+    let config = json!({
+        "providers": [{
+            "name": "local",
+            "issuer": ISSUER,
+            "audiences": [AUDIENCE],
+            "local_jwks": jwks(&[(key_a(), KID_A), (key_c(), KID_C)]),
+        }],
+        "claim_to_headers": [{"claim": "azp", "header": "x-client-id"}],
+        "rules": [{"match": {"prefix": "/calc/"}, "roles": [ROLE]}],
+    });
+    let s = Stack::start(&config);
+    let seen = upstream_saw(
+        &s.get_with_token("/calc/add", &token(&[ROLE])),
+        "local_jwks key-a",
+    );
+    assert_eq!(saw_header(&seen, "x-client-id"), Some(CLIENT_ID));
+    upstream_saw(
+        &s.get_with_token("/calc/add", &mint(key_c(), header(KID_C), claims(&[ROLE]))),
+        "local_jwks key-c",
+    );
+    assert_invalid_token(
+        &s.get_with_token("/calc/add", &mint(key_b(), header(KID_B), claims(&[ROLE]))),
+        "key not in local_jwks",
+    );
+    assert_invalid_token(
+        &s.get_with_token(
+            "/calc/add",
+            &mint(
+                key_a(),
+                header(KID_A),
+                claims_with(&[ROLE], json!({"iss": ISSUER_V1})),
+            ),
+        ),
+        "issuer (single `issuer`) not configured",
+    );
+    assert_insufficient_scope(
+        &s.get_with_token("/calc/add", &token(&["reader"])),
+        "local_jwks without role",
+    );
+    assert_eq!(
+        s.idp.total_requests(),
+        0,
+        "a local_jwks provider must not call the IdP"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// rule options, custom claims, forwarding
+
+#[test]
+fn rule_options_custom_roles_claim_and_forward() {
+    let config = json!({
+        "providers": [{
+            "name": "aad",
+            "issuer": ISSUER,
+            "audiences": [AUDIENCE],
+            "remote_jwks": {"cluster": "idp", "uri": idp::jwks_uri()},
+        }],
+        "roles_claim": "scp",
+        "clock_skew_seconds": 0,
+        "forward": true,
+        "claim_to_headers": [
+            {"claim": "scp", "header": "x-scopes"},
+            {"claim": "azp", "header": "x-client-id"},
+        ],
+        "rules": [
+            {"match": {"path": "/exact", "methods": ["GET"]}, "roles": ["reader"]},
+            {"match": {"prefix": "/all/"}, "roles": ["reader", "writer"], "roles_match": "all"},
+            {"match": {"prefix": "/any/"}, "roles": ["reader", "writer"]},
+            {"match": {"prefix": "/token/"}},
+        ],
+    });
+    let s = Stack::start(&config);
+    let scp = |v: Value| {
+        mint(
+            key_a(),
+            header(KID_A),
+            claims_with(&[], json!({"scp": v, "roles": null})),
+        )
+    };
+    let reader = scp(json!("reader"));
+    let writer = scp(json!("writer"));
+    let both = scp(json!("writer reader admin"));
+    let host = "calc.example.com";
+
+    // `path` is exact; `methods` restricts the match.
+    let seen = upstream_saw(&s.get_with_token("/exact", &reader), "GET /exact reader");
+    assert_eq!(
+        saw_header(&seen, "authorization"),
+        Some(bearer(&reader).as_str()),
+        "forward: true: {seen}"
+    );
+    assert_eq!(
+        saw_header(&seen, "x-scopes"),
+        Some("reader"),
+        "string claim copied as is: {seen}"
+    );
+    let r = s.envoy.request(
+        "POST",
+        "/exact",
+        &[("authorization", &bearer(&reader))],
+        Some(b"x"),
+    );
+    assert_local_reply(
+        &r,
+        403,
+        "POST /exact: methods [GET] must not match POST (no rule)",
+    );
+    assert!(
+        r.header("www-authenticate")
+            .is_none_or(|w| !w.contains("insufficient_scope")),
+        "POST /exact is 'no rule', not 'missing role': {r:?}"
+    );
+    assert_local_reply(
+        &s.get_with_token("/exact/more", &reader),
+        403,
+        "path match is exact",
+    );
+    assert_local_reply(
+        &s.get_with_token("/exac", &reader),
+        403,
+        "path match is exact",
+    );
+    assert_insufficient_scope(&s.get_with_token("/exact", &writer), "GET /exact writer");
+
+    // roles_match: all.
+    assert_insufficient_scope(
+        &s.get_with_token("/all/x", &reader),
+        "/all/ with reader only",
+    );
+    assert_insufficient_scope(
+        &s.get_with_token("/all/x", &writer),
+        "/all/ with writer only",
+    );
+    upstream_saw(
+        &s.get_with_token("/all/x", &both),
+        "/all/ with both (space-separated)",
+    );
+    upstream_saw(
+        &s.get_with_token("/all/x", &scp(json!(["reader", "writer"]))),
+        "/all/ with both (array)",
+    );
+    let seen = upstream_saw(
+        &s.get_with_token("/any/x", &scp(json!(["writer", "admin"]))),
+        "/any/ array claim",
+    );
+    assert_eq!(
+        saw_header(&seen, "x-scopes"),
+        Some("writer,admin"),
+        "array claim joined: {seen}"
+    );
+
+    // roles_match default: any.
+    upstream_saw(&s.get_with_token("/any/x", &writer), "/any/ writer");
+    upstream_saw(&s.get_with_token("/any/x", &reader), "/any/ reader");
+    assert_insufficient_scope(
+        &s.get_with_token("/any/x", &scp(json!("admin"))),
+        "/any/ admin",
+    );
+    assert_insufficient_scope(
+        &s.get_with_token("/any/x", &scp(json!(""))),
+        "/any/ empty scp",
+    );
+    // With roles_claim = scp, the `roles` claim means nothing.
+    assert_insufficient_scope(
+        &s.get_with_token("/any/x", &token(&["reader", "writer"])),
+        "/any/ roles claim only",
+    );
+
+    // Neither roles nor allow_anonymous: any valid token.
+    upstream_saw(
+        &s.get_with_token("/token/x", &token(&[])),
+        "/token/ no roles at all",
+    );
+    let r = s.get("/token/x", &[("host", host)]);
+    assert_missing_credentials(&r, host, "/token/ without a token");
+    assert_invalid_token(
+        &s.get_with_token(
+            "/token/x",
+            &mint(
+                key_a(),
+                header(KID_A),
+                claims_with(&[], json!({"iss": ISSUER_V1})),
+            ),
+        ),
+        "single `issuer`: the other issuer is not configured",
+    );
+
+    // clock_skew_seconds: 0.
+    let now = keys::now();
+    assert_invalid_token(
+        &s.get_with_token(
+            "/token/x",
+            &mint(
+                key_a(),
+                header(KID_A),
+                claims_with(&[], json!({"exp": now - 5})),
+            ),
+        ),
+        "expired 5 s ago, no skew",
+    );
+    assert_invalid_token(
+        &s.get_with_token(
+            "/token/x",
+            &mint(
+                key_a(),
+                header(KID_A),
+                claims_with(&[], json!({"nbf": now + 30})),
+            ),
+        ),
+        "nbf in 30 s, no skew",
+    );
+    assert_local_reply(&s.get_with_token("/elsewhere", &reader), 403, "no rule");
+}
+
+#[test]
+fn from_headers_and_max_token_bytes() {
+    let config = json!({
+        "providers": [{
+            "name": "local",
+            "issuers": [ISSUER],
+            "audiences": [AUDIENCE],
+            "local_jwks": jwks(&[(key_a(), KID_A)]),
+        }],
+        "from_headers": [
+            {"name": "x-api-token", "value_prefix": ""},
+            {"name": "authorization", "value_prefix": "JWT "},
+        ],
+        "max_token_bytes": 1500,
+        "claim_to_headers": [{"claim": "azp", "header": "x-client-id"}],
+        "rules": [{"match": {"prefix": "/"}, "roles": [ROLE]}],
+    });
+    let s = Stack::start(&config);
+    let t = token(&[ROLE]);
+    assert!(t.len() < 1500, "test token too long ({})", t.len());
+    let long = mint(
+        key_a(),
+        header(KID_A),
+        claims_with(&[ROLE], json!({"padding": "y".repeat(800)})),
+    );
+    assert!(long.len() > 1500);
+
+    let seen = upstream_saw(&s.get("/x", &[("x-api-token", &t)]), "token in x-api-token");
+    assert_eq!(
+        saw_header(&seen, "x-api-token"),
+        None,
+        "token header removed (forward false): {seen}"
+    );
+    assert_eq!(saw_header(&seen, "x-client-id"), Some(CLIENT_ID));
+    let seen = upstream_saw(
+        &s.get("/x", &[("authorization", &format!("JWT {t}"))]),
+        "authorization: JWT",
+    );
+    assert_eq!(
+        saw_header(&seen, "authorization"),
+        None,
+        "token header removed: {seen}"
+    );
+    upstream_saw(
+        &s.get("/x", &[("authorization", &format!("jwt {t}"))]),
+        "authorization: jwt (case)",
+    );
+
+    let r = s.get(
+        "/x",
+        &[("host", "h.example"), ("authorization", &bearer(&t))],
+    );
+    assert_eq!(
+        r.status, 401,
+        "Bearer is not a configured scheme here: {r:?}"
+    );
+    assert_local_reply(&r, 401, "Bearer is not a configured scheme here");
+    assert_invalid_token(
+        &s.get("/x", &[("x-api-token", &long)]),
+        "longer than max_token_bytes 1500",
+    );
+    assert_invalid_token(
+        &s.get("/x", &[("x-api-token", "garbage")]),
+        "garbage in x-api-token",
+    );
+}
+
+// ---------------------------------------------------------------------------
+// bad configurations
+
+#[test]
+fn bad_configurations_are_rejected() {
+    let idp = Idp::start(keys::standard_jwks());
+    let up = Echo::start();
+    let base = main_config();
+    let mut cases: Vec<(&str, Value, &[&str])> = Vec::new();
+
+    let mut c = base.clone();
+    c["rulez"] = json!([]);
+    cases.push(("unknown top-level field", c, &["rulez"]));
+
+    let mut c = base.clone();
+    c["providers"][0]["remote_jwks"]["timeout_ms"] = json!("5000");
+    cases.push(("timeout_ms as a string", c, &["timeout_ms"]));
+
+    let mut c = base.clone();
+    c["providers"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("remote_jwks");
+    cases.push(("no key source", c, &["remote_jwks", "local_jwks"]));
+
+    let mut c = base.clone();
+    c["providers"][0]["issuers"] = json!([]);
+    cases.push(("empty issuer list", c, &["issuers"]));
+
+    let mut c = base.clone();
+    c["providers"][0]["local_jwks"] = jwks(&[(key_a(), KID_A)]);
+    cases.push(("both key sources", c, &["remote_jwks", "local_jwks"]));
+
+    let mut c = base.clone();
+    c["providers"][0]["audiense"] = json!([AUDIENCE]);
+    cases.push(("unknown provider field", c, &["audiense"]));
+
+    let mut failures = Vec::new();
+    for (what, config, fields) in &cases {
+        let log = Envoy::start_expect_failure(config, idp.port(), up.port());
+        let plugin_lines: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("wasm") && fields.iter().any(|f| l.contains(f)))
+            .collect();
+        if plugin_lines.is_empty() {
+            failures.push(format!(
+                "{what}: no wasm log line names any of {fields:?}\n{}",
+                support::envoy::tail(&log, 25)
+            ));
+        } else {
+            println!("{what}: {}", plugin_lines[0]);
+        }
+    }
+    assert_eq!(up.count(), 0, "nothing may reach the upstream");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
