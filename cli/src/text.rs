@@ -1,0 +1,238 @@
+//! Small formatting helpers: UTC dates without chrono, durations, lenient base64, JSON.
+
+use serde_json::Value;
+
+/// (year, month 1-12, day 1-31) of a count of days since 1970-01-01, proleptic Gregorian.
+/// Howard Hinnant's `civil_from_days` (<http://howardhinnant.github.io/date_algorithms.html>).
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097); // [0, 146096]
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+    let mp = (5 * doy + 2) / 153; // [0, 11], March-based
+    let day = doy - (153 * mp + 2) / 5 + 1; // [1, 31]
+    let month = if mp < 10 { mp + 3 } else { mp - 9 }; // [1, 12]
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    // Both are small by construction; the fallbacks are unreachable.
+    (
+        year,
+        u32::try_from(month).unwrap_or(0),
+        u32::try_from(day).unwrap_or(0),
+    )
+}
+
+/// `2024-09-02T08:24:13Z` for Unix seconds.
+pub fn utc(seconds: i64) -> String {
+    let days = seconds.div_euclid(86_400);
+    let secs = seconds.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// `1y 83d`, `2h 5m`, `42s`: the two largest units, which is enough to read a lifetime.
+pub fn duration(seconds: u64) -> String {
+    const UNITS: [(u64, &str); 5] = [
+        (365 * 86_400, "y"),
+        (86_400, "d"),
+        (3600, "h"),
+        (60, "m"),
+        (1, "s"),
+    ];
+    if seconds == 0 {
+        return "0s".to_string();
+    }
+    let mut rest = seconds;
+    let mut parts = Vec::new();
+    for (size, unit) in UNITS {
+        if rest >= size {
+            parts.push(format!("{}{unit}", rest / size));
+            rest %= size;
+        } else if !parts.is_empty() {
+            // Keep the two parts adjacent: "1h 0m", not "1h 5s".
+            parts.push(format!("0{unit}"));
+        }
+        if parts.len() == 2 {
+            break;
+        }
+    }
+    parts.join(" ")
+}
+
+/// `in 55m 53s` / `9m 7s ago` / `now`, for `at` seen from `reference`.
+pub fn relative(at: i64, reference: i64) -> String {
+    let diff = i128::from(at) - i128::from(reference);
+    let magnitude = u64::try_from(diff.unsigned_abs()).unwrap_or(u64::MAX);
+    match diff.signum() {
+        0 => "same second".to_string(),
+        1 => format!("in {}", duration(magnitude)),
+        _ => format!("{} ago", duration(magnitude)),
+    }
+}
+
+/// `relative` when `label` is `None` (the current time), else `55m 53s after the check time`.
+pub fn relative_to(at: i64, reference: i64, label: Option<&str>) -> String {
+    let Some(label) = label else {
+        return relative(at, reference);
+    };
+    let diff = i128::from(at) - i128::from(reference);
+    let magnitude = duration(u64::try_from(diff.unsigned_abs()).unwrap_or(u64::MAX));
+    match diff.signum() {
+        0 => format!("the same second as {label}"),
+        1 => format!("{magnitude} after {label}"),
+        _ => format!("{magnitude} before {label}"),
+    }
+}
+
+/// A JSON NumericDate as the filter reads it: a whole number of seconds that fits `i64`.
+pub fn numeric_date(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n.as_i64(),
+        _ => None,
+    }
+}
+
+/// How a segment had to be decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Base64Mode {
+    /// Strict base64url, as the filter requires.
+    Strict,
+    /// Only with leniency (padding, `+`/`/`, stray trailing bits): the filter refuses it.
+    Lenient,
+}
+
+/// Decodes base64url strictly if possible, else leniently: both alphabets, `=` padding,
+/// non-zero trailing bits. `None` for any other character or an impossible length.
+pub fn decode_base64(text: &str) -> Option<(Vec<u8>, Base64Mode)> {
+    if let Some(bytes) = rolegate::base64url::decode(text) {
+        return Some((bytes, Base64Mode::Strict));
+    }
+    let body = text.trim_end_matches('=');
+    let mut out = Vec::with_capacity(body.len() * 3 / 4);
+    let mut acc: u32 = 0;
+    let mut bits = 0u32;
+    for c in body.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' | b'+' => 62,
+            b'_' | b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push(u8::try_from((acc >> bits) & 0xff).unwrap_or(0));
+        }
+        acc &= (1 << bits) - 1;
+    }
+    // One leftover character (6 bits) cannot be the end of any byte string.
+    if body.len() % 4 == 1 {
+        return None;
+    }
+    Some((out, Base64Mode::Lenient))
+}
+
+/// Pretty JSON indented by `indent` spaces (keys in sorted order, as serde_json keeps them).
+pub fn pretty_json(value: &Value, indent: usize) -> String {
+    let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
+    let pad = " ".repeat(indent);
+    text.lines()
+        .map(|l| format!("{pad}{l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A list for display: `a, b` or `(none)`.
+pub fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "(none)".to_string()
+    } else {
+        items.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_known_by_heart() {
+        assert_eq!(utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(utc(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(utc(951_868_800), "2000-03-01T00:00:00Z");
+        assert_eq!(utc(4_107_542_400), "2100-03-01T00:00:00Z");
+        assert_eq!(utc(1_725_265_453), "2024-09-02T08:24:13Z");
+        assert_eq!(utc(1_704_649_202), "2024-01-07T17:40:02Z");
+        assert_eq!(utc(253_402_300_799), "9999-12-31T23:59:59Z");
+        assert_eq!(civil_from_days(-719_468), (0, 3, 1));
+    }
+
+    #[test]
+    fn every_day_follows_the_previous_one() {
+        // 1900-01-01 to 2200-01-01: each day is the next calendar day.
+        let days_in = |y: i64, m: u32| match m {
+            2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
+        };
+        let mut prev = civil_from_days(-25_567);
+        assert_eq!(prev, (1900, 1, 1));
+        for d in -25_566..84_000 {
+            let next = civil_from_days(d);
+            let (y, m, day) = prev;
+            let expected = if day < days_in(y, m) {
+                (y, m, day + 1)
+            } else if m < 12 {
+                (y, m + 1, 1)
+            } else {
+                (y + 1, 1, 1)
+            };
+            assert_eq!(next, expected, "day {d}");
+            prev = next;
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration(0), "0s");
+        assert_eq!(duration(42), "42s");
+        assert_eq!(duration(3900), "1h 5m");
+        assert_eq!(duration(3605), "1h 0m");
+        assert_eq!(duration(3353), "55m 53s");
+        assert_eq!(duration(400 * 86_400), "1y 35d");
+        assert_eq!(relative(10, 0), "in 10s");
+        assert_eq!(relative(0, 10), "10s ago");
+    }
+
+    #[test]
+    fn lenient_base64() {
+        assert_eq!(
+            decode_base64("aGk"),
+            Some((b"hi".to_vec(), Base64Mode::Strict))
+        );
+        assert_eq!(
+            decode_base64("aGk="),
+            Some((b"hi".to_vec(), Base64Mode::Lenient))
+        );
+        assert_eq!(
+            decode_base64("+/8"),
+            Some((vec![0xfb, 0xff], Base64Mode::Lenient))
+        );
+        assert_eq!(
+            decode_base64("aGl"),
+            Some((b"hi".to_vec(), Base64Mode::Lenient))
+        );
+        assert_eq!(decode_base64("a"), None);
+        assert_eq!(decode_base64("a b"), None);
+    }
+}
