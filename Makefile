@@ -10,7 +10,7 @@ CARGO         ?= cargo
 export ROLEGATE_ENVOY := $(abspath $(ENVOY))
 export ROLEGATE_WASM  := $(abspath $(MODULE))
 
-.PHONY: all build toolchain wasm-opt envoy test unit e2e lint fmt clean
+.PHONY: all build toolchain wasm-opt envoy test unit e2e lint oci fmt clean
 
 all: build
 
@@ -48,6 +48,10 @@ e2e: build envoy
 
 test: build envoy lint
 	$(CARGO) test --locked --workspace
+
+# OCI image layout (tarball) with the module in the Wasm image variants Istio and Envoy Gateway pull.
+oci: build
+	python3 envoy/oci/build_layout.py --wasm $(MODULE) --out dist/rolegate-oci.tar
 
 fmt:
 	$(CARGO) fmt
