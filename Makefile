@@ -10,7 +10,7 @@ CARGO         ?= cargo
 export ROLEGATE_ENVOY := $(abspath $(ENVOY))
 export ROLEGATE_WASM  := $(abspath $(MODULE))
 
-.PHONY: all build toolchain wasm-opt envoy test unit e2e lint oci fmt clean
+.PHONY: all build probe toolchain wasm-opt envoy test unit e2e lint oci fmt clean
 
 all: build
 
@@ -35,6 +35,10 @@ build: toolchain wasm-opt
 	wasm-opt $(WASM_OPT_FLAGS) target/$(WASM_TARGET)/release/rolegate.wasm -o $(MODULE)
 	@ls -l $(MODULE)
 
+# The filter's own code with the test-only crypto probe as root context (tests/host_crypto.rs).
+probe: toolchain
+	$(CARGO) build --locked --release --target $(WASM_TARGET) -p rolegate --lib --features crypto-probe --target-dir target/probe
+
 lint: toolchain
 	$(CARGO) fmt --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
@@ -46,7 +50,7 @@ unit:
 e2e: build envoy
 	$(CARGO) test --locked --test e2e -- --test-threads 4
 
-test: build envoy lint
+test: build probe envoy lint
 	$(CARGO) test --locked --workspace
 
 # OCI image layout (tarball) with the module in the Wasm image variants Istio and Envoy Gateway pull.
