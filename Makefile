@@ -43,6 +43,7 @@ lint: toolchain
 	$(CARGO) fmt --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --locked --release --target $(WASM_TARGET) -p rolegate --lib -- -D warnings
+	$(CARGO) clippy --locked --release --target $(WASM_TARGET) -p rolegate --lib --features crypto-probe --target-dir target/probe -- -D warnings
 
 unit:
 	$(CARGO) test --locked --lib --test vectors
