@@ -10,7 +10,7 @@ CARGO         ?= cargo
 export ROLEGATE_ENVOY := $(abspath $(ENVOY))
 export ROLEGATE_WASM  := $(abspath $(MODULE))
 
-.PHONY: all build probe toolchain wasm-opt envoy test unit e2e lint oci fmt clean
+.PHONY: all build probe toolchain wasm-opt envoy demo test unit e2e lint oci fmt clean
 
 all: build
 
@@ -53,6 +53,10 @@ e2e: build envoy
 
 test: build probe envoy lint
 	$(CARGO) test --locked --workspace
+
+# The client-credentials flow end to end: local Entra stand-in, calc API, Envoy with rolegate.
+demo: build envoy
+	$(CARGO) run --locked -q -p rolegate-demo -- run --envoy $(ENVOY) --wasm $(MODULE) --registrations envoy/demo/registrations.json
 
 # OCI image layout (tarball) with the module in the Wasm image variants Istio and Envoy Gateway pull.
 oci: build

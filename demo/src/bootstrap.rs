@@ -1,0 +1,183 @@
+//! The demo's Envoy bootstrap and rolegate's plugin configuration.
+//!
+//! One listener on 127.0.0.1 (port 0: Envoy picks a free port) whose HTTP connection manager
+//! normalizes paths, runs rolegate (`envoy.filters.http.wasm`, V8, failing closed) and routes
+//! everything to cluster `calc`; cluster `idp` carries rolegate's discovery and JWKS GETs to
+//! the demo's authorization server. The admin interface also listens on 127.0.0.1:0.
+
+use crate::registrations::Api;
+use serde_json::{json, Value};
+use std::path::Path;
+
+/// The provider name in the plugin configuration; it names the JWKS metrics.
+pub const PROVIDER: &str = "entra";
+/// The listener's name, to find its port in the admin interface.
+pub const LISTENER: &str = "demo";
+
+/// rolegate's configuration as JSON text, laid out for reading: tokens from `issuer` for
+/// the API, keys found through OIDC discovery at `discovery_url` (fetched through cluster
+/// `idp`), the caller's app id and roles passed upstream, and `/calc/` open only to callers
+/// holding `invokeRole`.
+pub fn plugin_config(issuer: &str, api: &Api, discovery_url: &str) -> String {
+    let quote = |text: &str| Value::String(text.to_string()).to_string();
+    format!(
+        r#"{{
+  "providers": [{{
+    "name": "{PROVIDER}",
+    "issuer": {issuer},
+    "audiences": [{app_id}, {identifier_uri}],
+    "discovery": {{"cluster": "idp", "uri": {discovery_url}, "timeout_ms": 2000}}
+  }}],
+  "claim_to_headers": [
+    {{"claim": "azp", "header": "x-client-id"}},
+    {{"claim": "roles", "header": "x-client-roles"}}
+  ],
+  "rules": [
+    {{"match": {{"prefix": "/healthz"}}, "allow_anonymous": true}},
+    {{"match": {{"prefix": "/calc/"}}, "roles": ["invokeRole"]}}
+  ]
+}}"#,
+        issuer = quote(issuer),
+        app_id = quote(&api.app_id),
+        identifier_uri = quote(&api.identifier_uri),
+        discovery_url = quote(discovery_url),
+    )
+}
+
+/// The full bootstrap.
+pub fn bootstrap(
+    plugin_config: &str,
+    wasm: &Path,
+    idp_port: u16,
+    calc_port: u16,
+    access_log: &Path,
+) -> Value {
+    json!({
+        "admin": {"address": socket(0)},
+        "static_resources": {
+            "listeners": [{
+                "name": LISTENER,
+                "address": socket(0),
+                "filter_chains": [{"filters": [http_connection_manager(plugin_config, wasm, access_log)]}]
+            }],
+            "clusters": [cluster("idp", idp_port), cluster("calc", calc_port)]
+        }
+    })
+}
+
+fn http_connection_manager(plugin_config: &str, wasm: &Path, access_log: &Path) -> Value {
+    json!({
+        "name": "envoy.filters.network.http_connection_manager",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+            "stat_prefix": "demo",
+            // rolegate's rules match the path Envoy forwards: normalize it first.
+            "normalize_path": true,
+            "merge_slashes": true,
+            "path_with_escaped_slashes_action": "UNESCAPE_AND_REDIRECT",
+            "access_log": [{
+                "name": "envoy.access_loggers.file",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
+                    "path": access_log.display().to_string()
+                }
+            }],
+            "route_config": {
+                "name": "calc",
+                "virtual_hosts": [{
+                    "name": "calc",
+                    "domains": ["*"],
+                    "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "calc"}}]
+                }]
+            },
+            "http_filters": [
+                wasm_filter(plugin_config, wasm),
+                {
+                    "name": "envoy.filters.http.router",
+                    "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}
+                }
+            ]
+        }
+    })
+}
+
+fn wasm_filter(plugin_config: &str, wasm: &Path) -> Value {
+    json!({
+        "name": "envoy.filters.http.wasm",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+            "config": {
+                "name": "rolegate",
+                "root_id": "rolegate",
+                // A filter that cannot start must not let requests through.
+                "fail_open": false,
+                "vm_config": {
+                    "vm_id": "rolegate",
+                    "runtime": "envoy.wasm.runtime.v8",
+                    "code": {"local": {"filename": wasm.display().to_string()}}
+                },
+                "configuration": {
+                    "@type": "type.googleapis.com/google.protobuf.StringValue",
+                    "value": plugin_config
+                }
+            }
+        }
+    })
+}
+
+fn socket(port: u16) -> Value {
+    json!({"socket_address": {"address": "127.0.0.1", "port_value": port}})
+}
+
+fn cluster(name: &str, port: u16) -> Value {
+    json!({
+        "name": name,
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": socket(port)}}]}]
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registrations::{Registrations, BUILT_IN};
+
+    #[test]
+    fn the_plugin_configuration_is_the_documented_one() {
+        let r = Registrations::parse(BUILT_IN).unwrap();
+        let text = plugin_config(
+            "http://i/t/v2.0",
+            &r.api,
+            "http://i/t/v2.0/.well-known/openid-configuration",
+        );
+        let c: Value = serde_json::from_str(&text).unwrap();
+        let expected = json!({
+            "providers": [{
+                "name": "entra",
+                "issuer": "http://i/t/v2.0",
+                "audiences": [r.api.app_id, format!("api://{}", r.api.app_id)],
+                "discovery": {"cluster": "idp", "uri": "http://i/t/v2.0/.well-known/openid-configuration", "timeout_ms": 2000}
+            }],
+            "claim_to_headers": [
+                {"claim": "azp", "header": "x-client-id"},
+                {"claim": "roles", "header": "x-client-roles"}
+            ],
+            "rules": [
+                {"match": {"prefix": "/healthz"}, "allow_anonymous": true},
+                {"match": {"prefix": "/calc/"}, "roles": ["invokeRole"]}
+            ]
+        });
+        assert_eq!(c, expected);
+        let b = bootstrap(&text, Path::new("/m.wasm"), 1, 2, Path::new("/a.log"));
+        let config = &b["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+            ["typed_config"]["http_filters"][0]["typed_config"]["config"];
+        assert_eq!(config["configuration"]["value"], text.as_str());
+        assert_eq!(config["vm_config"]["code"]["local"]["filename"], "/m.wasm");
+        assert_eq!(config["fail_open"], false);
+        assert_eq!(b["static_resources"]["clusters"][0]["name"], "idp");
+    }
+}

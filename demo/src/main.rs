@@ -1,0 +1,120 @@
+//! `rolegate-demo`: see `args::USAGE`.
+
+use rolegate_demo::args::{self, Command, USAGE};
+use rolegate_demo::idp::Idp;
+use rolegate_demo::registrations::{Registrations, BUILT_IN};
+use rolegate_demo::tutorial::{self, Options, Outcome};
+use rolegate_demo::{calc, signals};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Exit status when the demo could not be started or the command line is wrong.
+const SETUP_FAILED: u8 = 2;
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let command = match args::parse(&argv, |name| std::env::var(name).ok()) {
+        Ok(command) => command,
+        Err(e) => {
+            eprintln!("rolegate-demo: {e}\n{USAGE}");
+            return ExitCode::from(SETUP_FAILED);
+        }
+    };
+    match execute(command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("rolegate-demo: {e}");
+            if signals::interrupted() {
+                ExitCode::from(signals::INTERRUPTED_EXIT_STATUS as u8)
+            } else {
+                ExitCode::from(SETUP_FAILED)
+            }
+        }
+    }
+}
+
+fn execute(command: Command) -> Result<ExitCode, String> {
+    match command {
+        Command::Help => {
+            println!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run {
+            envoy,
+            wasm,
+            registrations,
+            keep_running,
+        } => {
+            let (registrations, registrations_source) = load(registrations.as_deref())?;
+            let outcome = tutorial::run(Options {
+                envoy,
+                wasm,
+                registrations,
+                registrations_source,
+                keep_running,
+            })?;
+            Ok(match outcome {
+                Outcome::AllPassed => ExitCode::SUCCESS,
+                Outcome::SomeFailed => ExitCode::FAILURE,
+            })
+        }
+        Command::Idp {
+            registrations,
+            port,
+            print_port,
+        } => {
+            let (registrations, _) = load(registrations.as_deref())?;
+            let running = Idp::start(registrations, localhost(port))?;
+            let idp = &running.idp;
+            if print_port {
+                announce(&idp.port().to_string())?;
+            } else {
+                announce(&format!(
+                    "authorization server on {}\n  issuer          {}\n  token endpoint  {}\n  discovery       {}\n  keys            {}",
+                    idp.base_url(),
+                    idp.issuer(),
+                    idp.token_url(),
+                    idp.discovery_url(),
+                    idp.jwks_url()
+                ))?;
+            }
+            running.server.run_forever();
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Calc { port, print_port } => {
+            let server = calc::start(localhost(port))?;
+            if print_port {
+                announce(&server.port().to_string())?;
+            } else {
+                announce(&format!("calc API on http://127.0.0.1:{}", server.port()))?;
+            }
+            server.run_forever();
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn localhost(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// The registrations from `path`, else the built-in ones, and where they came from.
+fn load(path: Option<&Path>) -> Result<(Registrations, String), String> {
+    match path {
+        Some(path) => Ok((Registrations::load(path)?, path.display().to_string())),
+        None => Ok((
+            Registrations::parse(BUILT_IN)?,
+            "envoy/demo/registrations.json, built in".to_string(),
+        )),
+    }
+}
+
+/// Prints a line and flushes it, so that a parent reading our stdout sees it at once.
+fn announce(text: &str) -> Result<(), String> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}")
+        .and_then(|()| out.flush())
+        .map_err(|e| format!("stdout: {e}"))
+}
