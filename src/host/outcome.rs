@@ -99,7 +99,7 @@ fn hold(worker: &Worker, context_id: u32, provider: usize, reason: WaitReason) -
             }
         }
     };
-    worker.add_waiter(context_id, provider, after_completed, now);
+    worker.add_waiter(context_id, provider, reason, after_completed, now);
     true
 }
 

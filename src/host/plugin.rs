@@ -6,9 +6,9 @@ use super::log;
 use super::outcome::decide_and_apply;
 use super::request::Request;
 use super::shared_data::HostSharedData;
-use super::worker::Worker;
+use super::worker::{Waiter, Worker};
 use crate::config::{Config, Endpoint, KeySource};
-use crate::decision::WaitPermission;
+use crate::decision::{WaitPermission, WaitReason};
 use crate::discovery;
 use crate::key_cache::{check_status, key_set_from_response, FetchError};
 use crate::shared_store::next_worker_id;
@@ -172,19 +172,26 @@ impl Plugin {
     /// Answers the waiting requests of `provider` that a finished fetch concerns.
     fn answer_waiters_of(&self, worker: &Worker, provider: usize) {
         let completed = worker.keys.borrow().completed_fetches(provider);
-        let ids = worker.take_waiters(|w| w.provider == provider && completed > w.after_completed);
-        self.answer(worker, ids);
+        let done = worker.take_waiters(|w| w.provider == provider && completed > w.after_completed);
+        self.answer(worker, done, false);
     }
 
-    /// Decides again for parked requests, now without waiting, and resumes or answers each.
-    fn answer(&self, worker: &Worker, context_ids: Vec<u32>) {
-        if context_ids.is_empty() {
+    /// Decides again for parked requests and resumes or answers each. A request that waited
+    /// for the first keys may still find its `kid` missing (keys fetched before a rotation):
+    /// it may then start or join one refetch. Nothing waits twice for the same reason, and a
+    /// request past its deadline waits no more.
+    fn answer(&self, worker: &Worker, waiters: Vec<Waiter>, overdue: bool) {
+        if waiters.is_empty() {
             return;
         }
-        for context_id in context_ids {
+        for waiter in waiters {
+            let wait = WaitPermission {
+                for_first_keys: false,
+                for_refetch: !overdue && waiter.reason == WaitReason::FirstKeys,
+            };
             // A request whose stream is gone cannot be selected; skip it.
-            if hostcalls::set_effective_context(context_id).is_ok() {
-                decide_and_apply(worker, context_id, WaitPermission::default(), true);
+            if hostcalls::set_effective_context(waiter.context_id).is_ok() {
+                decide_and_apply(worker, waiter.context_id, wait, true);
             }
         }
         let _ = hostcalls::set_effective_context(self.context_id);
@@ -296,7 +303,7 @@ impl RootContext for Plugin {
         self.start_due_fetches(&worker);
         let now = clock::now_ms();
         let overdue = worker.take_waiters(|w| w.deadline_ms <= now);
-        self.answer(&worker, overdue);
+        self.answer(&worker, overdue, true);
         self.record_ages(&worker);
     }
 

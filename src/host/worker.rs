@@ -5,6 +5,7 @@ use super::crypto::HostCrypto;
 use super::metrics::Metrics;
 use super::shared_data::HostSharedData;
 use crate::config::Config;
+use crate::decision::WaitReason;
 use crate::key_cache::KeyCache;
 use crate::token_cache::TokenCache;
 use std::cell::RefCell;
@@ -13,6 +14,7 @@ use std::cell::RefCell;
 pub struct Waiter {
     pub context_id: u32,
     pub provider: usize,
+    pub reason: WaitReason,
     /// Answered once more fetches than this have finished for the provider.
     pub after_completed: u64,
     pub deadline_ms: u64,
@@ -55,11 +57,19 @@ impl Worker {
             .map_or("?", |p| p.name.as_str())
     }
 
-    pub fn add_waiter(&self, context_id: u32, provider: usize, after_completed: u64, now_ms: u64) {
+    pub fn add_waiter(
+        &self,
+        context_id: u32,
+        provider: usize,
+        reason: WaitReason,
+        after_completed: u64,
+        now_ms: u64,
+    ) {
         let wait_ms = self.keys.borrow().lease_ms(provider);
         self.waiters.borrow_mut().push(Waiter {
             context_id,
             provider,
+            reason,
             after_completed,
             deadline_ms: now_ms
                 .saturating_add(wait_ms)
@@ -74,10 +84,10 @@ impl Worker {
     }
 
     /// Removes and returns the waiters selected by `take`.
-    pub fn take_waiters(&self, take: impl Fn(&Waiter) -> bool) -> Vec<u32> {
+    pub fn take_waiters(&self, take: impl Fn(&Waiter) -> bool) -> Vec<Waiter> {
         let mut waiters = self.waiters.borrow_mut();
         let (taken, kept): (Vec<Waiter>, Vec<Waiter>) = waiters.drain(..).partition(|w| take(w));
         *waiters = kept;
-        taken.into_iter().map(|w| w.context_id).collect()
+        taken
     }
 }

@@ -69,7 +69,8 @@ fn socket(port: u16) -> Value {
     json!({ "socket_address": { "address": "127.0.0.1", "port_value": port } })
 }
 
-fn static_cluster(name: &str, port: u16) -> Value {
+/// A STATIC cluster `name` with the one endpoint 127.0.0.1:`port` (plain HTTP/1.1).
+pub fn static_cluster(name: &str, port: u16) -> Value {
     json!({
         "name": name,
         "type": "STATIC",
@@ -154,6 +155,17 @@ pub fn bootstrap(
             "clusters": [static_cluster("upstream", upstream_port), static_cluster("idp", idp_port)]
         }
     })
+}
+
+/// Appends `clusters` to `static_resources.clusters` of a bootstrap made by [`bootstrap`].
+pub fn add_clusters(bootstrap: &mut Value, clusters: Vec<Value>) {
+    match bootstrap
+        .pointer_mut("/static_resources/clusters")
+        .and_then(Value::as_array_mut)
+    {
+        Some(list) => list.extend(clusters),
+        None => panic!("bootstrap has no static_resources.clusters array: {bootstrap}"),
+    }
 }
 
 static INSTANCE: AtomicUsize = AtomicUsize::new(0);
@@ -456,6 +468,43 @@ impl Envoy {
             .into_iter()
             .find(|(n, _)| n == name)
             .and_then(|(_, v)| v.parse().ok())
+    }
+
+    /// A counter or gauge that must exist (panics with the `rolegate` stats otherwise, so a
+    /// misspelt name cannot pass as 0).
+    pub fn counter(&self, name: &str) -> u64 {
+        self.stat(name).unwrap_or_else(|| {
+            let known: Vec<String> = self
+                .stats("rolegate")
+                .into_iter()
+                .map(|(n, v)| format!("{n}: {v}"))
+                .collect();
+            panic!("stat {name:?} not found; rolegate stats: {known:#?}")
+        })
+    }
+
+    /// Connections accepted so far by each worker thread on the `main` listener, indexed by
+    /// worker (`listener.<address>.worker_<n>.downstream_cx_total`). With `--concurrency 2`
+    /// the list has two entries from the start.
+    pub fn worker_connections(&self) -> Vec<u64> {
+        let mut per_worker: Vec<u64> = Vec::new();
+        for (name, value) in self.stats(r"^listener\..*\.worker_[0-9]+\.downstream_cx_total$") {
+            let worker = name
+                .rsplit_once(".worker_")
+                .and_then(|(_, rest)| rest.split('.').next())
+                .and_then(|n| n.parse::<usize>().ok());
+            let (Some(worker), Ok(value)) = (worker, value.parse::<u64>()) else {
+                panic!("unexpected per-worker stat {name}: {value}");
+            };
+            if per_worker.len() <= worker {
+                per_worker.resize(worker + 1, 0);
+            }
+            per_worker[worker] += value;
+        }
+        if per_worker.is_empty() {
+            panic!("no listener.*.worker_<n>.downstream_cx_total stats");
+        }
+        per_worker
     }
 
     /// Everything Envoy logged so far (envoy.log; flushed every 100 ms).

@@ -25,6 +25,20 @@ pub fn jwks_uri() -> String {
     format!("http://{IDP_AUTHORITY}{JWKS_PATH}")
 }
 
+/// `http://idp.local/<tenant>/v2.0/.well-known/openid-configuration`, a `discovery.uri` to configure.
+pub fn discovery_uri() -> String {
+    format!("http://{IDP_AUTHORITY}{DISCOVERY_PATH}")
+}
+
+/// The host of Microsoft Entra ID (public cloud). The IdP's paths follow its layout.
+pub const ENTRA_AUTHORITY: &str = "login.microsoftonline.com";
+
+/// `https://login.microsoftonline.com/<tenant>/discovery/v2.0/keys`: the `jwks_uri` of
+/// Entra's discovery document (its path is [`JWKS_PATH`]).
+pub fn entra_jwks_uri() -> String {
+    format!("https://{ENTRA_AUTHORITY}{JWKS_PATH}")
+}
+
 /// How the IdP answers (every path).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IdpMode {
@@ -36,13 +50,26 @@ pub enum IdpMode {
     Hang,
     /// 200, `content-type: application/json`, body that is not JSON.
     Garbage,
-    /// Sleeps, then answers normally.
+    /// Sleeps, then answers normally (the JWKS as of the request's arrival).
     Slow(Duration),
+}
+
+/// What the discovery document at [`DISCOVERY_PATH`] says.
+#[derive(Clone, Debug)]
+struct Discovery {
+    issuer: String,
+    jwks_uri: String,
 }
 
 struct State {
     mode: Mutex<IdpMode>,
     jwks: Mutex<Value>,
+    discovery: Mutex<Discovery>,
+    /// When set, the n-th JWKS request (from 0) gets entry n (the last one repeats)
+    /// instead of `jwks`; chosen when the request arrives.
+    jwks_sequence: Mutex<Option<Vec<Value>>>,
+    /// Paths answered with the JWKS ([`JWKS_PATH`] and any added by [`Idp::serve_jwks_at`]).
+    jwks_paths: Mutex<Vec<String>>,
     per_path: Mutex<HashMap<String, usize>>,
     log: Mutex<Vec<(Duration, Request)>>,
     started: Instant,
@@ -66,6 +93,12 @@ impl Idp {
         let state = Arc::new(State {
             mode: Mutex::new(mode),
             jwks: Mutex::new(jwks),
+            jwks_sequence: Mutex::new(None),
+            discovery: Mutex::new(Discovery {
+                issuer: ISSUER.to_string(),
+                jwks_uri: jwks_uri(),
+            }),
+            jwks_paths: Mutex::new(vec![JWKS_PATH.to_string()]),
             per_path: Mutex::new(HashMap::new()),
             log: Mutex::new(Vec::new()),
             started: Instant::now(),
@@ -93,9 +126,35 @@ impl Idp {
         *lock(&self.state.mode) = mode;
     }
 
-    /// Replaces the published key set (rotation).
+    /// Replaces the published key set (rotation); ends a [`Idp::set_jwks_sequence`].
     pub fn set_jwks(&self, jwks: Value) {
+        *lock(&self.state.jwks_sequence) = None;
         *lock(&self.state.jwks) = jwks;
+    }
+
+    /// Answers the n-th JWKS request (counting from 0, all requests so far included) with
+    /// `sets[n]`, the last one for every later request. The set is chosen when the request
+    /// arrives, so with [`IdpMode::Slow`] a rotation "during" a fetch is exact.
+    pub fn set_jwks_sequence(&self, sets: Vec<Value>) {
+        assert!(
+            !sets.is_empty(),
+            "set_jwks_sequence needs at least one key set"
+        );
+        *lock(&self.state.jwks_sequence) = Some(sets);
+    }
+
+    /// Sets the `issuer` and `jwks_uri` of the discovery document (by default
+    /// [`ISSUER`] and [`jwks_uri`]).
+    pub fn set_discovery(&self, issuer: &str, jwks_uri: &str) {
+        *lock(&self.state.discovery) = Discovery {
+            issuer: issuer.to_string(),
+            jwks_uri: jwks_uri.to_string(),
+        };
+    }
+
+    /// Also answers `path` with the JWKS (counted by [`Idp::jwks_requests`]).
+    pub fn serve_jwks_at(&self, path: &str) {
+        lock(&self.state.jwks_paths).push(path.to_string());
     }
 
     /// Requests received for `path` (path without query string).
@@ -103,7 +162,7 @@ impl Idp {
         lock(&self.state.per_path).get(path).copied().unwrap_or(0)
     }
 
-    /// Requests received for [`JWKS_PATH`].
+    /// Requests received for a JWKS path ([`JWKS_PATH`] and those of [`Idp::serve_jwks_at`]).
     pub fn jwks_requests(&self) -> usize {
         self.state.jwks_hits.load(Ordering::SeqCst)
     }
@@ -131,6 +190,42 @@ impl Idp {
         lock(&self.state.log).clone()
     }
 
+    /// Every request received for `path` (without query string), with its arrival time.
+    pub fn requests_for(&self, path: &str) -> Vec<(Duration, Request)> {
+        lock(&self.state.log)
+            .iter()
+            .filter(|(_, r)| r.path.split('?').next() == Some(path))
+            .cloned()
+            .collect()
+    }
+
+    /// Arrival times (since the IdP started) of the JWKS requests.
+    pub fn jwks_request_times(&self) -> Vec<Duration> {
+        let paths = lock(&self.state.jwks_paths).clone();
+        lock(&self.state.log)
+            .iter()
+            .filter(|(_, r)| paths.iter().any(|p| r.path.split('?').next() == Some(p)))
+            .map(|(at, _)| *at)
+            .collect()
+    }
+
+    /// One line per request received so far (`<arrival> <method> <path> host=<host>`),
+    /// for messages.
+    pub fn describe_requests(&self) -> String {
+        lock(&self.state.log)
+            .iter()
+            .map(|(at, r)| {
+                format!(
+                    "{at:?} {} {} host={}",
+                    r.method,
+                    r.path,
+                    r.header("host").unwrap_or("-")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// When the IdP started (arrival times in [`Idp::request_log`] count from here).
     pub fn started(&self) -> Instant {
         self.state.started
@@ -151,10 +246,20 @@ impl Idp {
 
 fn handle(state: &State, req: &Request) -> Outcome {
     let path = req.path.split('?').next().unwrap_or("").to_string();
+    let is_jwks = lock(&state.jwks_paths).contains(&path);
     state.total.fetch_add(1, Ordering::SeqCst);
     *lock(&state.per_path).entry(path.clone()).or_insert(0) += 1;
-    if path == JWKS_PATH {
-        state.jwks_hits.fetch_add(1, Ordering::SeqCst);
+    let mut jwks_body = None;
+    if is_jwks {
+        let nth = state.jwks_hits.fetch_add(1, Ordering::SeqCst);
+        jwks_body = Some(match lock(&state.jwks_sequence).as_ref() {
+            Some(sets) => sets
+                .get(nth)
+                .or_else(|| sets.last())
+                .cloned()
+                .unwrap_or_default(),
+            None => lock(&state.jwks).clone(),
+        });
     } else if path == DISCOVERY_PATH {
         state.discovery_hits.fetch_add(1, Ordering::SeqCst);
     }
@@ -176,13 +281,13 @@ fn handle(state: &State, req: &Request) -> Outcome {
         }
         IdpMode::Slow(d) => std::thread::sleep(d),
     }
-    if path == JWKS_PATH {
-        let body = lock(&state.jwks).clone();
+    if let Some(body) = jwks_body {
         Outcome::Reply(Reply::json(200, &body))
     } else if path == DISCOVERY_PATH {
+        let discovery = lock(&state.discovery).clone();
         let doc = json!({
-            "issuer": ISSUER,
-            "jwks_uri": jwks_uri(),
+            "issuer": discovery.issuer,
+            "jwks_uri": discovery.jwks_uri,
             "authorization_endpoint":
                 format!("https://login.microsoftonline.com/{TENANT}/oauth2/v2.0/authorize"),
             "token_endpoint": format!("https://login.microsoftonline.com/{TENANT}/oauth2/v2.0/token"),

@@ -1,0 +1,176 @@
+//! A running stack (test IdP, echo upstream, Envoy with rolegate) and the request
+//! patterns the key-lifecycle tests need: timed requests, concurrent bursts, requests
+//! until every Envoy worker has answered, and polling with a deadline.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::envoy::{self, Envoy};
+use super::http::{self, Response};
+use super::idp::Idp;
+use super::keys::bearer;
+use super::upstream::Echo;
+
+/// What a bootstrap builder gets to work with.
+pub struct Parts<'a> {
+    pub idp_port: u16,
+    pub upstream_port: u16,
+    pub access_log: &'a Path,
+    /// The instance directory (holds envoy.json, envoy.log, ...); extra files may go here.
+    pub dir: &'a Path,
+    pub wasm: &'a Path,
+}
+
+impl Parts<'_> {
+    /// The harness's standard bootstrap with the rolegate filter configured with `plugin_config`.
+    pub fn standard(&self, plugin_config: &Value) -> Value {
+        envoy::bootstrap(
+            vec![envoy::wasm_filter(plugin_config, self.wasm)],
+            self.idp_port,
+            self.upstream_port,
+            self.access_log,
+        )
+    }
+}
+
+pub struct Stack {
+    // Field order = drop order: Envoy goes first.
+    pub envoy: Envoy,
+    pub up: Echo,
+    pub idp: Idp,
+}
+
+impl Stack {
+    /// The standard bootstrap (clusters `idp` and `upstream`) with rolegate configured with `config`.
+    pub fn start(config: &Value, idp: Idp) -> Stack {
+        Stack::start_with(idp, |p| p.standard(config))
+    }
+
+    /// Like [`Stack::start`] with extra static clusters, each pointing at the IdP.
+    pub fn start_with_idp_clusters(config: &Value, idp: Idp, names: &[&str]) -> Stack {
+        Stack::start_with(idp, |p| {
+            let mut bootstrap = p.standard(config);
+            let clusters = names
+                .iter()
+                .map(|n| envoy::static_cluster(n, p.idp_port))
+                .collect();
+            envoy::add_clusters(&mut bootstrap, clusters);
+            bootstrap
+        })
+    }
+
+    /// Starts the upstream and Envoy with the bootstrap `make` builds.
+    pub fn start_with(idp: Idp, make: impl FnOnce(&Parts<'_>) -> Value) -> Stack {
+        let up = Echo::start();
+        let wasm = envoy::wasm_module();
+        let (idp_port, upstream_port) = (idp.port(), up.port());
+        let envoy = Envoy::start_with(|access_log| {
+            let dir = access_log
+                .parent()
+                .unwrap_or_else(|| panic!("{} has no parent", access_log.display()));
+            make(&Parts {
+                idp_port,
+                upstream_port,
+                access_log,
+                dir,
+                wasm: &wasm,
+            })
+        });
+        Stack { envoy, up, idp }
+    }
+
+    /// `GET path` with `authorization: Bearer <token>`.
+    pub fn get_with_token(&self, path: &str, token: &str) -> Response {
+        self.timed_get_with_token(path, token).0
+    }
+
+    /// Like [`Stack::get_with_token`], also returning how long the answer took.
+    pub fn timed_get_with_token(&self, path: &str, token: &str) -> (Response, Duration) {
+        let auth = bearer(token);
+        let started = Instant::now();
+        let r = self.envoy.get(path, &[("authorization", auth.as_str())]);
+        (r, started.elapsed())
+    }
+
+    /// Sends `tokens.len()` requests at once, one connection each, request `i` to
+    /// `path(i)` with `tokens[i]`; returns each answer and how long it took, in order.
+    pub fn burst(
+        &self,
+        tokens: &[String],
+        path: impl Fn(usize) -> String,
+    ) -> Vec<(Response, Duration)> {
+        let port = self.envoy.port();
+        let handles: Vec<_> = tokens
+            .iter()
+            .enumerate()
+            .map(|(i, token)| {
+                let auth = bearer(token);
+                let path = path(i);
+                std::thread::spawn(move || {
+                    let started = Instant::now();
+                    let r = http::request(port, "GET", &path, &[("authorization", &auth)], None);
+                    (r, started.elapsed())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| panic!("a burst client thread panicked"))
+            })
+            .collect()
+    }
+
+    /// Calls `send(i)` for i = 0, 1, ... (each call should make one request on a new
+    /// connection and check its answer) until every Envoy worker has accepted at least
+    /// `min_each` connections since this call started. Panics after `max_calls` calls.
+    /// Returns the number of calls.
+    pub fn on_every_worker(
+        &self,
+        min_each: u64,
+        max_calls: usize,
+        mut send: impl FnMut(usize),
+    ) -> usize {
+        let base = self.envoy.worker_connections();
+        for i in 0..max_calls {
+            send(i);
+            let now = self.envoy.worker_connections();
+            let new: Vec<u64> = now
+                .iter()
+                .enumerate()
+                .map(|(w, n)| n - base.get(w).copied().unwrap_or(0))
+                .collect();
+            if new.iter().all(|n| *n >= min_each) {
+                return i + 1;
+            }
+        }
+        panic!(
+            "after {max_calls} requests not every worker accepted {min_each} connections: \
+             before {base:?}, now {:?}",
+            self.envoy.worker_connections()
+        );
+    }
+}
+
+/// Polls `f` every `every` until it returns `Some`, for at most `timeout` (`f` runs at
+/// least once, and once more at the deadline).
+pub fn eventually<T>(
+    timeout: Duration,
+    every: Duration,
+    mut f: impl FnMut() -> Option<T>,
+) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return None;
+        }
+        std::thread::sleep(every.min(deadline - now));
+    }
+}
