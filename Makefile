@@ -10,7 +10,7 @@ CARGO         ?= cargo
 export ROLEGATE_ENVOY := $(abspath $(ENVOY))
 export ROLEGATE_WASM  := $(abspath $(MODULE))
 
-.PHONY: all build probe toolchain wasm-opt envoy demo test unit e2e lint oci fmt clean
+.PHONY: all build probe toolchain wasm-opt envoy demo bench test unit e2e lint oci fmt clean
 
 all: build
 
@@ -57,6 +57,12 @@ test: build probe envoy lint
 # The client-credentials flow end to end: local Entra stand-in, calc API, Envoy with rolegate.
 demo: build envoy
 	$(CARGO) run --locked -q -p rolegate-demo -- run --envoy $(ENVOY) --wasm $(MODULE) --registrations envoy/demo/registrations.json
+
+# rolegate vs jwt_authn + rbac vs no auth filter in the same Envoy; writes BENCHMARKS.md.
+# Knobs: BENCH_ROUNDS BENCH_SECONDS BENCH_WARMUP_SECONDS BENCH_CONNECTIONS BENCH_THREADS BENCH_TOKENS BENCH_CACHE_SIZE
+bench: build envoy
+	@command -v wrk >/dev/null 2>&1 || apt-get install -y -qq wrk || { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(CARGO) run --locked --release -p rolegate-bench
 
 # OCI image layout (tarball) with the module in the Wasm image variants Istio and Envoy Gateway pull.
 oci: build

@@ -1,0 +1,110 @@
+//! The filters' own counters around each run: evidence that the hot path is served from the
+//! caches, that the cold path is not, and that every request went through the filter.
+
+use crate::envoy::Envoy;
+use crate::envoy_config::Setup;
+use crate::plan::Case;
+
+/// The counters worth reading for a set-up: (stat name, label).
+fn watched(setup: Setup) -> &'static [(&'static str, &'static str)] {
+    match setup {
+        Setup::Passthrough => &[],
+        Setup::JwtAuthn => &[
+            ("http.ingress.jwt_authn.allowed", "jwt_authn allowed"),
+            ("http.ingress.jwt_authn.jwt_cache_hit", "cache hits"),
+            ("http.ingress.jwt_authn.jwt_cache_miss", "cache misses"),
+            ("http.ingress.rbac.allowed", "rbac allowed"),
+        ],
+        Setup::Rolegate => &[("wasmcustom.rolegate.allowed", "rolegate allowed")],
+    }
+}
+
+/// The watched counters' values now (0 for a counter Envoy does not have).
+pub fn read(envoy: &Envoy, setup: Setup) -> Result<Vec<u64>, String> {
+    let names = watched(setup);
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let stats = envoy.stats("jwt_authn|rbac|rolegate")?;
+    Ok(names
+        .iter()
+        .map(|(name, _)| {
+            stats
+                .iter()
+                .find(|(n, _)| n == name)
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(0)
+        })
+        .collect())
+}
+
+/// What one case's runs added up to.
+#[derive(Debug, Clone)]
+pub struct CounterRow {
+    pub case: Case,
+    /// Responses wrk counted.
+    pub requests: u64,
+    /// Each watched counter's increase, with its label.
+    pub counters: Vec<(&'static str, u64)>,
+}
+
+/// Sums of counter increases per case, over the measured runs.
+#[derive(Default)]
+pub struct Tally {
+    rows: Vec<CounterRow>,
+}
+
+impl Tally {
+    /// Adds one run: `before` and `after` are [`read`]'s values around it.
+    pub fn add(&mut self, case: Case, requests: u64, before: &[u64], after: &[u64]) {
+        let increases = watched(case.setup)
+            .iter()
+            .zip(before.iter().zip(after))
+            .map(|((_, label), (b, a))| (*label, a.saturating_sub(*b)));
+        match self.rows.iter_mut().find(|row| row.case == case) {
+            Some(row) => {
+                row.requests += requests;
+                for (sum, (_, n)) in row.counters.iter_mut().zip(increases) {
+                    sum.1 += n;
+                }
+            }
+            None => self.rows.push(CounterRow {
+                case,
+                requests,
+                counters: increases.collect(),
+            }),
+        }
+    }
+
+    /// The cases whose set-up has counters.
+    pub fn rows(&self) -> impl Iterator<Item = &CounterRow> {
+        self.rows.iter().filter(|row| !row.counters.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::TokenPath;
+
+    #[test]
+    fn sums_increases_per_case() {
+        let hot = Case {
+            setup: Setup::Rolegate,
+            path: TokenPath::Hot,
+        };
+        let passthrough = Case {
+            setup: Setup::Passthrough,
+            path: TokenPath::Hot,
+        };
+        let mut tally = Tally::default();
+        tally.add(hot, 10, &[100], &[111]);
+        tally.add(hot, 20, &[111], &[131]);
+        tally.add(passthrough, 5, &[], &[]);
+        let rows: Vec<_> = tally.rows().collect();
+        assert_eq!(rows.len(), 1);
+        let row = rows.first().unwrap();
+        assert_eq!((row.case, row.requests), (hot, 30));
+        assert_eq!(row.counters, vec![("rolegate allowed", 31)]);
+    }
+}

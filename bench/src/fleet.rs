@@ -1,0 +1,57 @@
+//! The three Envoys under test, one per set-up: started once, checked against the policy, then
+//! driven in turn.
+
+use std::path::Path;
+
+use crate::envoy::Envoy;
+use crate::envoy_config::{self, Policy, Setup};
+use crate::preflight::{self, Probes};
+
+pub struct Fleet {
+    envoys: Vec<(Setup, Envoy)>,
+}
+
+impl Fleet {
+    /// Renders each set-up's configuration from `templates`, starts it in `<work>/<set-up>/` and
+    /// checks that it answers as the policy says.
+    pub fn start(
+        binary: &Path,
+        templates: &Path,
+        work: &Path,
+        policy: &Policy<'_>,
+        probes: &Probes,
+    ) -> Result<Fleet, String> {
+        let mut fleet = Fleet { envoys: Vec::new() };
+        for setup in Setup::ALL {
+            let config = envoy_config::render(templates, setup, policy)?;
+            let envoy = Envoy::start(binary, &config, &work.join(setup.slug()))
+                .map_err(|e| format!("{}: {e}", setup.label()))?;
+            preflight::check(setup, envoy.port, probes)?;
+            println!(
+                "{:<17} pid {:>7}, port {}, admin {}: policy checks passed",
+                setup.label(),
+                envoy.pid(),
+                envoy.port,
+                envoy.admin_port
+            );
+            fleet.envoys.push((setup, envoy));
+        }
+        Ok(fleet)
+    }
+
+    pub fn get(&self, setup: Setup) -> Result<&Envoy, String> {
+        self.envoys
+            .iter()
+            .find(|(s, _)| *s == setup)
+            .map(|(_, e)| e)
+            .ok_or_else(|| format!("{} was not started", setup.label()))
+    }
+
+    pub fn get_mut(&mut self, setup: Setup) -> Result<&mut Envoy, String> {
+        self.envoys
+            .iter_mut()
+            .find(|(s, _)| *s == setup)
+            .map(|(_, e)| e)
+            .ok_or_else(|| format!("{} was not started", setup.label()))
+    }
+}
