@@ -108,8 +108,10 @@ pub struct Denial {
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Allow {
-    /// Removed first: client-sent copies of claim headers, and the token unless forwarded.
+    /// Removed: claim headers that get no verified value (so a client cannot supply them), and
+    /// the token unless forwarded.
     pub remove_headers: Vec<String>,
+    /// Set, replacing every client-sent value of the same name.
     pub add_headers: Vec<(String, String)>,
 }
 
@@ -373,19 +375,19 @@ fn admit(
         }
     }
 
-    let mut remove_headers = claim_header_removals(config);
-    if !config.forward {
-        remove_headers.push(token_header.to_string());
+    // A header that gets a verified value is replaced, which drops any client-sent copy; only
+    // claim headers without a value must be removed explicitly. One host call per header.
+    let mut allow = Allow::default();
+    for c in &config.claim_to_headers {
+        match claims::header_value(claims, &c.claim) {
+            Some(value) => allow.add_headers.push((c.header.clone(), value)),
+            None => allow.remove_headers.push(c.header.clone()),
+        }
     }
-    let add_headers = config
-        .claim_to_headers
-        .iter()
-        .filter_map(|c| Some((c.header.clone(), claims::header_value(claims, &c.claim)?)))
-        .collect();
-    Outcome::Allow(Allow {
-        remove_headers,
-        add_headers,
-    })
+    if !config.forward {
+        allow.remove_headers.push(token_header.to_string());
+    }
+    Outcome::Allow(allow)
 }
 
 #[cfg(test)]
@@ -502,7 +504,7 @@ mod tests {
                 "5f28c10f-ecd5-45ef-96b8-db4311802e89".to_string()
             )]
         );
-        assert_eq!(allow.remove_headers, vec!["x-client-id", "authorization"]);
+        assert_eq!(allow.remove_headers, vec!["authorization"]);
     }
 
     #[test]

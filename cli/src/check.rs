@@ -323,12 +323,14 @@ fn print_allow(allow: &Allow, facts: &Facts<'_>, anonymous: bool, out: &mut Outp
         {
             "the token header, as forward is false"
         } else {
-            "client-sent copy of a claim header"
+            "claim header without a verified value: a client-sent copy must not pass"
         };
         out.line(format!("  remove {name}  ({why})"));
     }
     for (name, value) in &allow.add_headers {
-        out.line(format!("  add    {name}: {value}"));
+        out.line(format!(
+            "  set    {name}: {value}  (replaces any client-sent value)"
+        ));
     }
     if !anonymous {
         for mapping in &facts.config.claim_to_headers {
