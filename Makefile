@@ -6,6 +6,7 @@ ENVOY         := $(ENVOY_DIR)/envoy/_bin/envoy
 WASM_TARGET   := wasm32-wasip1
 MODULE        := dist/rolegate.wasm
 CARGO         ?= cargo
+SHELL         := /bin/bash
 
 export ROLEGATE_ENVOY := $(abspath $(ENVOY))
 export ROLEGATE_WASM  := $(abspath $(MODULE))
@@ -51,8 +52,11 @@ unit:
 e2e: build envoy
 	$(CARGO) test --locked --test e2e -- --test-threads 4
 
+# The last line sums every test binary's result, so a run that tested nothing cannot pass for one.
 test: build probe envoy lint
-	$(CARGO) test --locked --workspace
+	@mkdir -p target
+	set -o pipefail; $(CARGO) test --locked --workspace --all-targets 2>&1 | tee target/test-output.log
+	@awk '/^test result:/ {p += $$4; f += $$6} END {printf "tests: %d passed, %d failed\n", p, f; exit (p == 0 || f > 0)}' target/test-output.log
 
 # The client-credentials flow end to end: local Entra stand-in, calc API, Envoy with rolegate.
 demo: build envoy
