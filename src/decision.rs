@@ -215,7 +215,12 @@ pub fn decide_with(
     request: &dyn RequestHeaders,
     env: &Environment<'_>,
 ) -> Outcome {
-    let method = request.header(":method").unwrap_or_default();
+    // Each header read is a host call: `:method` only matters when some rule names methods.
+    let method = if config.rules.iter().any(|r| r.methods.is_some()) {
+        request.header(":method").unwrap_or_default()
+    } else {
+        String::new()
+    };
     let path = request.header(":path").unwrap_or_default();
     let Some(rule) = rules::first_match(&config.rules, &method, &path) else {
         return deny(DenyReason::NoRule, "no rule allows this request");
