@@ -11,7 +11,7 @@ SHELL         := /bin/bash
 export ROLEGATE_ENVOY := $(abspath $(ENVOY))
 export ROLEGATE_WASM  := $(abspath $(MODULE))
 
-.PHONY: all build probe toolchain wasm-opt envoy demo bench test unit e2e lint oci fmt clean
+.PHONY: all build probe toolchain wasm-opt envoy demo bench soak test unit e2e lint oci fmt clean
 
 all: build
 
@@ -67,6 +67,12 @@ demo: build envoy
 bench: build envoy
 	@command -v wrk >/dev/null 2>&1 || apt-get install -y -qq wrk || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(CARGO) run --locked --release -p rolegate-bench
+
+# rolegate under mixed load while its IdP flaps and rotates keys; every answer is checked.
+# Knobs: SOAK_SECONDS (120) SOAK_WARMUP_SECONDS (20) SOAK_CONNECTIONS (8)
+soak: build envoy
+	@command -v wrk >/dev/null 2>&1 || apt-get install -y -qq wrk || { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(CARGO) run --locked --release -p rolegate-bench --bin rolegate-soak
 
 # OCI image layout (tarball) with the module in the Wasm image variants Istio and Envoy Gateway pull.
 oci: build

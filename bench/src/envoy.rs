@@ -1,6 +1,6 @@
-//! One Envoy process under test: started with a rendered configuration, `--concurrency 1`, in
-//! its own directory; its ports read back from the admin API; its memory read from `/proc`;
-//! killed on drop.
+//! One Envoy process under test: started with a rendered configuration and a given number of
+//! workers, in its own directory; its ports read back from the admin API; its memory read from
+//! `/proc`; killed on drop.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -23,9 +23,14 @@ pub struct Envoy {
 }
 
 impl Envoy {
-    /// Writes `config` to `<dir>/envoy.yaml`, starts `binary` on it and waits until the admin API
-    /// says LIVE and the listener accepts connections.
-    pub fn start(binary: &Path, config: &str, dir: &Path) -> Result<Envoy, String> {
+    /// Writes `config` to `<dir>/envoy.yaml`, starts `binary` on it with `concurrency` workers
+    /// and waits until the admin API says LIVE and the listener accepts connections.
+    pub fn start(
+        binary: &Path,
+        config: &str,
+        dir: &Path,
+        concurrency: u32,
+    ) -> Result<Envoy, String> {
         fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let config_path = dir.join("envoy.yaml");
         fs::write(&config_path, config)
@@ -38,7 +43,8 @@ impl Envoy {
         let child = Command::new(binary)
             .arg("-c")
             .arg(&config_path)
-            .args(["--concurrency", "1"])
+            .arg("--concurrency")
+            .arg(concurrency.to_string())
             .arg("--disable-hot-restart")
             .args(["--log-level", "info"])
             .arg("--log-path")
@@ -115,6 +121,11 @@ impl Envoy {
     /// The run directory (configuration, logs).
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Envoy's log file (`--log-path`).
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join("envoy.log")
     }
 
     /// Resident memory in KiB (`VmRSS` in `/proc/<pid>/status`).

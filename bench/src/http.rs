@@ -1,5 +1,7 @@
-//! A minimal HTTP/1.1 client for the admin API and the pre-flight checks: one request per
-//! connection, `Connection: close`, the answer read to the end.
+//! A minimal HTTP/1.1 client for the admin API and the drivers' checks: one request per
+//! connection, `Connection: close`, the answer read as far as its framing says (Envoy waits up
+//! to its `delayed_close_timeout`, 1 s, for the client to close first, so reading until the
+//! server closes would cost a second per request).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -44,10 +46,35 @@ pub fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> Result<Response, 
         .write_all(request.as_bytes())
         .map_err(|e| format!("send to {addr}: {e}"))?;
     let mut raw = Vec::new();
-    stream
-        .read_to_end(&mut raw)
-        .map_err(|e| format!("read from {addr}: {e}"))?;
+    let mut buf = [0u8; 16 * 1024];
+    while !is_complete(&raw) {
+        let n = stream
+            .read(&mut buf)
+            .map_err(|e| format!("read from {addr}: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(buf.get(..n).unwrap_or_default());
+    }
     parse(&String::from_utf8_lossy(&raw))
+}
+
+/// Whether `raw` holds a whole response: the head, and a body as long as `content-length` says
+/// or ending with the last chunk. Without either, the body ends when the server closes.
+fn is_complete(raw: &[u8]) -> bool {
+    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(raw.get(..end).unwrap_or_default()).to_ascii_lowercase();
+    let body = raw.get(end + 4..).unwrap_or_default();
+    for (name, value) in head.split("\r\n").skip(1).filter_map(|l| l.split_once(':')) {
+        match (name.trim(), value.trim()) {
+            ("content-length", n) => return n.parse().is_ok_and(|n: usize| body.len() >= n),
+            ("transfer-encoding", "chunked") => return body.ends_with(b"0\r\n\r\n"),
+            _ => {}
+        }
+    }
+    false
 }
 
 fn parse(raw: &str) -> Result<Response, String> {
@@ -111,5 +138,21 @@ mod tests {
         )
         .unwrap();
         assert_eq!((r.status, r.body.as_str()), (401, "abcde"));
+    }
+
+    #[test]
+    fn knows_when_a_response_is_complete() {
+        assert!(!is_complete(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n"));
+        assert!(!is_complete(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\no"
+        ));
+        assert!(is_complete(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+        ));
+        let chunked = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n";
+        assert!(!is_complete(chunked));
+        assert!(is_complete(&[chunked.as_slice(), b"0\r\n\r\n"].concat()));
+        // No framing: read until the server closes.
+        assert!(!is_complete(b"HTTP/1.1 200 OK\r\n\r\nok"));
     }
 }

@@ -1,5 +1,5 @@
-//! The bench's tokens: an RS256 signer over the test key `tests/keys/key-a.json`, the public key
-//! set both filters trust, and minted tokens shaped like Entra ID application tokens.
+//! The drivers' tokens: an RS256 signer over the test keys in `tests/keys/`, the public keys the
+//! filters trust, and minted tokens shaped like Entra ID application tokens.
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -21,7 +21,7 @@ pub const AUDIENCE: &str = "api://calc";
 pub const ROLE: &str = "invokeRole";
 /// `azp`, the calling client, which both filters copy to `x-client-id`.
 pub const CLIENT_ID: &str = "c11e47a0-aaaa-bbbb-cccc-000000000001";
-/// The `kid` the key is published under.
+/// The `kid` the bench's key is published under.
 pub const KID: &str = "bench-key-a";
 /// How long the tokens stay valid: far beyond any run.
 const LIFETIME_SECONDS: i64 = 30 * 24 * 3600;
@@ -62,16 +62,21 @@ impl SigningKey {
         Ok(SigningKey { n, e, private })
     }
 
-    /// The public key set both filters are given: `{"keys": [this key]}`.
+    /// The public key set the bench's filters are given: `{"keys": [this key as KID]}`.
     pub fn public_jwks(&self) -> Value {
-        json!({ "keys": [{
+        json!({ "keys": [self.public_jwk(KID)] })
+    }
+
+    /// The public key as a JWK published under `kid`.
+    pub fn public_jwk(&self, kid: &str) -> Value {
+        json!({
             "kty": "RSA",
-            "kid": KID,
+            "kid": kid,
             "use": "sig",
             "alg": "RS256",
             "n": URL_SAFE_NO_PAD.encode(&self.n),
             "e": URL_SAFE_NO_PAD.encode(&self.e),
-        }]})
+        })
     }
 
     /// A short hex digest of the public key.
@@ -81,7 +86,12 @@ impl SigningKey {
 
     /// A compact JWS over `claims`: RS256, `kid` [`KID`].
     pub fn mint(&self, claims: &Value) -> Result<String, String> {
-        let header = json!({ "alg": "RS256", "typ": "JWT", "kid": KID });
+        self.sign(KID, claims)
+    }
+
+    /// A compact JWS over `claims`: RS256 with `kid` in the header.
+    pub fn sign(&self, kid: &str, claims: &Value) -> Result<String, String> {
+        let header = json!({ "alg": "RS256", "typ": "JWT", "kid": kid });
         let signing_input = format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(header.to_string()),
@@ -130,22 +140,32 @@ pub fn claims(serial: usize, roles: &[&str], now: i64) -> Value {
 /// `count` distinct valid tokens, numbered from `first`, signed on every core.
 pub fn mint_many(key: &SigningKey, first: usize, count: usize) -> Result<Vec<String>, String> {
     let now = now();
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let per_worker = count.div_ceil(workers).max(1);
     let serials: Vec<usize> = (first..first + count).collect();
+    on_every_core(&serials, |&serial| key.mint(&claims(serial, &[ROLE], now)))
+}
+
+/// `make(item)` for each of `items`, in order, spread over every core (RSA signing is slow).
+pub fn on_every_core<T, F>(items: &[T], make: F) -> Result<Vec<String>, String>
+where
+    T: Sync,
+    F: Fn(&T) -> Result<String, String> + Sync,
+{
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per_worker = items.len().div_ceil(workers).max(1);
+    let make = &make;
     std::thread::scope(|scope| {
-        let handles: Vec<_> = serials
+        let handles: Vec<_> = items
             .chunks(per_worker)
             .map(|chunk| {
                 scope.spawn(move || {
                     chunk
                         .iter()
-                        .map(|&serial| key.mint(&claims(serial, &[ROLE], now)))
+                        .map(make)
                         .collect::<Result<Vec<String>, String>>()
                 })
             })
             .collect();
-        let mut tokens = Vec::with_capacity(count);
+        let mut tokens = Vec::with_capacity(items.len());
         for handle in handles {
             let part = handle
                 .join()

@@ -1,11 +1,12 @@
-//! Runs wrk with `envoy/bench/tokens.lua` and reads back the one result line the script prints.
+//! Runs wrk with a Lua script from `envoy/bench/` and reads back the tagged lines the script
+//! prints: `tokens.lua` (the bench) prints one, `soak.lua` several.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// How to run wrk.
 pub struct Wrk {
-    /// `envoy/bench/tokens.lua`.
+    /// The Lua script, e.g. `envoy/bench/tokens.lua`.
     pub script: PathBuf,
     pub threads: u32,
     pub connections: u32,
@@ -56,15 +57,36 @@ pub fn check_installed() -> Result<(), String> {
     }
 }
 
+/// What wrk printed.
+pub struct Output {
+    pub stdout: String,
+    pub stderr: String,
+    pub status: std::process::ExitStatus,
+}
+
+impl Output {
+    /// The rest of every stdout line that starts with `tag`.
+    pub fn tagged<'a>(&'a self, tag: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.stdout.lines().filter_map(move |l| l.strip_prefix(tag))
+    }
+
+    /// Everything wrk printed, for an error message.
+    pub fn describe(&self) -> String {
+        format!(
+            "wrk ({})\nstdout:\n{}\nstderr:\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+}
+
 impl Wrk {
-    /// Drives `url` for `seconds`, cycling through the tokens in `token_file` from `offset`.
-    pub fn run(
+    /// Drives `url` for `seconds` with the script, passing it `script_args` (after `--`).
+    pub fn run_script(
         &self,
         url: &str,
         seconds: u32,
-        token_file: &Path,
-        offset: usize,
-    ) -> Result<Measurement, String> {
+        script_args: &[String],
+    ) -> Result<Output, String> {
         let output = Command::new("wrk")
             .arg(format!("-t{}", self.threads))
             .arg(format!("-c{}", self.connections))
@@ -74,22 +96,35 @@ impl Wrk {
             .arg(&self.script)
             .arg(url)
             .arg("--")
-            .arg(token_file)
-            .arg(offset.to_string())
-            .arg(self.threads.to_string())
+            .args(script_args)
             .output()
             .map_err(|e| format!("cannot run wrk: {e}"))?;
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let line = stdout
-            .lines()
-            .find_map(|l| l.strip_prefix(RESULT_TAG))
-            .ok_or_else(|| {
-                format!(
-                    "wrk ({}) printed no result line\nstdout:\n{stdout}\nstderr:\n{stderr}",
-                    output.status
-                )
-            })?;
+        Ok(Output {
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            status: output.status,
+        })
+    }
+
+    /// Drives `url` for `seconds` with `tokens.lua`, cycling through the tokens in `token_file`
+    /// from `offset`.
+    pub fn run(
+        &self,
+        url: &str,
+        seconds: u32,
+        token_file: &Path,
+        offset: usize,
+    ) -> Result<Measurement, String> {
+        let args = [
+            token_file.display().to_string(),
+            offset.to_string(),
+            self.threads.to_string(),
+        ];
+        let output = self.run_script(url, seconds, &args)?;
+        let line = output
+            .tagged(RESULT_TAG)
+            .next()
+            .ok_or_else(|| format!("no result line from {}", output.describe()))?;
         parse(line)
     }
 }

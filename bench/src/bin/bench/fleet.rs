@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use crate::envoy::Envoy;
 use crate::envoy_config::{self, Policy, Setup};
 use crate::preflight::{self, Probes};
+use rolegate_bench::envoy::Envoy;
 
 pub struct Fleet {
     envoys: Vec<(Setup, Envoy)>,
@@ -24,7 +24,7 @@ impl Fleet {
         let mut fleet = Fleet { envoys: Vec::new() };
         for setup in Setup::ALL {
             let config = envoy_config::render(templates, setup, policy)?;
-            let envoy = Envoy::start(binary, &config, &work.join(setup.slug()))
+            let envoy = Envoy::start(binary, &config, &work.join(setup.slug()), 1)
                 .map_err(|e| format!("{}: {e}", setup.label()))?;
             preflight::check(setup, envoy.port, probes)?;
             println!(

@@ -1,9 +1,9 @@
 //! The filters' own counters around each run: evidence that the hot path is served from the
 //! caches, that the cold path is not, and that every request went through the filter.
 
-use crate::envoy::Envoy;
 use crate::envoy_config::Setup;
 use crate::plan::Case;
+use rolegate_bench::envoy::Envoy;
 
 /// The counters worth reading for a set-up: (stat name, label).
 fn watched(setup: Setup) -> &'static [(&'static str, &'static str)] {

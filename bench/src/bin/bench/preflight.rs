@@ -2,8 +2,8 @@
 //! do the same work (and the passthrough really lets everything through).
 
 use crate::envoy_config::Setup;
-use crate::http;
-use crate::tokens::{self, SigningKey, CLIENT_ID};
+use rolegate_bench::http;
+use rolegate_bench::tokens::{self, SigningKey, CLIENT_ID};
 
 /// The path every request goes to; the policy guards `/calc/`.
 pub const PATH: &str = "/calc/add";

@@ -2,9 +2,9 @@
 
 use crate::counters::Tally;
 use crate::envoy_config::Setup;
-use crate::machine::Machine;
 use crate::plan::{Case, TokenPath, ROUND};
-use crate::wrk::Measurement;
+use rolegate_bench::machine::Machine;
+use rolegate_bench::wrk::Measurement;
 
 /// One measured wrk run.
 #[derive(Debug, Clone)]

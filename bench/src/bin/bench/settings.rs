@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use rolegate_bench::knob;
+
 /// How long and how hard to drive each set-up.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -167,16 +169,7 @@ impl Settings {
     }
 
     fn set(&mut self, knob: &Knob, text: &str, source: &str) -> Result<(), String> {
-        let value: u64 = text
-            .trim()
-            .parse()
-            .map_err(|_| format!("{source}: expected a whole number, got {text:?}"))?;
-        if value < knob.min || value > knob.max {
-            return Err(format!(
-                "{source}: expected {} to {}, got {value}",
-                knob.min, knob.max
-            ));
-        }
+        let value = knob::parse_bounded(text, source, knob.min, knob.max)?;
         // The bounds above keep every value within u32.
         let value = u32::try_from(value).map_err(|_| format!("{source}: {value} is too large"))?;
         match knob.field {

@@ -10,7 +10,7 @@ use crate::plan::{Case, TokenPath, ROUND};
 use crate::preflight;
 use crate::report::Sample;
 use crate::settings::Settings;
-use crate::wrk::{Measurement, Wrk};
+use rolegate_bench::wrk::{Measurement, Wrk};
 
 /// The token files wrk sends.
 pub struct TokenFiles {

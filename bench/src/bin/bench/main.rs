@@ -3,26 +3,21 @@
 //! Prints a table of medians over interleaved rounds and writes it to `BENCHMARKS.md`.
 
 mod counters;
-mod envoy;
 mod envoy_config;
 mod fleet;
-mod http;
-mod machine;
 mod plan;
 mod preflight;
 mod report;
 mod runner;
 mod settings;
-mod token_store;
-mod tokens;
-mod wrk;
 
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use envoy_config::Policy;
 use fleet::Fleet;
+use rolegate_bench::paths::Paths;
+use rolegate_bench::{machine, token_store, tokens, wrk};
 use runner::TokenFiles;
 use settings::{Command, Settings};
 
@@ -47,50 +42,11 @@ fn main() -> ExitCode {
     }
 }
 
-/// Where things are.
-struct Paths {
-    root: PathBuf,
-    envoy: PathBuf,
-    wasm: PathBuf,
-    /// `envoy/bench/`: configuration templates and the wrk script.
-    templates: PathBuf,
-    /// `target/rolegate-bench/`: rendered configurations, logs, token files; emptied each run.
-    work: PathBuf,
-    /// `target/rolegate-bench-tokens/`: cold tokens kept between runs.
-    token_store: PathBuf,
-}
-
-impl Paths {
-    fn find() -> Result<Paths, String> {
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let root = manifest.parent().unwrap_or(manifest).to_path_buf();
-        let from_env = |var: &str, default: &str| {
-            std::env::var_os(var)
-                .map(PathBuf::from)
-                .unwrap_or_else(|| root.join(default))
-        };
-        let paths = Paths {
-            envoy: from_env("ROLEGATE_ENVOY", ".envoy/envoy/_bin/envoy"),
-            wasm: from_env("ROLEGATE_WASM", "dist/rolegate.wasm"),
-            templates: root.join("envoy/bench"),
-            work: root.join("target/rolegate-bench"),
-            token_store: root.join("target/rolegate-bench-tokens"),
-            root,
-        };
-        for (what, path) in [("Envoy 1.40", &paths.envoy), ("the module", &paths.wasm)] {
-            if !path.is_file() {
-                return Err(format!(
-                    "{what} is missing at {}: run `make build envoy` first",
-                    path.display()
-                ));
-            }
-        }
-        Ok(paths)
-    }
-}
+/// Cold tokens kept between runs, under `target/`.
+const TOKEN_STORE: &str = "rolegate-bench-tokens";
 
 fn run(settings: &Settings) -> Result<(), String> {
-    let paths = Paths::find()?;
+    let paths = Paths::find("rolegate-bench")?;
     wrk::check_installed()?;
     let machine = machine::Machine::describe(&paths.envoy, &paths.wasm);
     println!(
@@ -101,9 +57,7 @@ fn run(settings: &Settings) -> Result<(), String> {
         machine.module_bytes,
         settings.describe()
     );
-    let _ = std::fs::remove_dir_all(&paths.work);
-    std::fs::create_dir_all(&paths.work)
-        .map_err(|e| format!("cannot create {}: {e}", paths.work.display()))?;
+    paths.fresh_work_dir()?;
 
     let key = tokens::SigningKey::load(&paths.root.join("tests/keys/key-a.json"))?;
     let jwks = key.public_jwks();
@@ -167,7 +121,8 @@ fn write_token_files(
     settings: &Settings,
 ) -> Result<TokenFiles, String> {
     let started = Instant::now();
-    let (cold, reused) = token_store::cold_tokens(&paths.token_store, key, settings.tokens)?;
+    let (cold, reused) =
+        token_store::cold_tokens(&paths.target(TOKEN_STORE), key, settings.tokens)?;
     println!(
         "{} {} cold tokens in {:.1} s",
         if reused { "loaded" } else { "minted" },
