@@ -11,7 +11,7 @@ SHELL         := /bin/bash
 export ROLEGATE_ENVOY := $(abspath $(ENVOY))
 export ROLEGATE_WASM  := $(abspath $(MODULE))
 
-.PHONY: all build probe toolchain wasm-opt envoy demo bench soak test unit e2e lint oci fmt clean
+.PHONY: all build probe toolchain wasm-opt envoy demo bench soak fuzz fuzz-smoke test unit e2e lint oci fmt clean
 
 all: build
 
@@ -52,8 +52,18 @@ unit:
 e2e: build envoy
 	$(CARGO) test --locked --test e2e -- --test-threads 4
 
+FUZZ_SECONDS ?= 60
+
+# cargo-fuzz over the core: each target FUZZ_SECONDS (figures in tests/FUZZING.md).
+fuzz:
+	fuzz/run.sh $(FUZZ_SECONDS)
+
+# A few seconds of each fuzz target, so a harness that no longer builds or crashes at once fails.
+fuzz-smoke:
+	fuzz/run.sh 5
+
 # The last line sums every test binary's result, so a run that tested nothing cannot pass for one.
-test: build probe envoy lint
+test: build probe envoy lint fuzz-smoke
 	@mkdir -p target
 	set -o pipefail; $(CARGO) test --locked --workspace --all-targets 2>&1 | tee target/test-output.log
 	@awk '/^test result:/ {p += $$4; f += $$6} END {printf "tests: %d passed, %d failed\n", p, f; exit (p == 0 || f > 0)}' target/test-output.log

@@ -35,12 +35,13 @@ pub fn check_lifetime(
         .get("exp")
         .and_then(numeric_date)
         .ok_or(LifetimeError::ExpMissingOrInvalid)?;
-    if exp + skew <= now {
+    // Saturating: the configured skew is small, but this must hold for any caller.
+    if exp.saturating_add(skew) <= now {
         return Err(LifetimeError::Expired);
     }
     if let Some(nbf) = claims.get("nbf") {
         let nbf = numeric_date(nbf).ok_or(LifetimeError::NbfInvalid)?;
-        if nbf - skew > now {
+        if nbf.saturating_sub(skew) > now {
             return Err(LifetimeError::NotYetValid);
         }
     }

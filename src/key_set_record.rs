@@ -60,7 +60,14 @@ impl KeySetRecord {
         if fields.next()? != FORMAT {
             return None;
         }
-        let mut next = || fields.next()?.parse::<u64>().ok();
+        // Digits only: no sign, no spaces, nothing after the last field.
+        let mut next = || {
+            let field = fields.next()?;
+            if field.is_empty() || !field.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            field.parse::<u64>().ok()
+        };
         let record = KeySetRecord {
             generation: next()?,
             fetched_at_ms: next()?,
@@ -70,9 +77,13 @@ impl KeySetRecord {
             lease_holder: next()?,
             lease_expires_ms: next()?,
             last_refetch_ms: next()?,
-            refetch_requested: next()? != 0,
+            refetch_requested: match next()? {
+                0 => false,
+                1 => true,
+                _ => return None,
+            },
         };
-        Some(record)
+        fields.next().is_none().then_some(record)
     }
 
     pub fn has_keys(&self) -> bool {
@@ -101,7 +112,8 @@ impl KeySetRecord {
     /// A good key set was fetched. `changed`: it differs from the stored one.
     pub fn succeeded(&mut self, worker: u64, now_ms: u64, refresh_ms: u64, changed: bool) {
         if changed || self.generation == 0 {
-            self.generation = self.generation.saturating_add(1);
+            // Must move even from a corrupt u64::MAX, or workers would keep old keys; 0 means none.
+            self.generation = self.generation.wrapping_add(1).max(1);
         }
         self.fetched_at_ms = now_ms;
         self.next_fetch_ms = now_ms.saturating_add(refresh_ms);

@@ -1,0 +1,296 @@
+//! Shared pieces of the rolegate fuzz targets: the fixed signing key (RFC 7520 §3.4, a
+//! published example key that protects nothing), the fixed configuration of the `decision`
+//! target, and the byte layout of its structured input.
+//!
+//! The layout is written down here once so `examples/make_seeds.rs` and the target agree.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use rolegate::config::Config;
+use rolegate::decision::RequestHeaders;
+use rsa::{BoxedUint, Pkcs1v15Sign, PrivateKey};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// RFC 7520 §3.4 (`bilbo.baggins@hobbiton.example`), 2048-bit RSA private JWK.
+pub const PRIVATE_JWK: &str = include_str!("../keys/rfc7520_3_4_private.json");
+pub const KID: &str = "bilbo.baggins@hobbiton.example";
+pub const X5T: &str = "bilbo-thumbprint";
+/// A second, usable 2048-bit key whose private half we do not have (rotation / wrong key).
+const OTHER_N: &str = "ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddxHmfHQp-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-pCgNMsD1W_YpRPEwOWvG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-bSf63kpaSHSXndS5z5rexMdbBYUsLA9e-KXBdQOS-UTo7WTBEMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9kG4LT6_I5IhlJH7aGhyxXFvUK-DWNmoudF8NAco9_h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb54h4FRWyuXpoQ";
+
+pub const ISSUER: &str = "https://login.hobbiton.example/t/v2.0";
+pub const ISSUER_V1: &str = "https://sts.hobbiton.example/t/";
+pub const OTHER_ISSUER: &str = "https://other.example/";
+/// The clock the seeds are written for; inputs may say "relative to this".
+pub const BASE_TIME: i64 = 1_700_000_000;
+
+pub fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn jwk_member(jwk: &Value, name: &str) -> Vec<u8> {
+    jwk.get(name)
+        .and_then(Value::as_str)
+        .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
+        .unwrap_or_default()
+}
+
+fn private_key() -> &'static PrivateKey {
+    static KEY: OnceLock<PrivateKey> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let jwk: Value = serde_json::from_str(PRIVATE_JWK).unwrap_or(Value::Null);
+        let big = |name: &str| BoxedUint::from_be_slice_vartime(&jwk_member(&jwk, name));
+        PrivateKey::from_components(big("n"), big("e"), big("d"), vec![big("p"), big("q")])
+            .unwrap_or_else(|e| panic!("the RFC 7520 key does not load: {e}"))
+    })
+}
+
+/// RS256 over `data` with the RFC 7520 key (about a millisecond: the costly part of `decision`).
+pub fn sign(data: &[u8]) -> Vec<u8> {
+    let digest = Sha256::digest(data);
+    private_key()
+        .sign(Pkcs1v15Sign::new::<Sha256>(), &digest)
+        .unwrap_or_else(|e| panic!("signing failed: {e}"))
+}
+
+/// `b64(header).b64(claims).b64(RS256 signature)`. Signatures are remembered (up to 16384,
+/// then forgotten all at once): mutations of the request fields alone re-use the signature,
+/// which is deterministic anyway.
+pub fn signed_token(header: &[u8], claims: &[u8]) -> String {
+    thread_local! {
+        static CACHE: RefCell<HashMap<String, String>> = RefCell::new(HashMap::new());
+    }
+    let input = format!("{}.{}", b64(header), b64(claims));
+    let signature = CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(sig) = cache.get(&input) {
+            return sig.clone();
+        }
+        if cache.len() >= 16384 {
+            cache.clear();
+        }
+        let sig = b64(&sign(input.as_bytes()));
+        cache.insert(input.clone(), sig.clone());
+        sig
+    });
+    format!("{input}.{signature}")
+}
+
+/// The public RFC 7520 key as a JWK, with `extra` members (`,"kid":"x"` ...) spliced in.
+pub fn public_jwk(extra: &str) -> String {
+    let jwk: Value = serde_json::from_str(PRIVATE_JWK).unwrap_or(Value::Null);
+    let n = jwk.get("n").and_then(Value::as_str).unwrap_or_default();
+    format!(r#"{{"kty":"RSA","n":"{n}","e":"AQAB"{extra}}}"#)
+}
+
+/// The `decision` target's configuration: two providers with inline keys (one named by `kid`
+/// and `x5t` beside a second RSA key, an EC key and a 1024-bit key; one with a single key and
+/// no `kid`), anonymous / role / all-roles / any-token rules, two token headers, two claim
+/// headers.
+pub fn decision_config_json() -> String {
+    let weak_n = b64(&[0xC5u8; 128]);
+    format!(
+        r#"{{
+  "providers": [
+    {{"name": "hobbiton", "issuers": ["{ISSUER}", "{ISSUER_V1}"], "audiences": ["api://app", "app-guid"],
+      "local_jwks": {{"keys": [
+        {bilbo},
+        {{"kty":"RSA","kid":"rotated","use":"sig","n":"{OTHER_N}","e":"AQAB"}},
+        {{"kty":"EC","kid":"ec-key","crv":"P-256","x":"a","y":"b"}},
+        {{"kty":"RSA","kid":"weak-key","n":"{weak_n}","e":"AQAB"}}
+      ]}}}},
+    {{"name": "other", "issuer": "{OTHER_ISSUER}", "audiences": ["other"],
+      "local_jwks": {{"keys": [{single}]}}}}
+  ],
+  "rules": [
+    {{"match": {{"prefix": "/healthz"}}, "allow_anonymous": true}},
+    {{"match": {{"path": "/admin", "methods": ["GET", "post"]}}, "roles": ["admin", "ops"], "roles_match": "all"}},
+    {{"match": {{"prefix": "/calc/"}}, "roles": ["invokeRole"]}},
+    {{"match": {{"prefix": "/"}}}}
+  ],
+  "from_headers": [{{"name": "authorization", "value_prefix": "Bearer "}}, {{"name": "X-JWT-Assertion"}}],
+  "claim_to_headers": [{{"claim": "azp", "header": "x-client-id"}}, {{"claim": "groups", "header": "x-groups"}}],
+  "clock_skew_seconds": 60,
+  "max_token_bytes": 8192
+}}"#,
+        bilbo = public_jwk(&format!(
+            r#","kid":"{KID}","use":"sig","x5t":"{X5T}","alg":"RS256""#
+        )),
+        single = public_jwk(""),
+    )
+}
+
+pub fn decision_config() -> &'static Config {
+    static CONFIG: OnceLock<Config> = OnceLock::new();
+    CONFIG.get_or_init(|| {
+        Config::parse(decision_config_json().as_bytes())
+            .unwrap_or_else(|e| panic!("the fuzz configuration is invalid: {e:?}"))
+    })
+}
+
+/// Header and claims of the tokens signed once, up front: the seeds carry them as raw tokens, so
+/// the fuzzer reaches the checks after the signature without paying for a signature.
+pub fn template_tokens() -> Vec<(String, String)> {
+    let t = BASE_TIME;
+    let kid = format!(r#"{{"alg":"RS256","kid":"{KID}","typ":"JWT"}}"#);
+    let valid = |extra: &str| {
+        format!(
+            r#"{{"iss":"{ISSUER}","aud":"api://app","iat":{t},"nbf":{},"exp":{}{extra}}}"#,
+            t - 60,
+            t + 3600
+        )
+    };
+    vec![
+        (
+            kid.clone(),
+            valid(
+                r#","roles":["invokeRole","admin","ops"],"azp":"client-1","groups":["g1",2,true]"#,
+            ),
+        ),
+        (kid.clone(), valid(r#","roles":"invokeRole reader""#)),
+        (
+            kid.clone(),
+            valid(r#","roles":["admin"],"azp":"a\r\nb","groups":[{"x":1}]"#),
+        ),
+        (
+            kid.clone(),
+            format!(
+                r#"{{"iss":"{ISSUER_V1}","aud":["x","app-guid"],"exp":{},"roles":["invokeRole"]}}"#,
+                t - 3600
+            ),
+        ),
+        (
+            kid.clone(),
+            format!(
+                r#"{{"iss":"{ISSUER}","aud":"api://app","nbf":{},"exp":{}}}"#,
+                t + 600,
+                t + 3600
+            ),
+        ),
+        (
+            kid.clone(),
+            format!(
+                r#"{{"iss":"{ISSUER}","aud":"api://other","exp":{}}}"#,
+                t + 3600
+            ),
+        ),
+        (
+            kid.clone(),
+            format!(
+                r#"{{"iss":"{ISSUER}","aud":"api://app","exp":{}.5}}"#,
+                t + 3600
+            ),
+        ),
+        (
+            kid.clone(),
+            format!(
+                r#"{{"iss":"{ISSUER}","aud":"api://app","exp":"{}"}}"#,
+                t + 3600
+            ),
+        ),
+        (
+            format!(r#"{{"alg":"RS256","x5t":"{X5T}"}}"#),
+            valid(r#","roles":["invokeRole"]"#),
+        ),
+        (
+            r#"{"alg":"RS256"}"#.to_string(),
+            format!(
+                r#"{{"iss":"{OTHER_ISSUER}","aud":"other","exp":{},"azp":"{}"}}"#,
+                t + 60,
+                "z".repeat(5000)
+            ),
+        ),
+        (r#"{"alg":"RS256","kid":"new-key"}"#.to_string(), valid("")),
+        (r#"{"alg":"RS256","kid":"ec-key"}"#.to_string(), valid("")),
+        (r#"{"alg":"RS256","kid":"weak-key"}"#.to_string(), valid("")),
+        (r#"{"alg":"RS256","kid":"rotated"}"#.to_string(), valid("")),
+    ]
+}
+
+/// Flags of a `decision` input (its first byte).
+pub mod flags {
+    pub const WAIT_FIRST_KEYS: u8 = 1;
+    pub const WAIT_REFETCH: u8 = 1 << 1;
+    /// Two bits: 0 or 1 = keys ready, 2 = first fetch pending, 3 = unavailable.
+    pub const KEYS_SHIFT: u8 = 2;
+    /// Build the token from the header and claims fields and sign it (slow: an RSA private op).
+    pub const SIGN: u8 = 1 << 4;
+    /// `now` is BASE_TIME plus a signed 32-bit offset instead of a raw i64.
+    pub const RELATIVE_TIME: u8 = 1 << 5;
+    /// A signed token goes into `x-jwt-assertion` instead of `authorization: Bearer`.
+    pub const SIGNED_IN_X_JWT: u8 = 1 << 6;
+    /// The cached re-decision happens an hour later, under a new key-set generation.
+    pub const LATER: u8 = 1 << 7;
+}
+
+pub const SEPARATOR: u8 = 0;
+pub const FIELD_NAMES: [&str; 7] = [
+    ":method",
+    ":path",
+    ":authority",
+    "authorization",
+    "x-jwt-assertion",
+    "token header (signed mode)",
+    "token claims (signed mode)",
+];
+
+/// One `decision` input: `flags`, 8 bytes of `now` (little-endian), then up to seven fields
+/// separated by 0x00 (see `FIELD_NAMES`); a missing field is an absent header.
+#[derive(Debug, Clone, Default)]
+pub struct DecisionInput {
+    pub flags: u8,
+    pub now: i64,
+    pub fields: Vec<Vec<u8>>,
+}
+
+impl DecisionInput {
+    pub fn decode(data: &[u8]) -> Option<DecisionInput> {
+        let (&flags, rest) = data.split_first()?;
+        let now = rest.get(..8)?;
+        let now = i64::from_le_bytes(now.try_into().ok()?);
+        let fields = rest
+            .get(8..)?
+            .split(|b| *b == SEPARATOR)
+            .take(FIELD_NAMES.len())
+            .map(<[u8]>::to_vec)
+            .collect();
+        Some(DecisionInput { flags, now, fields })
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = vec![self.flags];
+        out.extend_from_slice(&self.now.to_le_bytes());
+        out.extend_from_slice(&self.fields.join(&SEPARATOR));
+        out
+    }
+
+    pub fn field(&self, i: usize) -> Option<String> {
+        self.fields
+            .get(i)
+            .map(|f| String::from_utf8_lossy(f).into_owned())
+    }
+
+    pub fn now(&self) -> i64 {
+        if self.flags & flags::RELATIVE_TIME != 0 {
+            BASE_TIME + i64::from(self.now as i32)
+        } else {
+            self.now
+        }
+    }
+}
+
+/// Request headers of a `decision` input.
+pub struct Headers(pub Vec<(&'static str, String)>);
+
+impl RequestHeaders for Headers {
+    fn header(&self, name: &str) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+    }
+}
