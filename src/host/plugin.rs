@@ -4,7 +4,7 @@
 use super::clock;
 use super::log;
 use super::outcome::decide_and_apply;
-use super::request::Request;
+use super::request::{Request, Unconfigured};
 use super::shared_data::HostSharedData;
 use super::worker::{Waiter, Worker};
 use crate::config::{Config, Endpoint, KeySource};
@@ -308,8 +308,12 @@ impl RootContext for Plugin {
     }
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
-        let worker = self.worker.clone()?;
-        Some(Box::new(Request::new(context_id, worker)))
+        // The SDK panics on None, which would take the VM down: a request reaching a plugin
+        // that is not configured gets a 503 instead.
+        Some(match self.worker.clone() {
+            Some(worker) => Box::new(Request::new(context_id, worker)),
+            None => Box::new(Unconfigured),
+        })
     }
 
     fn get_type(&self) -> Option<ContextType> {

@@ -35,3 +35,21 @@ impl HttpContext for Request {
         decide_and_apply(&self.worker, self.context_id, wait, false)
     }
 }
+
+/// Stands in for a request when the plugin has no valid configuration (Envoy normally refuses
+/// to start such a plugin): fail closed.
+pub struct Unconfigured;
+
+impl Context for Unconfigured {}
+
+impl HttpContext for Unconfigured {
+    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        let body = br#"{"error":"temporarily_unavailable","error_description":"rolegate is not configured"}"#;
+        let _ = proxy_wasm::hostcalls::send_http_response(
+            503,
+            vec![("content-type", "application/json")],
+            Some(body),
+        );
+        Action::Pause
+    }
+}
