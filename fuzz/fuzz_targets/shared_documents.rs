@@ -52,8 +52,16 @@ fn record(text: &[u8], ops: &[u8]) {
                 }
             }
             1 => {
-                r.succeeded(a, b, a >> 20, code & 0x80 != 0);
-                assert!(r.generation >= before.generation && r.generation >= 1);
+                let changed = code & 0x80 != 0;
+                r.succeeded(a, b, a >> 20, changed);
+                // A new key set always moves the generation (wrapping from u64::MAX to 1, as
+                // 0 means "no keys"); an unchanged one keeps it.
+                assert!(r.generation >= 1);
+                if changed || before.generation == 0 {
+                    assert_ne!(r.generation, before.generation);
+                } else {
+                    assert_eq!(r.generation, before.generation);
+                }
                 assert_eq!(r.consecutive_failures, 0);
             }
             2 => {

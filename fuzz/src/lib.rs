@@ -57,10 +57,35 @@ pub fn sign(data: &[u8]) -> Vec<u8> {
         .unwrap_or_else(|e| panic!("signing failed: {e}"))
 }
 
-/// `b64(header).b64(claims).b64(RS256 signature)`. Signatures are remembered (up to 16384,
-/// then forgotten all at once): mutations of the request fields alone re-use the signature,
-/// which is deterministic anyway.
+/// The stand-in signature the `decision` target uses: SHA-256 of the signing input, repeated to
+/// the key's length. A fuzzer cannot forge it (it would have to invert SHA-256), and making it
+/// costs microseconds instead of an RSA private operation, so the target spends its time in
+/// the decision, not in the harness. RSA itself is fuzzed by `jwks_parse` and proven by the
+/// vector suites.
+pub fn digest_signature(signing_input: &[u8]) -> Vec<u8> {
+    let digest = Sha256::digest(signing_input);
+    digest.iter().copied().cycle().take(256).collect()
+}
+
+/// Accepts exactly the signatures `digest_signature` makes, of the key's length.
+pub struct DigestVerifier;
+
+impl rolegate::rs256::SignatureVerifier for DigestVerifier {
+    fn verify(&self, key: &rolegate::rs256::Rs256Key, message: &[u8], signature: &[u8]) -> bool {
+        signature.len() == key.modulus().len() && signature == digest_signature(message)
+    }
+}
+
+/// `b64(header).b64(claims).b64(digest_signature)`, for the `decision` target and its seeds.
 pub fn signed_token(header: &[u8], claims: &[u8]) -> String {
+    let input = format!("{}.{}", b64(header), b64(claims));
+    let signature = b64(&digest_signature(input.as_bytes()));
+    format!("{input}.{signature}")
+}
+
+/// `b64(header).b64(claims).b64(RS256 signature)` with the RFC 7520 key. Signatures are
+/// remembered (up to 16384, then forgotten all at once).
+pub fn rsa_signed_token(header: &[u8], claims: &[u8]) -> String {
     thread_local! {
         static CACHE: RefCell<HashMap<String, String>> = RefCell::new(HashMap::new());
     }
