@@ -4,7 +4,7 @@ use super::clock;
 use super::log;
 use super::worker::Worker;
 use crate::decision::{
-    self, Denial, Environment, Outcome, RequestHeaders, WaitPermission, WaitReason,
+    self, Denial, DenyReason, Environment, Outcome, RequestHeaders, WaitPermission, WaitReason,
 };
 use crate::key_set_record::RefetchDecision;
 use crate::reply::local_reply;
@@ -30,17 +30,12 @@ pub fn decide_and_apply(
     wait: WaitPermission,
     resume: bool,
 ) -> Action {
-    let outcome = {
-        let keys = worker.keys.borrow();
-        let env = Environment {
-            keys: &*keys,
-            verifier: &worker.crypto,
-            cache: Some(&worker.tokens),
-            now: clock::now_seconds(),
-            wait,
-        };
-        decision::decide_with(&worker.config, &HostHeaders, &env)
-    };
+    let mut outcome = decide(worker, wait);
+    // An answer that turns on the state of the keys is given only after one look at the shared
+    // record: another worker may have fetched since this worker's last tick.
+    if depends_on_key_state(&outcome) && !worker.keys.borrow_mut().sync(&worker.store).is_empty() {
+        outcome = decide(worker, wait);
+    }
     match outcome {
         Outcome::Allow(allow) => {
             for name in &allow.remove_headers {
@@ -71,6 +66,28 @@ pub fn decide_and_apply(
                 Action::Pause
             }
         }
+    }
+}
+
+fn decide(worker: &Worker, wait: WaitPermission) -> Outcome {
+    let keys = worker.keys.borrow();
+    let env = Environment {
+        keys: &*keys,
+        verifier: &worker.crypto,
+        cache: Some(&worker.tokens),
+        now: clock::now_seconds(),
+        wait,
+    };
+    decision::decide_with(&worker.config, &HostHeaders, &env)
+}
+
+fn depends_on_key_state(outcome: &Outcome) -> bool {
+    match outcome {
+        Outcome::WaitForKeys { .. } => true,
+        Outcome::Deny(denial) => {
+            matches!(denial.reason, DenyReason::NoKeys | DenyReason::UnknownKid)
+        }
+        Outcome::Allow(_) => false,
     }
 }
 

@@ -296,9 +296,13 @@ impl RootContext for Plugin {
         let Some(worker) = self.worker.clone() else {
             return;
         };
-        let changed = worker.keys.borrow_mut().sync(&worker.store);
-        for provider in changed {
-            self.answer_waiters_of(&worker, provider);
+        // Requests may have synced in between, so waiters are matched against the fetch count
+        // itself, not against what this sync saw change.
+        worker.keys.borrow_mut().sync(&worker.store);
+        if !worker.waiters.borrow().is_empty() {
+            for provider in 0..worker.config.providers.len() {
+                self.answer_waiters_of(&worker, provider);
+            }
         }
         self.start_due_fetches(&worker);
         let now = clock::now_ms();
