@@ -8,7 +8,7 @@ use crate::extract::{self, Extracted};
 use crate::jwks::{KeyLookup, KeySet};
 use crate::rs256::{PureRust, SignatureVerifier};
 use crate::rules::{self, Requirement, Rule};
-use crate::token::{self, TokenError};
+use crate::token;
 use crate::token_cache::{TokenCache, VerifiedToken};
 use serde_json::{Map, Value};
 
@@ -151,18 +151,6 @@ fn deny(reason: DenyReason, description: &'static str) -> Outcome {
 const NO_KEYS: &str = "signing keys are not available yet";
 const UNKNOWN_KID: &str = "token signing key is unknown";
 
-fn token_error_text(e: &TokenError) -> &'static str {
-    match e {
-        TokenError::TooLong => "token too long",
-        TokenError::NotThreeSegments => "token is not a compact JWS",
-        TokenError::BadBase64(_) => "token is not base64url",
-        TokenError::NotJsonObject(_) => "token header or payload is not a JSON object",
-        TokenError::AlgNotRs256 => "token alg is not RS256",
-        TokenError::CritHeader => "token crit header is not supported",
-        TokenError::BadKid => "token kid is not a string",
-    }
-}
-
 /// Header values never carry quotes, backslashes or control characters from the request.
 fn sanitized_realm(host: Option<String>) -> String {
     host.unwrap_or_default()
@@ -290,7 +278,7 @@ fn still_verified(entry: &VerifiedToken, keys: &dyn KeyStore) -> Option<u64> {
 /// change with the clock or the route.
 fn verify(config: &Config, token: &str, env: &Environment<'_>) -> Result<VerifiedToken, Outcome> {
     let parsed = token::parse(token, config.max_token_bytes)
-        .map_err(|e| deny(DenyReason::Malformed, token_error_text(&e)))?;
+        .map_err(|e| deny(DenyReason::Malformed, e.description()))?;
     let provider_index = parsed
         .claims
         .get("iss")

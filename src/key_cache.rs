@@ -94,7 +94,7 @@ impl KeyCache {
             .providers
             .iter()
             .map(|p| {
-                let (source_uri, stages) = match &p.keys {
+                let (source_uri, stages, fetch) = match &p.keys {
                     KeySource::Local(set) => {
                         return ProviderKeys {
                             set: Some(set.clone()),
@@ -102,15 +102,12 @@ impl KeyCache {
                             remote: None,
                         }
                     }
-                    KeySource::Remote { jwks, .. } => (jwks.uri.as_str(), 1),
-                    KeySource::Discovery { document, .. } => (document.uri.as_str(), 2),
+                    KeySource::Remote { jwks, fetch } => (jwks.uri.as_str(), 1, *fetch),
+                    // Discovery costs two calls per fetch cycle: the document, then the keys.
+                    KeySource::Discovery {
+                        document, fetch, ..
+                    } => (document.uri.as_str(), 2, *fetch),
                 };
-                let fetch = p.keys.fetch_settings().copied().unwrap_or(FetchSettings {
-                    cache_duration_seconds: 600,
-                    timeout_ms: 5_000,
-                    min_refetch_interval_seconds: 30,
-                    max_jwks_bytes: 256 * 1024,
-                });
                 let base = format!("rolegate/keys/{}/{}", p.name, source_uri);
                 ProviderKeys {
                     set: None,

@@ -34,6 +34,21 @@ impl fmt::Display for Segment {
     }
 }
 
+impl TokenError {
+    /// The fixed text a client is told (it goes into a header: no request content).
+    pub fn description(&self) -> &'static str {
+        match self {
+            TokenError::TooLong => "token too long",
+            TokenError::NotThreeSegments => "token is not a compact JWS",
+            TokenError::BadBase64(_) => "token is not base64url",
+            TokenError::NotJsonObject(_) => "token header or payload is not a JSON object",
+            TokenError::AlgNotRs256 => "token alg is not RS256",
+            TokenError::CritHeader => "token crit header is not supported",
+            TokenError::BadKid => "token kid is not a string",
+        }
+    }
+}
+
 impl fmt::Display for TokenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
