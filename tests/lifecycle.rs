@@ -129,6 +129,19 @@ fn sleep_until(deadline: Instant) {
 // ---------------------------------------------------------------------------
 // 1. cold start
 
+/// Waits (up to 2 s) for a per-request counter, which workers hand to Envoy on each tick,
+/// to read exactly `want`.
+fn assert_counter_reaches(s: &Stack, name: &str, want: u64) {
+    let reached = eventually(Duration::from_secs(2), Duration::from_millis(50), || {
+        (s.envoy.counter(name) == want).then_some(())
+    });
+    assert!(
+        reached.is_some(),
+        "{name} is {}, want {want}",
+        s.envoy.counter(name)
+    );
+}
+
 #[test]
 fn cold_start_burst_waits_for_one_fetch() {
     // The IdP takes 2.5 s, so the burst (sent as soon as Envoy is ready) meets the first
@@ -173,7 +186,8 @@ fn cold_start_burst_waits_for_one_fetch() {
     );
     assert_eq!(s.envoy.counter(&jwks_stat("fetch_success")), 1);
     assert_eq!(s.envoy.counter(&jwks_stat("fetch_failure")), 0);
-    assert_eq!(s.envoy.counter("wasmcustom.rolegate.allowed"), BURST as u64);
+    // Per-request counters reach Envoy's stats on the workers' next tick (100 ms).
+    assert_counter_reaches(&s, "wasmcustom.rolegate.allowed", BURST as u64);
     assert_eq!(s.up.count(), BURST);
 }
 
@@ -246,9 +260,10 @@ fn unknown_kid_flood_is_rate_limited() {
             );
         }
     }
-    assert_eq!(
-        s.envoy.counter("wasmcustom.rolegate.denied.unknown_kid"),
-        (ROUNDS * PER_ROUND) as u64
+    assert_counter_reaches(
+        &s,
+        "wasmcustom.rolegate.denied.unknown_kid",
+        (ROUNDS * PER_ROUND) as u64,
     );
     check::upstream_ok(
         &s.get_with_token("/calc/after", &valid),

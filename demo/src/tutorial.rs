@@ -536,12 +536,26 @@ impl Demo<'_> {
             "curl -s 'http://127.0.0.1:{}/stats?filter=rolegate'",
             self.envoy.admin_port()
         )]);
-        let stats = match self.envoy.stats("rolegate") {
-            Ok(stats) => stats,
-            Err(e) => {
-                step.check(false, &format!("Envoy's admin interface answers ({e})"));
-                return step.finish();
+        // rolegate hands its per-request counts to Envoy every 100 ms: give it a few ticks.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let stats = loop {
+            let stats = match self.envoy.stats("rolegate") {
+                Ok(stats) => stats,
+                Err(e) => {
+                    step.check(false, &format!("Envoy's admin interface answers ({e})"));
+                    return step.finish();
+                }
+            };
+            let counted = |name: &str| {
+                stats
+                    .iter()
+                    .any(|(n, v)| n == name && v.parse::<u64>().is_ok_and(|v| v >= 1))
+            };
+            let all_in = COUNTED_STEPS.iter().all(|(name, _)| counted(name));
+            if all_in || std::time::Instant::now() >= deadline {
+                break stats;
             }
+            std::thread::sleep(std::time::Duration::from_millis(50));
         };
         for (name, value) in &stats {
             println!("    {name}: {value}");
@@ -553,12 +567,7 @@ impl Demo<'_> {
                 .and_then(|(_, v)| v.parse::<u64>().ok())
                 .unwrap_or(0)
         };
-        for (name, meaning) in [
-            ("wasmcustom.rolegate.allowed", "step 3"),
-            ("wasmcustom.rolegate.denied.missing", "step 4"),
-            ("wasmcustom.rolegate.denied.role", "step 5"),
-            ("wasmcustom.rolegate.denied.signature", "step 6"),
-        ] {
+        for (name, meaning) in COUNTED_STEPS {
             step.check(value(name) >= 1, &format!("{name} counted {meaning}"));
         }
         let fetches = format!("wasmcustom.rolegate.jwks.{PROVIDER}.fetch_success");
@@ -569,6 +578,14 @@ impl Demo<'_> {
         step.finish()
     }
 }
+
+/// The counters steps 3 to 6 must have moved.
+const COUNTED_STEPS: [(&str, &str); 4] = [
+    ("wasmcustom.rolegate.allowed", "step 3"),
+    ("wasmcustom.rolegate.denied.missing", "step 4"),
+    ("wasmcustom.rolegate.denied.role", "step 5"),
+    ("wasmcustom.rolegate.denied.signature", "step 6"),
+];
 
 /// A member of a JSON object, `null` when absent.
 fn member<'v>(value: &'v Value, name: &str) -> &'v Value {

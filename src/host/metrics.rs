@@ -1,14 +1,44 @@
 //! Envoy stats defined through proxy-wasm; every worker defines the same names and Envoy
 //! keeps one stat per name.
+//!
+//! Per-request counters are counted in the VM and handed to Envoy on each tick (100 ms): a
+//! host call per request cost about 6% of the hot path's throughput in `make bench`.
 
 use crate::decision::DenyReason;
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::MetricType;
+use std::cell::Cell;
 
 pub struct Metrics {
-    allowed: Option<u32>,
-    denied: Vec<(DenyReason, Option<u32>)>,
+    allowed: BatchedCounter,
+    denied: Vec<(DenyReason, BatchedCounter)>,
     providers: Vec<ProviderMetrics>,
+}
+
+/// A counter whose increments wait in the VM until `flush`.
+struct BatchedCounter {
+    id: Option<u32>,
+    pending: Cell<i64>,
+}
+
+impl BatchedCounter {
+    fn new(name: &str) -> Self {
+        BatchedCounter {
+            id: define(MetricType::Counter, name),
+            pending: Cell::new(0),
+        }
+    }
+
+    fn bump(&self) {
+        self.pending.set(self.pending.get().saturating_add(1));
+    }
+
+    fn flush(&self) {
+        let pending = self.pending.replace(0);
+        if let (Some(id), true) = (self.id, pending > 0) {
+            let _ = hostcalls::increment_metric(id, pending);
+        }
+    }
 }
 
 struct ProviderMetrics {
@@ -31,12 +61,12 @@ fn increment(id: Option<u32>) {
 impl Metrics {
     pub fn define(provider_names: &[&str]) -> Self {
         Metrics {
-            allowed: define(MetricType::Counter, "rolegate.allowed"),
+            allowed: BatchedCounter::new("rolegate.allowed"),
             denied: DenyReason::ALL
                 .iter()
                 .map(|r| {
                     let name = format!("rolegate.denied.{}", r.name());
-                    (*r, define(MetricType::Counter, &name))
+                    (*r, BatchedCounter::new(&name))
                 })
                 .collect(),
             providers: provider_names
@@ -64,16 +94,21 @@ impl Metrics {
     }
 
     pub fn allowed(&self) {
-        increment(self.allowed);
+        self.allowed.bump();
     }
 
     pub fn denied(&self, reason: DenyReason) {
-        let id = self
-            .denied
-            .iter()
-            .find(|(r, _)| *r == reason)
-            .and_then(|(_, id)| *id);
-        increment(id);
+        if let Some((_, counter)) = self.denied.iter().find(|(r, _)| *r == reason) {
+            counter.bump();
+        }
+    }
+
+    /// Hands the per-request counts gathered since the last tick to Envoy.
+    pub fn flush(&self) {
+        self.allowed.flush();
+        for (_, counter) in &self.denied {
+            counter.flush();
+        }
     }
 
     pub fn fetch(&self, provider: usize, succeeded: bool) {

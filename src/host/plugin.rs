@@ -213,6 +213,7 @@ impl Context for Plugin {
         // A VM going away must not keep others from fetching until its lease lapses.
         if let Some(worker) = &self.worker {
             worker.keys.borrow_mut().release_leases(&worker.store);
+            worker.metrics.flush();
         }
         true
     }
@@ -309,6 +310,7 @@ impl RootContext for Plugin {
         let overdue = worker.take_waiters(|w| w.deadline_ms <= now);
         self.answer(&worker, overdue, true);
         self.record_ages(&worker);
+        worker.metrics.flush();
     }
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
