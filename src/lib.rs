@@ -17,6 +17,7 @@ pub mod key_cache;
 pub mod key_set_record;
 pub mod reply;
 pub mod rs256;
+pub mod rsa_public;
 pub mod rules;
 pub mod shared_store;
 pub mod spki;

@@ -1,8 +1,9 @@
 //! RSASSA-PKCS1-v1_5 with SHA-256 (RFC 8017 §8.2.2), the only signature rolegate accepts.
 
-use rsa::{BoxedUint, Pkcs1v15Sign, PublicKey};
+use crate::rsa_public::Modulus;
 use sha2::{Digest, Sha256};
 use std::fmt;
+use std::sync::OnceLock;
 
 /// Keys below this size are refused: NIST has disallowed RSA-1024 signatures since 2013.
 pub const MIN_MODULUS_BITS: usize = 2048;
@@ -38,9 +39,12 @@ impl fmt::Display for KeyWeakness {
 /// A public key checked once, when its key set is loaded, so a request only runs the math.
 #[derive(Clone)]
 pub struct Rs256Key {
-    key: PublicKey,
     modulus: Vec<u8>,
     exponent: Vec<u8>,
+    exponent_value: u32,
+    /// Prepared on the first pure-Rust verification: a host that verifies with its own crypto
+    /// library never needs it.
+    arithmetic: OnceLock<Option<Modulus>>,
     spki_der: Vec<u8>,
     fingerprint: [u8; 32],
 }
@@ -77,6 +81,25 @@ fn bit_length(be: &[u8]) -> usize {
     }
 }
 
+/// DER DigestInfo prefix for SHA-256 (RFC 8017 §9.2, note 1), parameters NULL included.
+const SHA256_DIGEST_INFO: [u8; 19] = [
+    0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
+    0x00, 0x04, 0x20,
+];
+
+/// EMSA-PKCS1-v1_5 (RFC 8017 §9.2) of a SHA-256 digest, `len` bytes long. Keys here are at
+/// least 2048 bits, so the padding is always longer than the required 8 bytes.
+fn pkcs1_v15_sha256_encoding(digest: &[u8], len: usize) -> Vec<u8> {
+    let padding = len.saturating_sub(3 + SHA256_DIGEST_INFO.len() + digest.len());
+    let mut encoded = Vec::with_capacity(len);
+    encoded.extend_from_slice(&[0x00, 0x01]);
+    encoded.resize(2 + padding, 0xff);
+    encoded.push(0x00);
+    encoded.extend_from_slice(&SHA256_DIGEST_INFO);
+    encoded.extend_from_slice(digest);
+    encoded
+}
+
 impl Rs256Key {
     /// From big-endian modulus and exponent; a leading zero byte (seen in real key sets) is fine.
     pub fn from_components(modulus: &[u8], exponent: &[u8]) -> Result<Self, KeyWeakness> {
@@ -93,25 +116,18 @@ impl Rs256Key {
             return Err(KeyWeakness::BadModulus);
         }
         let e_value = match e.len() {
-            1..=4 => e.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)),
+            1..=4 => e.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b)),
             _ => return Err(KeyWeakness::BadExponent),
         };
         if e_value < 3 || e_value & 1 == 0 {
             return Err(KeyWeakness::BadExponent);
         }
-        let precision = u32::try_from(n.len() * 8).map_err(|_| KeyWeakness::BadModulus)?;
-        let n_uint = BoxedUint::from_be_slice(n, precision).map_err(|_| KeyWeakness::BadModulus)?;
-        let key = PublicKey::new_with_size_limits(
-            n_uint,
-            BoxedUint::from(e_value),
-            MIN_MODULUS_BITS..=MAX_MODULUS_BITS,
-        )
-        .map_err(|_| KeyWeakness::BadModulus)?;
         let spki_der = crate::spki::rsa_public_key_der(n, e);
         Ok(Rs256Key {
-            key,
             modulus: n.to_vec(),
             exponent: e.to_vec(),
+            exponent_value: e_value,
+            arithmetic: OnceLock::new(),
             fingerprint: Sha256::digest(&spki_der).into(),
             spki_der,
         })
@@ -141,16 +157,21 @@ impl Rs256Key {
         &self.fingerprint
     }
 
-    /// True only if `signature` is exactly k bytes and decodes to the one valid encoding of
-    /// SHA-256(`message`): 00 01 FF.. 00 DigestInfo(with NULL) hash.
+    /// True only if `signature` is exactly k bytes, below the modulus, and its public-key
+    /// image is the one valid encoding of SHA-256(`message`): 00 01 FF.. 00 DigestInfo hash.
+    /// The expected encoding is built and compared whole (RFC 8017 §8.2.2), never parsed.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
         if signature.len() != self.modulus.len() {
             return false;
         }
-        let digest = Sha256::digest(message);
-        self.key
-            .verify(Pkcs1v15Sign::new::<Sha256>(), &digest, signature)
-            .is_ok()
+        let arithmetic = self.arithmetic.get_or_init(|| Modulus::new(&self.modulus));
+        let Some(image) = arithmetic
+            .as_ref()
+            .and_then(|m| m.public_op(signature, self.exponent_value))
+        else {
+            return false;
+        };
+        image == pkcs1_v15_sha256_encoding(&Sha256::digest(message), self.modulus.len())
     }
 }
 
