@@ -1,6 +1,7 @@
 //! Checks on verified claims: lifetime, audience, roles, and the values forwarded as headers.
 
 use serde_json::{Map, Value};
+use std::rc::Rc;
 
 /// 9999-12-31T23:59:59Z. A NumericDate beyond it is garbage, and refusing it keeps every
 /// `exp + skew` sum far from overflow.
@@ -25,27 +26,87 @@ fn numeric_date(value: &Value) -> Option<i64> {
     n.as_i64().filter(|t| (0..=MAX_NUMERIC_DATE).contains(t))
 }
 
-/// `exp` is required: a token that never expires is a password.
+/// A token's validity period as its claims state it, read once when the token is verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifetime {
+    exp: i64,
+    nbf: NotBefore,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NotBefore {
+    Absent,
+    At(i64),
+    /// Reported only for a token that has not expired, as a fresh check would.
+    Invalid,
+}
+
+impl Lifetime {
+    /// `exp` is required: a token that never expires is a password.
+    pub fn from_claims(claims: &Map<String, Value>) -> Result<Lifetime, LifetimeError> {
+        let exp = claims
+            .get("exp")
+            .and_then(numeric_date)
+            .ok_or(LifetimeError::ExpMissingOrInvalid)?;
+        let nbf = match claims.get("nbf") {
+            None => NotBefore::Absent,
+            Some(value) => numeric_date(value).map_or(NotBefore::Invalid, NotBefore::At),
+        };
+        Ok(Lifetime { exp, nbf })
+    }
+
+    pub fn check(&self, now: i64, skew: i64) -> Result<(), LifetimeError> {
+        // Saturating: the configured skew is small, but this must hold for any caller.
+        if self.exp.saturating_add(skew) <= now {
+            return Err(LifetimeError::Expired);
+        }
+        match self.nbf {
+            NotBefore::Absent => Ok(()),
+            NotBefore::Invalid => Err(LifetimeError::NbfInvalid),
+            NotBefore::At(nbf) if nbf.saturating_sub(skew) > now => Err(LifetimeError::NotYetValid),
+            NotBefore::At(_) => Ok(()),
+        }
+    }
+}
+
 pub fn check_lifetime(
     claims: &Map<String, Value>,
     now: i64,
     skew: i64,
 ) -> Result<(), LifetimeError> {
-    let exp = claims
-        .get("exp")
-        .and_then(numeric_date)
-        .ok_or(LifetimeError::ExpMissingOrInvalid)?;
-    // Saturating: the configured skew is small, but this must hold for any caller.
-    if exp.saturating_add(skew) <= now {
-        return Err(LifetimeError::Expired);
-    }
-    if let Some(nbf) = claims.get("nbf") {
-        let nbf = numeric_date(nbf).ok_or(LifetimeError::NbfInvalid)?;
-        if nbf.saturating_sub(skew) > now {
-            return Err(LifetimeError::NotYetValid);
+    Lifetime::from_claims(claims)?.check(now, skew)
+}
+
+/// What every use of a verified token checks or forwards, taken from its claims once: a
+/// cached token is admitted without walking its JSON again. Built for one configuration
+/// (its roles claim and claim headers), so a token cache must not outlive its configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenFacts {
+    pub lifetime: Result<Lifetime, LifetimeError>,
+    pub roles: Vec<String>,
+    /// One per configured claim header, in order: the value to set, or `None` to remove it.
+    /// Shared, so each allowed request takes a reference rather than a copy.
+    pub header_values: Rc<[Option<Rc<str>>]>,
+}
+
+impl TokenFacts {
+    pub fn from_claims<'c>(
+        claims: &Map<String, Value>,
+        roles_claim: &str,
+        header_claims: impl Iterator<Item = &'c str>,
+    ) -> TokenFacts {
+        TokenFacts {
+            lifetime: Lifetime::from_claims(claims),
+            roles: roles(claims, roles_claim)
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+            header_values: header_claims
+                .map(|c| header_value(claims, c).map(Rc::from))
+                .collect::<Vec<_>>()
+                .into(),
         }
     }
-    Ok(())
 }
 
 /// `aud` may be one string or an array of strings; one of them must be allowed.
@@ -67,8 +128,8 @@ pub fn roles<'a>(claims: &'a Map<String, Value>, claim: &str) -> Vec<&'a str> {
     }
 }
 
-pub fn roles_satisfied(held: &[&str], required: &[String], require_all: bool) -> bool {
-    let has = |r: &String| held.iter().any(|h| h == r);
+pub fn roles_satisfied<H: AsRef<str>>(held: &[H], required: &[String], require_all: bool) -> bool {
+    let has = |r: &String| held.iter().any(|h| h.as_ref() == r);
     if require_all {
         required.iter().all(has)
     } else {

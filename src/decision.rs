@@ -2,20 +2,28 @@
 //!
 //! Pure: the host supplies headers, keys and the clock, and carries out the outcome.
 
-use crate::claims::{self, LifetimeError};
-use crate::config::Config;
+use crate::claims::{self, LifetimeError, TokenFacts};
+use crate::config::{ClaimToHeader, Config};
 use crate::extract::{self, Extracted};
 use crate::jwks::{KeyLookup, KeySet};
 use crate::rs256::{PureRust, SignatureVerifier};
 use crate::rules::{self, Requirement, Rule};
 use crate::token;
 use crate::token_cache::{TokenCache, VerifiedToken};
-use serde_json::{Map, Value};
+use serde_json::Value;
+use std::borrow::Cow;
+use std::rc::Rc;
 
 /// Request headers as the host sees them (pseudo-headers included: `:path`, `:method`,
 /// `:authority`). Only the ones the decision needs are asked for.
 pub trait RequestHeaders {
     fn header(&self, name: &str) -> Option<String>;
+
+    /// The raw value, borrowed where the host can: a cached token is recognised without a
+    /// copy and without checking that it is text.
+    fn header_bytes(&self, name: &str) -> Option<Cow<'_, [u8]>> {
+        self.header(name).map(|text| Cow::Owned(text.into_bytes()))
+    }
 }
 
 /// The state of one provider's key set.
@@ -106,18 +114,44 @@ pub struct Denial {
     pub realm: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Allow {
-    /// Removed: claim headers that get no verified value (so a client cannot supply them), and
-    /// the token unless forwarded.
-    pub remove_headers: Vec<String>,
+/// What an allowed request's headers become. Names are borrowed from the configuration and
+/// values shared with the token cache: allowing a request copies neither.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allow<'c> {
+    claim_headers: &'c [ClaimToHeader],
+    /// The token's value for each claim header, by position; a header without one is removed,
+    /// so a client cannot supply it. `None` for an anonymous request: all are removed.
+    values: Option<Rc<[Option<Rc<str>>]>>,
+    /// The token header, removed unless `forward` is set.
+    token_header: Option<&'c str>,
+}
+
+impl<'c> Allow<'c> {
+    fn claim_values(&self) -> impl Iterator<Item = (&'c str, Option<&Rc<str>>)> + '_ {
+        self.claim_headers.iter().enumerate().map(|(i, c)| {
+            let value = self.values.as_ref().and_then(|v| v.get(i)?.as_ref());
+            (c.header.as_str(), value)
+        })
+    }
+
     /// Set, replacing every client-sent value of the same name.
-    pub add_headers: Vec<(String, String)>,
+    pub fn add_headers(&self) -> impl Iterator<Item = (&'c str, &Rc<str>)> + '_ {
+        self.claim_values()
+            .filter_map(|(name, value)| Some((name, value?)))
+    }
+
+    /// Removed: claim headers that get no verified value, and the token unless forwarded.
+    pub fn remove_headers(&self) -> impl Iterator<Item = &'c str> + '_ {
+        self.claim_values()
+            .filter(|(_, value)| value.is_none())
+            .map(|(name, _)| name)
+            .chain(self.token_header)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Allow(Allow),
+pub enum Outcome<'c> {
+    Allow(Allow<'c>),
     Deny(Denial),
     /// Hold the request until this provider's keys change, then decide again; if the host
     /// cannot hold it, answer `otherwise`.
@@ -144,7 +178,7 @@ fn denial(reason: DenyReason, description: &'static str) -> Denial {
     }
 }
 
-fn deny(reason: DenyReason, description: &'static str) -> Outcome {
+fn deny(reason: DenyReason, description: &'static str) -> Outcome<'static> {
     Outcome::Deny(denial(reason, description))
 }
 
@@ -160,12 +194,12 @@ fn sanitized_realm(host: Option<String>) -> String {
         .collect()
 }
 
-fn claim_header_removals(config: &Config) -> Vec<String> {
-    config
-        .claim_to_headers
-        .iter()
-        .map(|c| c.header.clone())
-        .collect()
+/// A pseudo-header that is not text counts as empty: no rule matches it.
+fn as_text<'v>(value: &'v Option<Cow<'_, [u8]>>) -> &'v str {
+    value
+        .as_deref()
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .unwrap_or_default()
 }
 
 /// What a decision draws on besides the configuration and the request.
@@ -180,13 +214,13 @@ pub struct Environment<'a> {
 }
 
 /// Decides one request with pure-Rust crypto and no token cache. `now` is Unix seconds.
-pub fn decide(
-    config: &Config,
+pub fn decide<'c>(
+    config: &'c Config,
     request: &dyn RequestHeaders,
     keys: &dyn KeyStore,
     now: i64,
     wait: WaitPermission,
-) -> Outcome {
+) -> Outcome<'c> {
     let env = Environment {
         keys,
         verifier: &PureRust,
@@ -198,56 +232,60 @@ pub fn decide(
 }
 
 /// The one decision entry point: rule, token, key, signature, audience, lifetime, roles.
-pub fn decide_with(
-    config: &Config,
+pub fn decide_with<'c>(
+    config: &'c Config,
     request: &dyn RequestHeaders,
     env: &Environment<'_>,
-) -> Outcome {
-    // Each header read is a host call: `:method` only matters when some rule names methods.
+) -> Outcome<'c> {
+    // `:method` only matters when some rule names methods.
     let method = if config.rules.iter().any(|r| r.methods.is_some()) {
-        request.header(":method").unwrap_or_default()
+        request.header_bytes(":method")
     } else {
-        String::new()
+        None
     };
-    let path = request.header(":path").unwrap_or_default();
-    let Some(rule) = rules::first_match(&config.rules, &method, &path) else {
+    let path = request.header_bytes(":path");
+    let Some(rule) = rules::first_match(&config.rules, as_text(&method), as_text(&path)) else {
         return deny(DenyReason::NoRule, "no rule allows this request");
     };
     if rule.requirement == Requirement::Anonymous {
         return Outcome::Allow(Allow {
-            remove_headers: claim_header_removals(config),
-            add_headers: Vec::new(),
+            claim_headers: &config.claim_to_headers,
+            values: None,
+            token_header: None,
         });
     }
 
-    let (token_header, token) = match extract::extract(&config.from_headers, |n| request.header(n))
-    {
-        Extracted::Token { header, token } => (header, token),
-        Extracted::Missing | Extracted::OtherScheme => {
-            return Outcome::Deny(Denial {
-                reason: DenyReason::Missing,
-                description: "a Bearer token is required",
-                realm: Some(sanitized_realm(request.header(":authority"))),
-            })
-        }
-    };
+    let (token_header, token) =
+        match extract::extract(&config.from_headers, |n| request.header_bytes(n)) {
+            Extracted::Token { header, token } => (header, token),
+            Extracted::Missing | Extracted::OtherScheme => {
+                return Outcome::Deny(Denial {
+                    reason: DenyReason::Missing,
+                    description: "a Bearer token is required",
+                    realm: Some(sanitized_realm(request.header(":authority"))),
+                })
+            }
+        };
 
     if let Some(cache) = env.cache {
         let cached = cache.with(
             &token,
             |entry| still_verified(entry, env.keys),
-            |entry| admit(config, rule, &entry.claims, env.now, &token_header),
+            |entry| admit(config, rule, &entry.facts, env.now, token_header),
         );
         if let Some(outcome) = cached {
             return outcome;
         }
     }
 
-    let verified = match verify(config, &token, env) {
+    // Bytes that are not text stay not base64url after the replacement: the parser refuses
+    // them in its usual order (length first).
+    let text = String::from_utf8_lossy(&token);
+    let verified = match verify(config, &text, env) {
         Ok(verified) => verified,
         Err(outcome) => return outcome,
     };
-    let outcome = admit(config, rule, &verified.claims, env.now, &token_header);
+    let outcome = admit(config, rule, &verified.facts, env.now, token_header);
     let lifetime_ok = !matches!(
         &outcome,
         Outcome::Deny(d) if matches!(d.reason, DenyReason::Expired | DenyReason::NotYetValid | DenyReason::Malformed)
@@ -276,7 +314,11 @@ fn still_verified(entry: &VerifiedToken, keys: &dyn KeyStore) -> Option<u64> {
 
 /// Structure, issuer, key, signature and audience: everything about a token that does not
 /// change with the clock or the route.
-fn verify(config: &Config, token: &str, env: &Environment<'_>) -> Result<VerifiedToken, Outcome> {
+fn verify(
+    config: &Config,
+    token: &str,
+    env: &Environment<'_>,
+) -> Result<VerifiedToken, Outcome<'static>> {
     let parsed = token::parse(token, config.max_token_bytes)
         .map_err(|e| deny(DenyReason::Malformed, e.description()))?;
     let provider_index = parsed
@@ -333,19 +375,26 @@ fn verify(config: &Config, token: &str, env: &Environment<'_>) -> Result<Verifie
         kid: parsed.kid,
         x5t: parsed.x5t,
         key_fingerprint: *key.fingerprint(),
-        claims: parsed.claims,
+        facts: TokenFacts::from_claims(
+            &parsed.claims,
+            &config.roles_claim,
+            config.claim_to_headers.iter().map(|c| c.claim.as_str()),
+        ),
     })
 }
 
 /// What is checked on every use of a verified token: its lifetime now, and the rule's roles.
-fn admit(
-    config: &Config,
+fn admit<'c>(
+    config: &'c Config,
     rule: &Rule,
-    claims: &Map<String, Value>,
+    facts: &TokenFacts,
     now: i64,
-    token_header: &str,
-) -> Outcome {
-    match claims::check_lifetime(claims, now, config.clock_skew_seconds) {
+    token_header: &'c str,
+) -> Outcome<'c> {
+    let lifetime = facts
+        .lifetime
+        .and_then(|l| l.check(now, config.clock_skew_seconds));
+    match lifetime {
         Ok(()) => {}
         Err(LifetimeError::Expired) => return deny(DenyReason::Expired, "token expired"),
         Err(LifetimeError::NotYetValid) => {
@@ -362,25 +411,18 @@ fn admit(
         }
     }
     if let Requirement::Roles { roles, require_all } = &rule.requirement {
-        let held = claims::roles(claims, &config.roles_claim);
-        if !claims::roles_satisfied(&held, roles, *require_all) {
+        if !claims::roles_satisfied(&facts.roles, roles, *require_all) {
             return deny(DenyReason::Role, "token lacks a required role");
         }
     }
 
     // A header that gets a verified value is replaced, which drops any client-sent copy; only
     // claim headers without a value must be removed explicitly. One host call per header.
-    let mut allow = Allow::default();
-    for c in &config.claim_to_headers {
-        match claims::header_value(claims, &c.claim) {
-            Some(value) => allow.add_headers.push((c.header.clone(), value)),
-            None => allow.remove_headers.push(c.header.clone()),
-        }
-    }
-    if !config.forward {
-        allow.remove_headers.push(token_header.to_string());
-    }
-    Outcome::Allow(allow)
+    Outcome::Allow(Allow {
+        claim_headers: &config.claim_to_headers,
+        values: Some(Rc::clone(&facts.header_values)),
+        token_header: (!config.forward).then_some(token_header),
+    })
 }
 
 #[cfg(test)]
@@ -457,14 +499,14 @@ mod tests {
         }
     }
 
-    fn run(
-        config: &Config,
+    fn run<'c>(
+        config: &'c Config,
         token: &str,
         keys: &SwappableKeys,
         verifier: &CountingVerifier,
         cache: &TokenCache,
         now: i64,
-    ) -> Result<Allow, DenyReason> {
+    ) -> Result<Allow<'c>, DenyReason> {
         let env = Environment {
             keys,
             verifier,
@@ -481,8 +523,9 @@ mod tests {
 
     #[test]
     fn a_real_entra_token_is_allowed_with_its_claim_headers_and_without_its_token() {
+        let config = config();
         let allow = run(
-            &config(),
+            &config,
             TOKEN,
             &keys(KEYS_WITH_KID, 1),
             &CountingVerifier::default(),
@@ -491,13 +534,16 @@ mod tests {
         )
         .expect("allowed");
         assert_eq!(
-            allow.add_headers,
+            allow.add_headers().collect::<Vec<_>>(),
             vec![(
-                "x-client-id".to_string(),
-                "5f28c10f-ecd5-45ef-96b8-db4311802e89".to_string()
+                "x-client-id",
+                &Rc::from("5f28c10f-ecd5-45ef-96b8-db4311802e89")
             )]
         );
-        assert_eq!(allow.remove_headers, vec!["authorization"]);
+        assert_eq!(
+            allow.remove_headers().collect::<Vec<_>>(),
+            vec!["authorization"]
+        );
     }
 
     #[test]

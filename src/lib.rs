@@ -12,6 +12,7 @@ pub mod discovery;
 pub mod extract;
 pub mod field_reader;
 pub mod foreign_verify;
+pub mod header_pairs;
 pub mod jwks;
 pub mod key_cache;
 pub mod key_set_record;

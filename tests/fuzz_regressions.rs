@@ -140,7 +140,7 @@ impl KeyStore for Inline<'_> {
     }
 }
 
-fn decide_at(config: &Config, request: &Request, now: i64) -> Outcome {
+fn decide_at<'c>(config: &'c Config, request: &Request, now: i64) -> Outcome<'c> {
     decide(
         config,
         request,
@@ -652,8 +652,8 @@ fn claim_header_values_are_bounded_and_clean() {
     let Outcome::Allow(allow) = decide_at(&config, &bearer(&t), NOW) else {
         panic!("a valid token")
     };
-    assert!(allow.add_headers.is_empty());
-    assert!(allow.remove_headers.contains(&"x-client-id".to_string()));
+    assert_eq!(allow.add_headers().count(), 0);
+    assert!(allow.remove_headers().any(|h| h == "x-client-id"));
 }
 
 #[test]

@@ -311,15 +311,15 @@ fn print_allow(allow: &Allow, facts: &Facts<'_>, anonymous: bool, out: &mut Outp
         out.line("reason:    the token is valid and meets the rule");
     }
     out.line("upstream request headers:");
-    if allow.remove_headers.is_empty() && allow.add_headers.is_empty() {
+    if allow.remove_headers().next().is_none() && allow.add_headers().next().is_none() {
         out.line("  (unchanged)");
     }
-    for name in &allow.remove_headers {
+    for name in allow.remove_headers() {
         let why = if facts
             .config
             .from_headers
             .iter()
-            .any(|location| &location.name == name)
+            .any(|location| location.name == name)
         {
             "the token header, as forward is false"
         } else {
@@ -327,14 +327,14 @@ fn print_allow(allow: &Allow, facts: &Facts<'_>, anonymous: bool, out: &mut Outp
         };
         out.line(format!("  remove {name}  ({why})"));
     }
-    for (name, value) in &allow.add_headers {
+    for (name, value) in allow.add_headers() {
         out.line(format!(
             "  set    {name}: {value}  (replaces any client-sent value)"
         ));
     }
     if !anonymous {
         for mapping in &facts.config.claim_to_headers {
-            if !allow.add_headers.iter().any(|(n, _)| n == &mapping.header) {
+            if !allow.add_headers().any(|(n, _)| n == mapping.header) {
                 out.line(format!(
                     "  (not added: {}; claim {} is absent, an object, too long or unsafe in a header)",
                     mapping.header, mapping.claim

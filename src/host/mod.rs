@@ -12,6 +12,7 @@ mod metrics;
 mod outcome;
 mod plugin;
 mod request;
+mod request_snapshot;
 mod shared_data;
 mod worker;
 

@@ -2,25 +2,13 @@
 
 use super::clock;
 use super::log;
+use super::request_snapshot::RequestSnapshot;
 use super::worker::Worker;
-use crate::decision::{
-    self, Denial, DenyReason, Environment, Outcome, RequestHeaders, WaitPermission, WaitReason,
-};
+use crate::decision::{self, Denial, DenyReason, Environment, Outcome, WaitPermission, WaitReason};
 use crate::key_set_record::RefetchDecision;
 use crate::reply::local_reply;
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{Action, MapType};
-
-/// Request headers of the effective context, read one at a time on demand.
-pub struct HostHeaders;
-
-impl RequestHeaders for HostHeaders {
-    fn header(&self, name: &str) -> Option<String> {
-        // The bytes variant: the string one panics on a non-UTF-8 value, which a client controls.
-        let bytes = hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, name).ok()??;
-        String::from_utf8(bytes).ok()
-    }
-}
 
 /// Decides for the effective context and carries the outcome out. `resume` is set when the
 /// request was paused earlier and must be continued explicitly.
@@ -38,10 +26,10 @@ pub fn decide_and_apply(
     }
     match outcome {
         Outcome::Allow(allow) => {
-            for name in &allow.remove_headers {
+            for name in allow.remove_headers() {
                 let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None);
             }
-            for (name, value) in &allow.add_headers {
+            for (name, value) in allow.add_headers() {
                 let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value));
             }
             worker.metrics.allowed();
@@ -69,7 +57,7 @@ pub fn decide_and_apply(
     }
 }
 
-fn decide(worker: &Worker, wait: WaitPermission) -> Outcome {
+fn decide(worker: &Worker, wait: WaitPermission) -> Outcome<'_> {
     let keys = worker.keys.borrow();
     let env = Environment {
         keys: &*keys,
@@ -78,7 +66,7 @@ fn decide(worker: &Worker, wait: WaitPermission) -> Outcome {
         now: clock::now_seconds(),
         wait,
     };
-    decision::decide_with(&worker.config, &HostHeaders, &env)
+    decision::decide_with(&worker.config, &RequestSnapshot::take(), &env)
 }
 
 fn depends_on_key_state(outcome: &Outcome) -> bool {

@@ -209,15 +209,6 @@ impl Plugin {
 }
 
 impl Context for Plugin {
-    fn on_done(&mut self) -> bool {
-        // A VM going away must not keep others from fetching until its lease lapses.
-        if let Some(worker) = &self.worker {
-            worker.keys.borrow_mut().release_leases(&worker.store);
-            worker.metrics.flush();
-        }
-        true
-    }
-
     fn on_http_call_response(
         &mut self,
         token: u32,

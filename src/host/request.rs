@@ -18,11 +18,14 @@ impl Request {
     }
 }
 
-impl Context for Request {
-    fn on_done(&mut self) -> bool {
-        // A client that gave up must not be answered later.
+impl Context for Request {}
+
+/// The SDK drops a request when Envoy deletes its context (right after the stream is done):
+/// a client that gave up must not be answered later. Drop rather than `on_done`, so the module
+/// need not export `proxy_on_done`: one call into the VM less per request.
+impl Drop for Request {
+    fn drop(&mut self) {
         self.worker.remove_waiter(self.context_id);
-        true
     }
 }
 

@@ -33,6 +33,16 @@ pub struct Worker {
     pub tokens: TokenCache,
 }
 
+/// A worker goes away when its VM shuts down (the SDK drops the root context on
+/// `proxy_on_delete`) or when a new configuration replaces it.
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // Others must not wait for this worker's fetch leases to lapse.
+        self.keys.borrow_mut().release_leases(&self.store);
+        self.metrics.flush();
+    }
+}
+
 impl Worker {
     pub fn new(config: Config, worker_id: u64) -> Self {
         let names: Vec<&str> = config.providers.iter().map(|p| p.name.as_str()).collect();

@@ -1,0 +1,135 @@
+//! The proxy-wasm serialized header map, read in place: a little-endian `u32` count, then a
+//! `u32` name length and value length per header, then each name and value followed by a NUL.
+//!
+//! The host hands over all request headers in one call this way; looking a few of them up
+//! here is cheaper than one host call (and one allocation in the VM) per header.
+
+/// A checked view of a serialized header map.
+#[derive(Debug, Clone, Copy)]
+pub struct HeaderPairs<'a> {
+    /// One `(name length, value length)` pair per header.
+    lengths: &'a [u8],
+    /// The names and values, each followed by a NUL.
+    data: &'a [u8],
+}
+
+fn read_u32(bytes: &[u8], at: usize) -> Option<usize> {
+    let word: [u8; 4] = bytes.get(at..at.checked_add(4)?)?.try_into().ok()?;
+    usize::try_from(u32::from_le_bytes(word)).ok()
+}
+
+impl<'a> HeaderPairs<'a> {
+    /// `None` unless every length fits inside `bytes`: a lookup never reads out of bounds.
+    pub fn parse(bytes: &'a [u8]) -> Option<HeaderPairs<'a>> {
+        let count = read_u32(bytes, 0)?;
+        let table_end = count.checked_mul(8)?.checked_add(4)?;
+        let lengths = bytes.get(4..table_end)?;
+        let data = bytes.get(table_end..)?;
+        let pairs = HeaderPairs { lengths, data };
+        let mut needed = 0usize;
+        for (name_len, value_len) in pairs.entry_lengths() {
+            needed = needed
+                .checked_add(name_len)?
+                .checked_add(value_len)?
+                .checked_add(2)?;
+        }
+        (needed <= data.len()).then_some(pairs)
+    }
+
+    fn entry_lengths(&self) -> impl Iterator<Item = (usize, usize)> + 'a {
+        self.lengths.chunks_exact(8).map(|entry| {
+            (
+                read_u32(entry, 0).unwrap_or(0),
+                read_u32(entry, 4).unwrap_or(0),
+            )
+        })
+    }
+
+    /// Every header as `(name, value)`, in the host's order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
+        let data = self.data;
+        let mut at = 0usize;
+        self.entry_lengths()
+            .map_while(move |(name_len, value_len)| {
+                let name_start = at;
+                let value_start = name_start.checked_add(name_len)?.checked_add(1)?;
+                let value_end = value_start.checked_add(value_len)?;
+                at = value_end.checked_add(1)?;
+                Some((
+                    data.get(name_start..value_start - 1)?,
+                    data.get(value_start..value_end)?,
+                ))
+            })
+    }
+
+    /// The first value of `name` (header names arrive in lower case), as the host's
+    /// single-header lookup would return it.
+    pub fn get(&self, name: &str) -> Option<&'a [u8]> {
+        self.iter()
+            .find(|(n, _)| *n == name.as_bytes())
+            .map(|(_, value)| value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serialize(pairs: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut out = (pairs.len() as u32).to_le_bytes().to_vec();
+        for (name, value) in pairs {
+            out.extend_from_slice(&(name.len() as u32).to_le_bytes());
+            out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        }
+        for (name, value) in pairs {
+            out.extend_from_slice(name.as_bytes());
+            out.push(0);
+            out.extend_from_slice(value);
+            out.push(0);
+        }
+        out
+    }
+
+    #[test]
+    fn finds_the_first_value_of_a_name() {
+        let bytes = serialize(&[
+            (":path", b"/calc/v1/add/1/1"),
+            ("authorization", b"Bearer a.b.c"),
+            ("x-empty", b""),
+            ("authorization", b"Bearer second"),
+            ("x-bin", b"\xff\x00\xfe"),
+        ]);
+        let pairs = HeaderPairs::parse(&bytes).expect("valid");
+        assert_eq!(pairs.get(":path"), Some(&b"/calc/v1/add/1/1"[..]));
+        assert_eq!(pairs.get("authorization"), Some(&b"Bearer a.b.c"[..]));
+        assert_eq!(pairs.get("x-empty"), Some(&b""[..]));
+        assert_eq!(pairs.get("x-bin"), Some(&b"\xff\x00\xfe"[..]));
+        assert_eq!(
+            pairs.get("Authorization"),
+            None,
+            "names arrive in lower case"
+        );
+        assert_eq!(pairs.get("missing"), None);
+        assert_eq!(pairs.iter().count(), 5);
+    }
+
+    #[test]
+    fn an_empty_map_and_truncated_or_lying_lengths() {
+        let empty = serialize(&[]);
+        assert_eq!(
+            HeaderPairs::parse(&empty).map(|p| p.iter().count()),
+            Some(0)
+        );
+        let bytes = serialize(&[("a", b"1"), ("bb", b"22")]);
+        for cut in 0..bytes.len() {
+            assert!(HeaderPairs::parse(&bytes[..cut]).is_none(), "cut at {cut}");
+        }
+        let mut huge_count = bytes.clone();
+        huge_count[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(HeaderPairs::parse(&huge_count).is_none());
+        let mut huge_value = bytes.clone();
+        huge_value[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(HeaderPairs::parse(&huge_value).is_none());
+        assert!(HeaderPairs::parse(&[]).is_none());
+    }
+}
