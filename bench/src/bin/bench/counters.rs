@@ -4,6 +4,9 @@
 use crate::envoy_config::Setup;
 use crate::plan::Case;
 use rolegate_bench::envoy::Envoy;
+use std::time::Duration;
+
+const ROLEGATE_TICK_SLACK: Duration = Duration::from_millis(300);
 
 /// The counters worth reading for a set-up: (stat name, label).
 fn watched(setup: Setup) -> &'static [(&'static str, &'static str)] {
@@ -24,6 +27,11 @@ pub fn read(envoy: &Envoy, setup: Setup) -> Result<Vec<u64>, String> {
     let names = watched(setup);
     if names.is_empty() {
         return Ok(Vec::new());
+    }
+    if setup == Setup::Rolegate {
+        // rolegate hands its per-request counts to Envoy on its 100 ms tick: wait for the
+        // requests of the run that just ended to be counted.
+        std::thread::sleep(ROLEGATE_TICK_SLACK);
     }
     let stats = envoy.stats("jwt_authn|rbac|rolegate")?;
     Ok(names
