@@ -582,6 +582,37 @@ mod tests {
     }
 
     #[test]
+    fn a_token_that_is_not_text_is_malformed_and_not_cached() {
+        struct Binary;
+        impl RequestHeaders for Binary {
+            fn header(&self, name: &str) -> Option<String> {
+                (name == ":path").then(|| "/calc/v1/add/1/1".to_string())
+            }
+            fn header_bytes(&self, name: &str) -> Option<Cow<'_, [u8]>> {
+                match name {
+                    "authorization" => Some(Cow::Borrowed(b"Bearer a.\xff\xfe.c")),
+                    _ => self.header(name).map(|v| Cow::Owned(v.into_bytes())),
+                }
+            }
+        }
+        let config = config();
+        let keys = keys(KEYS_WITH_KID, 1);
+        let cache = TokenCache::new(10);
+        let env = Environment {
+            keys: &keys,
+            verifier: &CountingVerifier::default(),
+            cache: Some(&cache),
+            now: DURING,
+            wait: WaitPermission::default(),
+        };
+        match decide_with(&config, &Binary, &env) {
+            Outcome::Deny(d) => assert_eq!(d.reason, DenyReason::Malformed),
+            other => panic!("{other:?}"),
+        }
+        assert!(cache.is_empty());
+    }
+
+    #[test]
     fn failures_are_not_cached() {
         let config = config();
         let keys = keys(KEYS_WITH_KID, 1);
