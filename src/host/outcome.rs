@@ -18,11 +18,12 @@ pub fn decide_and_apply(
     wait: WaitPermission,
     resume: bool,
 ) -> Action {
-    let mut outcome = decide(worker, wait);
+    let headers = RequestSnapshot::take();
+    let mut outcome = decide(worker, &headers, wait);
     // An answer that turns on the state of the keys is given only after one look at the shared
     // record: another worker may have fetched since this worker's last tick.
     if depends_on_key_state(&outcome) && !worker.keys.borrow_mut().sync(&worker.store).is_empty() {
-        outcome = decide(worker, wait);
+        outcome = decide(worker, &headers, wait);
     }
     match outcome {
         Outcome::Allow(allow) => {
@@ -57,7 +58,7 @@ pub fn decide_and_apply(
     }
 }
 
-fn decide(worker: &Worker, wait: WaitPermission) -> Outcome<'_> {
+fn decide<'w>(worker: &'w Worker, headers: &RequestSnapshot, wait: WaitPermission) -> Outcome<'w> {
     let keys = worker.keys.borrow();
     let env = Environment {
         keys: &*keys,
@@ -66,7 +67,7 @@ fn decide(worker: &Worker, wait: WaitPermission) -> Outcome<'_> {
         now: clock::now_seconds(),
         wait,
     };
-    decision::decide_with(&worker.config, &RequestSnapshot::take(), &env)
+    decision::decide_with(&worker.config, headers, &env)
 }
 
 fn depends_on_key_state(outcome: &Outcome) -> bool {
