@@ -4,13 +4,14 @@
 //! The host hands over all request headers in one call this way; looking a few of them up
 //! here is cheaper than one host call (and one allocation in the VM) per header.
 
-/// A checked view of a serialized header map.
-#[derive(Debug, Clone, Copy)]
-pub struct HeaderPairs<'a> {
-    /// One `(name length, value length)` pair per header.
-    lengths: &'a [u8],
-    /// The names and values, each followed by a NUL.
-    data: &'a [u8],
+/// A serialized header map whose lengths were checked once, when it was parsed. Holds the
+/// bytes (owned by the host shell, borrowed in tests and fuzzing), so lookups need no second
+/// check.
+#[derive(Debug, Clone)]
+pub struct HeaderPairs<B> {
+    bytes: B,
+    /// Where the `(name length, value length)` table ends and the names and values begin.
+    table_end: usize,
 }
 
 fn read_u32(bytes: &[u8], at: usize) -> Option<usize> {
@@ -18,14 +19,15 @@ fn read_u32(bytes: &[u8], at: usize) -> Option<usize> {
     usize::try_from(u32::from_le_bytes(word)).ok()
 }
 
-impl<'a> HeaderPairs<'a> {
+impl<B: AsRef<[u8]>> HeaderPairs<B> {
     /// `None` unless every length fits inside `bytes`: a lookup never reads out of bounds.
-    pub fn parse(bytes: &'a [u8]) -> Option<HeaderPairs<'a>> {
-        let count = read_u32(bytes, 0)?;
+    pub fn parse(bytes: B) -> Option<HeaderPairs<B>> {
+        let count = read_u32(bytes.as_ref(), 0)?;
         let table_end = count.checked_mul(8)?.checked_add(4)?;
-        let lengths = bytes.get(4..table_end)?;
-        let data = bytes.get(table_end..)?;
-        let pairs = HeaderPairs { lengths, data };
+        if table_end > bytes.as_ref().len() {
+            return None;
+        }
+        let pairs = HeaderPairs { bytes, table_end };
         let mut needed = 0usize;
         for (name_len, value_len) in pairs.entry_lengths() {
             needed = needed
@@ -33,11 +35,25 @@ impl<'a> HeaderPairs<'a> {
                 .checked_add(value_len)?
                 .checked_add(2)?;
         }
-        (needed <= data.len()).then_some(pairs)
+        (needed <= pairs.data().len()).then_some(pairs)
     }
 
-    fn entry_lengths(&self) -> impl Iterator<Item = (usize, usize)> + 'a {
-        self.lengths.chunks_exact(8).map(|entry| {
+    /// The names and values, each followed by a NUL.
+    fn data(&self) -> &[u8] {
+        self.bytes
+            .as_ref()
+            .get(self.table_end..)
+            .unwrap_or_default()
+    }
+
+    /// One `(name length, value length)` pair per header.
+    fn entry_lengths(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        let table = self
+            .bytes
+            .as_ref()
+            .get(4..self.table_end)
+            .unwrap_or_default();
+        table.chunks_exact(8).map(|entry| {
             (
                 read_u32(entry, 0).unwrap_or(0),
                 read_u32(entry, 4).unwrap_or(0),
@@ -46,8 +62,8 @@ impl<'a> HeaderPairs<'a> {
     }
 
     /// Every header as `(name, value)`, in the host's order.
-    pub fn iter(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
-        let data = self.data;
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        let data = self.data();
         let mut at = 0usize;
         self.entry_lengths()
             .map_while(move |(name_len, value_len)| {
@@ -64,7 +80,7 @@ impl<'a> HeaderPairs<'a> {
 
     /// The first value of `name` (header names arrive in lower case), as the host's
     /// single-header lookup would return it.
-    pub fn get(&self, name: &str) -> Option<&'a [u8]> {
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
         self.iter()
             .find(|(n, _)| *n == name.as_bytes())
             .map(|(_, value)| value)

@@ -20,8 +20,8 @@ extern "C" {
 }
 
 pub enum RequestSnapshot {
-    /// The serialized map, checked by `HeaderPairs::parse`.
-    Pairs(Vec<u8>),
+    /// The serialized map, its lengths checked once.
+    Pairs(HeaderPairs<Vec<u8>>),
     /// The host gave no usable map: headers are read one at a time instead.
     OneByOne,
 }
@@ -41,11 +41,7 @@ impl RequestSnapshot {
         }
         // SAFETY: see above; the buffer is `size` bytes long with capacity `size`.
         let bytes = unsafe { Vec::from_raw_parts(data, size, size) };
-        if HeaderPairs::parse(&bytes).is_some() {
-            RequestSnapshot::Pairs(bytes)
-        } else {
-            RequestSnapshot::OneByOne
-        }
+        HeaderPairs::parse(bytes).map_or(RequestSnapshot::OneByOne, RequestSnapshot::Pairs)
     }
 }
 
@@ -56,9 +52,7 @@ impl RequestHeaders for RequestSnapshot {
 
     fn header_bytes(&self, name: &str) -> Option<Cow<'_, [u8]>> {
         match self {
-            RequestSnapshot::Pairs(bytes) => {
-                HeaderPairs::parse(bytes)?.get(name).map(Cow::Borrowed)
-            }
+            RequestSnapshot::Pairs(pairs) => pairs.get(name).map(Cow::Borrowed),
             // The bytes variant: the string one panics on a non-UTF-8 value, which a client
             // controls.
             RequestSnapshot::OneByOne => {
