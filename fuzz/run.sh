@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 FUZZ="$ROOT/fuzz"
-ALL_TARGETS=(token_parse jwks_parse config_parse shared_documents decision header_pairs rsa_public)
+ALL_TARGETS=(token_parse jwks_parse config_parse shared_documents decision header_pairs rsa_public path_screen)
 
 SECONDS_PER_TARGET=${1:-60}
 if ! [[ "$SECONDS_PER_TARGET" =~ ^[1-9][0-9]*$ ]]; then

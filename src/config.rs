@@ -3,6 +3,7 @@
 use crate::extract::TokenLocation;
 use crate::field_reader::{describe, index_path, ConfigError, ObjectReader, Problems};
 use crate::jwks::KeySet;
+use crate::path_screen;
 use crate::rules::{PathMatch, Requirement, Rule};
 use serde_json::Value;
 
@@ -85,11 +86,34 @@ pub struct ClaimToHeader {
     pub header: String,
 }
 
+/// What happens to a request path that is not in canonical form (see `path_screen`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathScreening {
+    /// 400 before any rule is looked at.
+    Reject,
+    /// Rules see the raw path: only safe behind an Envoy that normalizes it.
+    Off,
+}
+
+/// Something valid but probably not meant, said at start-up and by `rolegate config validate`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigWarning {
+    pub field: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
 /// Everything a request decision needs, checked and compiled.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub providers: Vec<Provider>,
     pub rules: Vec<Rule>,
+    pub path_screening: PathScreening,
     pub roles_claim: String,
     pub clock_skew_seconds: i64,
     pub forward: bool,
@@ -115,6 +139,37 @@ impl Config {
             Some(config) if problems.is_empty() => Ok(config),
             _ => Err(problems.into_errors()),
         }
+    }
+
+    /// Settings that are valid but leave a door open; each names its field.
+    pub fn warnings(&self) -> Vec<ConfigWarning> {
+        let mut warnings = Vec::new();
+        if self.path_screening == PathScreening::Off {
+            warnings.push(ConfigWarning {
+                field: "path_screening".to_string(),
+                message: "is off: rules match the raw path, so /healthz/../admin is not /admin \
+                    to them. Only safe when Envoy normalizes paths before rolegate \
+                    (normalize_path, merge_slashes, path_with_escaped_slashes_action)"
+                    .to_string(),
+            });
+        }
+        for (i, rule) in self.rules.iter().enumerate() {
+            if let (Requirement::Anonymous, PathMatch::Prefix(prefix)) =
+                (&rule.requirement, &rule.path)
+            {
+                if !prefix.ends_with('/') {
+                    warnings.push(ConfigWarning {
+                        field: format!("rules[{i}].match.prefix"),
+                        message: format!(
+                            "opens {prefix}... without a token, not only {prefix}/: \
+                             a string prefix also matches {prefix}X. \
+                             Use path_separated_prefix"
+                        ),
+                    });
+                }
+            }
+        }
+        warnings
     }
 
     /// The provider whose issuer list holds `iss`.
@@ -197,6 +252,18 @@ fn read_config(value: &Value, problems: &mut Problems) -> Option<Config> {
         }
     };
 
+    let path_screening = match top.string("path_screening", problems).as_deref() {
+        None | Some("reject") => PathScreening::Reject,
+        Some("off") => PathScreening::Off,
+        Some(other) => {
+            problems.add(
+                "path_screening",
+                format!("expected \"reject\" or \"off\", got \"{other}\""),
+            );
+            PathScreening::Reject
+        }
+    };
+
     let roles_claim = top
         .string("roles_claim", problems)
         .unwrap_or_else(|| DEFAULT_ROLES_CLAIM.to_string());
@@ -263,6 +330,7 @@ fn read_config(value: &Value, problems: &mut Problems) -> Option<Config> {
     Some(Config {
         providers,
         rules,
+        path_screening,
         roles_claim,
         clock_skew_seconds: i64::try_from(clock_skew_seconds).unwrap_or(0),
         forward,
@@ -705,29 +773,74 @@ fn read_rule(path: &str, value: &Value, problems: &mut Problems) -> Option<Rule>
 
 type Matcher = (PathMatch, Option<Vec<String>>);
 
+const PATH_MATCHERS: [&str; 3] = ["path_separated_prefix", "prefix", "path"];
+
+/// A rule's path is compared with the request's screened path, so it must be in the same
+/// canonical form: a rule for `/a/../b` could never match, and `%7e` would miss `~`.
+fn read_path_match(
+    field_path: &str,
+    field: &str,
+    value: &str,
+    problems: &mut Problems,
+) -> Option<PathMatch> {
+    if !value.starts_with('/') {
+        problems.add(field_path, "must start with '/'");
+        return None;
+    }
+    if value.contains(['?', '#']) {
+        problems.add(field_path, "must not hold a query or fragment ('?' or '#')");
+        return None;
+    }
+    let canonical = match path_screen::screen(value.as_bytes()) {
+        Ok(screened) if screened.matched == value => value.to_string(),
+        Ok(screened) => {
+            problems.add(
+                field_path,
+                format!("is not in canonical form: write {}", screened.matched),
+            );
+            return None;
+        }
+        Err(why) => {
+            problems.add(field_path, format!("is not in canonical form: {why}"));
+            return None;
+        }
+    };
+    match field {
+        "path_separated_prefix" if canonical.ends_with('/') => {
+            problems.add(
+                field_path,
+                "must not end with '/' (use prefix \"/\" to match every path)",
+            );
+            None
+        }
+        "path_separated_prefix" => Some(PathMatch::SeparatedPrefix(canonical)),
+        "prefix" => Some(PathMatch::Prefix(canonical)),
+        _ => Some(PathMatch::Exact(canonical)),
+    }
+}
+
 fn read_match(path: &str, value: &Value, problems: &mut Problems) -> Option<Matcher> {
     let mut obj = ObjectReader::new(path, value, problems)?;
-    let prefix = obj.string("prefix", problems);
-    let exact = obj.string("path", problems);
-    let path_match = match (prefix, exact) {
-        (Some(p), None) if p.starts_with('/') => Some(PathMatch::Prefix(p)),
-        (None, Some(p)) if p.starts_with('/') => Some(PathMatch::Exact(p)),
-        (Some(_), None) => {
-            problems.add(&obj.path_of("prefix"), "must start with '/'");
-            None
-        }
-        (None, Some(_)) => {
-            problems.add(&obj.path_of("path"), "must start with '/'");
-            None
-        }
-        (Some(_), Some(_)) => {
-            problems.add(&obj.path_of("path"), "give prefix or path, not both");
-            None
-        }
-        (None, None) => {
-            if !obj.has("prefix") && !obj.has("path") {
-                problems.add(&obj.path_of("prefix"), "prefix or path is required");
+    let given: Vec<(&'static str, String)> = PATH_MATCHERS
+        .iter()
+        .filter_map(|field| Some((*field, obj.string(field, problems)?)))
+        .collect();
+    let path_match = match given.as_slice() {
+        [(field, value)] => read_path_match(&obj.path_of(field), field, value, problems),
+        [] => {
+            if !PATH_MATCHERS.iter().any(|field| obj.has(field)) {
+                problems.add(
+                    &obj.path_of("path_separated_prefix"),
+                    "path_separated_prefix, prefix or path is required",
+                );
             }
+            None
+        }
+        [_, (second, _), ..] => {
+            problems.add(
+                &obj.path_of(second),
+                "give one of path_separated_prefix, prefix and path",
+            );
             None
         }
     };
@@ -808,10 +921,110 @@ mod tests {
       }],
       "claim_to_headers": [{"claim": "azp", "header": "x-client-id"}],
       "rules": [
-        {"match": {"prefix": "/healthz"}, "allow_anonymous": true},
-        {"match": {"prefix": "/calc/"}, "roles": ["invokeRole"]}
+        {"match": {"path_separated_prefix": "/healthz"}, "allow_anonymous": true},
+        {"match": {"path_separated_prefix": "/calc"}, "roles": ["invokeRole"]}
       ]
     }"#;
+
+    fn with_rules(rules: &str) -> String {
+        let start = GOOD.find(r#""rules""#).expect("rules");
+        format!("{}\"rules\": {rules}}}", &GOOD[..start])
+    }
+
+    #[test]
+    fn path_matchers_and_their_canonical_form() {
+        let c = Config::parse(GOOD.as_bytes()).expect("valid");
+        assert_eq!(c.path_screening, PathScreening::Reject, "on by default");
+        assert_eq!(
+            c.rules[0].path,
+            PathMatch::SeparatedPrefix("/healthz".into())
+        );
+        assert!(c.warnings().is_empty(), "{:?}", c.warnings());
+        for (rules, field, message) in [
+            (
+                r#"[{"match": {"path_separated_prefix": "/calc/"}}]"#,
+                "rules[0].match.path_separated_prefix",
+                "must not end with '/'",
+            ),
+            (
+                r#"[{"match": {"path_separated_prefix": "/"}}]"#,
+                "rules[0].match.path_separated_prefix",
+                "must not end with '/'",
+            ),
+            (
+                r#"[{"match": {"path_separated_prefix": "calc"}}]"#,
+                "rules[0].match.path_separated_prefix",
+                "must start with '/'",
+            ),
+            (
+                r#"[{"match": {"prefix": "/calc", "path": "/calc"}}]"#,
+                "rules[0].match.path",
+                "give one of",
+            ),
+            (
+                r#"[{"match": {"methods": ["GET"]}}]"#,
+                "rules[0].match.path_separated_prefix",
+                "is required",
+            ),
+            (
+                r#"[{"match": {"prefix": "/calc/../admin"}}]"#,
+                "rules[0].match.prefix",
+                "not in canonical form: the path has a . or .. segment",
+            ),
+            (
+                r#"[{"match": {"path": "/a//b"}}]"#,
+                "rules[0].match.path",
+                "empty segment",
+            ),
+            (
+                r#"[{"match": {"prefix": "/%7euser"}}]"#,
+                "rules[0].match.prefix",
+                "write /~user",
+            ),
+            (
+                r#"[{"match": {"prefix": "/calc?x=1"}}]"#,
+                "rules[0].match.prefix",
+                "query",
+            ),
+        ] {
+            let errs = errors(&with_rules(rules));
+            assert!(
+                errs.iter()
+                    .any(|e| e.starts_with(field) && e.contains(message)),
+                "{rules}: {errs:?}"
+            );
+        }
+        assert!(errors(&with_rules(
+            r#"[{"match": {"path_separated_prefix": "/caf%C3%A9"}}]"#
+        ))
+        .is_empty());
+        let bad = GOOD.replace(r#""rules""#, r#""path_screening": "normalize", "rules""#);
+        assert!(errors(&bad)
+            .iter()
+            .any(|e| e.starts_with("path_screening: expected")));
+    }
+
+    #[test]
+    fn open_doors_are_warned_about() {
+        let c = Config::parse(
+            with_rules(
+                r#"[{"match": {"prefix": "/healthz"}, "allow_anonymous": true},
+                    {"match": {"prefix": "/docs/"}, "allow_anonymous": true},
+                    {"match": {"prefix": "/calc"}, "roles": ["r"]}]"#,
+            )
+            .replace(r#""rules""#, r#""path_screening": "off", "rules""#)
+            .as_bytes(),
+        )
+        .expect("valid");
+        let warnings: Vec<String> = c.warnings().iter().map(ToString::to_string).collect();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].starts_with("path_screening: is off"));
+        assert!(
+            warnings[1].starts_with("rules[0].match.prefix: opens /healthz...")
+                && warnings[1].contains("/healthzX"),
+            "{warnings:?}"
+        );
+    }
 
     fn errors(text: &str) -> Vec<String> {
         match Config::parse(text.as_bytes()) {
@@ -865,8 +1078,8 @@ mod tests {
             "{e:?}"
         );
         let e = errors(&GOOD.replace(
-            "\"prefix\": \"/calc/\"}",
-            "\"prefix\": \"/calc/\", \"method\": [\"GET\"]}",
+            "\"path_separated_prefix\": \"/calc\"}",
+            "\"path_separated_prefix\": \"/calc\", \"method\": [\"GET\"]}",
         ));
         assert!(
             e[0].starts_with("rules[1].match.method: unknown field"),

@@ -3,9 +3,10 @@
 //! Pure: the host supplies headers, keys and the clock, and carries out the outcome.
 
 use crate::claims::{self, LifetimeError, TokenFacts};
-use crate::config::{ClaimToHeader, Config};
+use crate::config::{ClaimToHeader, Config, PathScreening};
 use crate::extract::{self, Extracted};
 use crate::jwks::{KeyLookup, KeySet};
+use crate::path_screen;
 use crate::rs256::{PureRust, SignatureVerifier};
 use crate::rules::{self, Requirement, Rule};
 use crate::token;
@@ -56,6 +57,8 @@ pub struct WaitPermission {
 /// Metric-friendly reason for a denial.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DenyReason {
+    /// The path is not in canonical form (see `path_screen`).
+    Path,
     NoRule,
     Missing,
     Malformed,
@@ -71,7 +74,8 @@ pub enum DenyReason {
 }
 
 impl DenyReason {
-    pub const ALL: [DenyReason; 12] = [
+    pub const ALL: [DenyReason; 13] = [
+        DenyReason::Path,
         DenyReason::NoRule,
         DenyReason::Missing,
         DenyReason::Malformed,
@@ -88,6 +92,7 @@ impl DenyReason {
 
     pub fn name(self) -> &'static str {
         match self {
+            DenyReason::Path => "path",
             DenyReason::NoRule => "no_rule",
             DenyReason::Missing => "missing",
             DenyReason::Malformed => "malformed",
@@ -237,15 +242,10 @@ pub fn decide_with<'c>(
     request: &dyn RequestHeaders,
     env: &Environment<'_>,
 ) -> Outcome<'c> {
-    // `:method` only matters when some rule names methods.
-    let method = if config.rules.iter().any(|r| r.methods.is_some()) {
-        request.header_bytes(":method")
-    } else {
-        None
-    };
-    let path = request.header_bytes(":path");
-    let Some(rule) = rules::first_match(&config.rules, as_text(&method), as_text(&path)) else {
-        return deny(DenyReason::NoRule, "no rule allows this request");
+    let rule = match match_rule(config, request) {
+        Ok(Some(rule)) => rule,
+        Ok(None) => return deny(DenyReason::NoRule, "no rule allows this request"),
+        Err(denial) => return Outcome::Deny(denial),
     };
     if rule.requirement == Requirement::Anonymous {
         return Outcome::Allow(Allow {
@@ -294,6 +294,78 @@ pub fn decide_with<'c>(
         cache.insert(&token, verified);
     }
     outcome
+}
+
+pub const NON_CANONICAL_PATH: &str = "request path is not in canonical form";
+
+/// Why path screening refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathRefusal {
+    NonCanonical(path_screen::NonCanonical),
+    /// With its `;` parameters the path picks another rule than without them (Tomcat, Jetty
+    /// and Spring route without them).
+    ParametersChangeTheRule,
+}
+
+impl std::fmt::Display for PathRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PathRefusal::NonCanonical(why) => why.fmt(f),
+            PathRefusal::ParametersChangeTheRule => f.write_str(
+                "the path's ;parameters change which rule applies (Tomcat and Spring route without them)",
+            ),
+        }
+    }
+}
+
+/// The index of the rule for `method` and the raw `:path`. With path screening on, a path that
+/// is not canonical gets no rule, and neither does one whose `;` parameters would make Tomcat
+/// route it under another rule than the one that matches it as written.
+pub fn select_rule(
+    config: &Config,
+    method: &str,
+    raw_path: &[u8],
+) -> Result<Option<usize>, PathRefusal> {
+    match config.path_screening {
+        PathScreening::Off => {
+            let path = std::str::from_utf8(raw_path).unwrap_or_default();
+            Ok(rules::first_match(
+                &config.rules,
+                method,
+                rules::path_only(path),
+            ))
+        }
+        PathScreening::Reject => {
+            let screened = path_screen::screen(raw_path).map_err(PathRefusal::NonCanonical)?;
+            let index = rules::first_match(&config.rules, method, &screened.matched);
+            match &screened.without_parameters {
+                Some(stripped) if rules::first_match(&config.rules, method, stripped) != index => {
+                    Err(PathRefusal::ParametersChangeTheRule)
+                }
+                _ => Ok(index),
+            }
+        }
+    }
+}
+
+fn match_rule<'c>(
+    config: &'c Config,
+    request: &dyn RequestHeaders,
+) -> Result<Option<&'c Rule>, Denial> {
+    // `:method` only matters when some rule names methods.
+    let method = if config.rules.iter().any(|r| r.methods.is_some()) {
+        request.header_bytes(":method")
+    } else {
+        None
+    };
+    let path = request.header_bytes(":path");
+    let index = select_rule(
+        config,
+        as_text(&method),
+        path.as_deref().unwrap_or_default(),
+    )
+    .map_err(|_| denial(DenyReason::Path, NON_CANONICAL_PATH))?;
+    Ok(index.and_then(|i| config.rules.get(i)))
 }
 
 /// A cached token stays verified while its provider's keys are unchanged, or still hold the
@@ -668,5 +740,112 @@ mod tests {
             ),
             Err(DenyReason::UnknownKid)
         );
+    }
+
+    /// A request with no token and the given path.
+    struct Anonymous(&'static str);
+
+    impl RequestHeaders for Anonymous {
+        fn header(&self, name: &str) -> Option<String> {
+            (name == ":path").then(|| self.0.to_string())
+        }
+    }
+
+    fn path_config(screening: &str) -> Config {
+        let text = format!(
+            r#"{{"providers":[{{"name":"aad","issuer":"{ISSUER}","audiences":["{AUDIENCE}"],
+                "remote_jwks":{{"cluster":"c","uri":"https://login/keys"}}}}],
+                "path_screening":"{screening}",
+                "rules":[{{"match":{{"path_separated_prefix":"/healthz"}},"allow_anonymous":true}},
+                         {{"match":{{"path_separated_prefix":"/calc"}},"roles":["invokeRole"]}},
+                         {{"match":{{"path_separated_prefix":"/public"}},"allow_anonymous":true}},
+                         {{"match":{{"prefix":"/"}},"roles":["admin"]}}]}}"#
+        );
+        Config::parse(text.as_bytes()).expect("config")
+    }
+
+    /// What a request without a token gets: the rule it reached shows as allowed (anonymous)
+    /// or missing (a token is needed).
+    fn answer(config: &Config, path: &'static str) -> Result<(), DenyReason> {
+        match decide(
+            config,
+            &Anonymous(path),
+            &keys(KEYS_WITH_KID, 1),
+            DURING,
+            WaitPermission::default(),
+        ) {
+            Outcome::Allow(_) => Ok(()),
+            Outcome::Deny(d) => Err(d.reason),
+            Outcome::WaitForKeys { .. } => Err(DenyReason::NoKeys),
+        }
+    }
+
+    #[test]
+    fn a_path_that_is_not_canonical_gets_no_rule() {
+        let config = path_config("reject");
+        for path in [
+            "/healthz/../calc/v1/add/1/1",
+            "/healthz/%2e%2e/calc/v1",
+            "/healthz%2f..%2fcalc/v1",
+            "/healthz\\..\\calc",
+            "/healthz/..;/calc",
+            "//calc",
+            "calc",
+            "",
+        ] {
+            assert_eq!(answer(&config, path), Err(DenyReason::Path), "{path:?}");
+        }
+        let reply = crate::reply::local_reply(&denial(DenyReason::Path, NON_CANONICAL_PATH));
+        assert_eq!(reply.status, 400);
+        assert_eq!(
+            reply.body,
+            r#"{"error":"invalid_request","error_description":"request path is not in canonical form"}"#
+        );
+    }
+
+    #[test]
+    fn canonical_paths_get_the_rule_of_the_path_the_upstream_routes() {
+        let config = path_config("reject");
+        assert_eq!(answer(&config, "/healthz"), Ok(()));
+        assert_eq!(answer(&config, "/healthz/live?x=/../"), Ok(()));
+        assert_eq!(
+            answer(&config, "/healthzX"),
+            Err(DenyReason::Missing),
+            "a separated prefix stops at the segment: /healthzX falls to the admin rule"
+        );
+        assert_eq!(
+            answer(&config, "/c%61lc/v1"),
+            Err(DenyReason::Missing),
+            "unreserved escapes are decoded: this is /calc"
+        );
+        assert_eq!(
+            answer(&config, "/%68ealthz"),
+            Ok(()),
+            "decoding goes both ways: an encoded /healthz is /healthz"
+        );
+        // ;parameters: allowed while both readings pick the same rule.
+        assert_eq!(answer(&config, "/healthz/live;v=1"), Ok(()));
+        assert_eq!(
+            answer(&config, "/public;x/admin"),
+            Err(DenyReason::Path),
+            "Tomcat routes /public/admin (anonymous), Go /public;x/admin (admin rule)"
+        );
+        assert_eq!(
+            answer(&config, "/admin;x/panel"),
+            Err(DenyReason::Missing),
+            "both readings fall to the admin rule"
+        );
+    }
+
+    #[test]
+    fn with_screening_off_rules_see_the_raw_path() {
+        let config = path_config("off");
+        assert_eq!(
+            answer(&config, "/healthz/../calc/v1"),
+            Ok(()),
+            "the door path screening closes: only safe behind a normalizing Envoy"
+        );
+        assert_eq!(answer(&config, "/c%61lc/v1"), Err(DenyReason::Missing));
+        assert_eq!(config.warnings().len(), 1);
     }
 }

@@ -16,6 +16,7 @@ pub mod header_pairs;
 pub mod jwks;
 pub mod key_cache;
 pub mod key_set_record;
+pub mod path_screen;
 pub mod reply;
 pub mod rs256;
 pub mod rsa_public;

@@ -8,7 +8,8 @@ use crate::{read_file, read_token, CliError, Output};
 use rolegate::claims::{self, MAX_NUMERIC_DATE};
 use rolegate::config::{Config, Provider};
 use rolegate::decision::{
-    decide, Allow, Denial, DenyReason, KeyStore, Keys, Outcome, RequestHeaders, WaitPermission,
+    self, decide, Allow, Denial, DenyReason, KeyStore, Keys, Outcome, RequestHeaders,
+    WaitPermission,
 };
 use rolegate::jwks::{KeyLookup, KeySet};
 use rolegate::key_cache::key_set_from_response;
@@ -162,10 +163,9 @@ struct Facts<'a> {
 
 impl Facts<'_> {
     fn rule_index(&self) -> Option<usize> {
-        self.config
-            .rules
-            .iter()
-            .position(|r| r.matches(self.method, self.path))
+        decision::select_rule(self.config, self.method, self.path.as_bytes())
+            .ok()
+            .flatten()
     }
 
     fn claim(&self, name: &str) -> Option<&Value> {
@@ -182,6 +182,11 @@ impl Facts<'_> {
     fn detail(&self, reason: DenyReason) -> Option<String> {
         let skew = self.config.clock_skew_seconds;
         match reason {
+            DenyReason::Path => {
+                decision::select_rule(self.config, self.method, self.path.as_bytes())
+                    .err()
+                    .map(|why| format!("path {} is refused before any rule: {why}", self.path))
+            }
             DenyReason::NoRule => Some(format!(
                 "no rule matches {} {} ({} rule(s); see 'rolegate config validate')",
                 self.method,
@@ -489,12 +494,13 @@ pub fn run(args: &[String], out: &mut Output) -> Result<u8, CliError> {
         utc(now),
         config.clock_skew_seconds
     ));
-    match facts.rule_index() {
-        Some(i) => match config.rules.get(i) {
+    match decision::select_rule(&config, &method, path.as_bytes()) {
+        Ok(Some(i)) => match config.rules.get(i) {
             Some(rule) => out.line(format!("rule:      rules[{i}]: {}", rule_text(rule))),
             None => out.line("rule:      none matches"),
         },
-        None => out.line("rule:      none matches"),
+        Ok(None) => out.line("rule:      none matches"),
+        Err(_) => out.line("rule:      none: the path is refused before the rules are looked at"),
     }
     match (facts.claim("iss"), facts.provider()) {
         (_, Some((i, p))) => out.line(format!(

@@ -26,6 +26,9 @@ pub fn run(args: &[String], out: &mut Output) -> Result<u8, CliError> {
     };
     let config = load(path)?;
     out.line(format!("{path}: valid"));
+    for warning in config.warnings() {
+        out.line(format!("warning: {warning}"));
+    }
     summarize(&config, out);
     Ok(0)
 }
@@ -89,6 +92,7 @@ pub fn key_source_text(source: &KeySource) -> Vec<String> {
 pub fn rule_text(rule: &Rule) -> String {
     let path = match &rule.path {
         PathMatch::Prefix(p) => format!("prefix {p}"),
+        PathMatch::SeparatedPrefix(p) => format!("path_separated_prefix {p}"),
         PathMatch::Exact(p) => format!("path {p}"),
     };
     let methods = match &rule.methods {
@@ -117,10 +121,16 @@ fn shadows(earlier: &Rule, later: &Rule) -> bool {
         (Some(_), None) => false,
         (Some(e), Some(l)) => l.iter().all(|m| e.contains(m)),
     };
+    // Every path `later` matches starts with its value, and (for a separated prefix) continues
+    // only at a segment boundary: `earlier` shadows it when it matches all of those.
     let path = match (&earlier.path, &later.path) {
-        (PathMatch::Prefix(e), PathMatch::Prefix(l) | PathMatch::Exact(l)) => l.starts_with(e),
         (PathMatch::Exact(e), PathMatch::Exact(l)) => e == l,
-        (PathMatch::Exact(_), PathMatch::Prefix(_)) => false,
+        (PathMatch::Exact(_), _) => false,
+        (PathMatch::Prefix(e), later) => later.value().starts_with(e.as_str()),
+        (PathMatch::SeparatedPrefix(e), PathMatch::Prefix(l)) => l
+            .strip_prefix(e.as_str())
+            .is_some_and(|rest| rest.starts_with('/')),
+        (earlier @ PathMatch::SeparatedPrefix(_), later) => earlier.matches(later.value()),
     };
     methods && path
 }
@@ -209,5 +219,17 @@ mod tests {
         assert!(!shadows(&calc, &exact), "POST is not covered");
         assert!(shadows(&exact, &exact));
         assert!(!shadows(&exact, &calc));
+        let separated = rule(PathMatch::SeparatedPrefix("/calc".into()), None);
+        let calculator = rule(PathMatch::Prefix("/calculator".into()), None);
+        let calc_slash = rule(PathMatch::Prefix("/calc/x".into()), None);
+        assert!(
+            !shadows(&separated, &calculator),
+            "/calculator is another segment"
+        );
+        assert!(shadows(&separated, &calc_slash));
+        assert!(shadows(&separated, &calc));
+        assert!(shadows(&separated, &exact));
+        assert!(shadows(&all, &separated));
+        assert!(!shadows(&separated, &all));
     }
 }

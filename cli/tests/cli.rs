@@ -481,6 +481,38 @@ fn config_validate_summarizes_a_good_configuration() {
 }
 
 #[test]
+fn config_validate_warns_about_open_doors() {
+    let r = run(&["config", "validate", &data(V1_CONFIG)]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_has(
+        &r,
+        &["warning: rules[0].match.prefix: opens /healthz... without a token"],
+    );
+    let config = read(V2_CONFIG).replacen("{", "{\"path_screening\": \"off\",", 1);
+    let r = run(&["config", "validate", &scratch("off.json", &config)]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_has(&r, &["warning: path_screening: is off"]);
+    let r = run(&["config", "validate", &data(V2_CONFIG)]);
+    assert!(!r.all().contains("warning"), "{}", r.all());
+}
+
+#[test]
+fn a_path_that_is_not_canonical_is_refused_before_any_rule() {
+    let r = check_v2(&["--at", V2_AT, "--path", "/calc/%2e%2e/admin"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert_eq!(r.line("decision:"), "decision:  DENY");
+    assert!(r.line("status:").starts_with("status:    400"));
+    assert_has(
+        &r,
+        &[
+            "reason:    path (request path is not in canonical form)",
+            "path /calc/%2e%2e/admin is refused before any rule: the path has a . or .. segment",
+            "\"error\":\"invalid_request\"",
+        ],
+    );
+}
+
+#[test]
 fn config_validate_points_out_rules_that_never_apply() {
     let config = read(V2_CONFIG).replace(
         "\"roles\": [\"access_as_application\"]}",

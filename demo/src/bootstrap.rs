@@ -33,8 +33,8 @@ pub fn plugin_config(issuer: &str, api: &Api, discovery_url: &str) -> String {
     {{"claim": "roles", "header": "x-client-roles"}}
   ],
   "rules": [
-    {{"match": {{"prefix": "/healthz"}}, "allow_anonymous": true}},
-    {{"match": {{"prefix": "/calc/"}}, "roles": ["invokeRole"]}}
+    {{"match": {{"path_separated_prefix": "/healthz"}}, "allow_anonymous": true}},
+    {{"match": {{"path_separated_prefix": "/calc"}}, "roles": ["invokeRole"]}}
   ]
 }}"#,
         issuer = quote(issuer),
@@ -167,8 +167,8 @@ mod tests {
                 {"claim": "roles", "header": "x-client-roles"}
             ],
             "rules": [
-                {"match": {"prefix": "/healthz"}, "allow_anonymous": true},
-                {"match": {"prefix": "/calc/"}, "roles": ["invokeRole"]}
+                {"match": {"path_separated_prefix": "/healthz"}, "allow_anonymous": true},
+                {"match": {"path_separated_prefix": "/calc"}, "roles": ["invokeRole"]}
             ]
         });
         assert_eq!(c, expected);

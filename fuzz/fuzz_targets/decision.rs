@@ -17,11 +17,12 @@ use libfuzzer_sys::fuzz_target;
 use rolegate::claims::MAX_CLAIM_HEADER_BYTES;
 use rolegate::config::KeySource;
 use rolegate::decision::{
-    decide_with, Environment, KeyStore, Keys, Outcome, WaitPermission, WaitReason,
+    decide_with, select_rule, DenyReason, Environment, KeyStore, Keys, Outcome, WaitPermission,
+    WaitReason,
 };
 use rolegate::jwks::KeySet;
 
-use rolegate::rules::{self, Requirement};
+use rolegate::rules::Requirement;
 use rolegate::token_cache::TokenCache;
 use rolegate_fuzz::{
     decision_config, flags, signed_token, template_tokens, DecisionInput, DigestVerifier, Headers,
@@ -178,7 +179,14 @@ fuzz_target!(|data: &[u8]| {
 
     let method = input.field(0).unwrap_or_default();
     let path = input.field(1).unwrap_or_default();
-    let rule = rules::first_match(&config.rules, &method, &path);
+    let selected = select_rule(config, &method, path.as_bytes());
+    if selected.is_err() {
+        assert!(
+            matches!(&outcome, Outcome::Deny(d) if d.reason == DenyReason::Path),
+            "a refused path must be denied before anything else: {outcome:?}"
+        );
+    }
+    let rule = selected.ok().flatten().and_then(|i| config.rules.get(i));
     match outcome {
         Outcome::Allow(allow) => {
             let rule = rule.unwrap_or_else(|| panic!("allowed without a rule"));

@@ -35,7 +35,10 @@ fuzz_target!(|data: &[u8]| {
     assert!(reparsed.iter().eq(all.iter().copied()));
     for (name, _) in &all {
         if let Ok(name) = std::str::from_utf8(name) {
-            let first = all.iter().find(|(n, _)| n == &name.as_bytes()).map(|(_, v)| *v);
+            let first = all
+                .iter()
+                .find(|(n, _)| n == &name.as_bytes())
+                .map(|(_, v)| *v);
             assert_eq!(pairs.get(name), first, "the first value of a name");
         }
     }

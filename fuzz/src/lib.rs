@@ -132,7 +132,7 @@ pub fn decision_config_json() -> String {
       "local_jwks": {{"keys": [{single}]}}}}
   ],
   "rules": [
-    {{"match": {{"prefix": "/healthz"}}, "allow_anonymous": true}},
+    {{"match": {{"path_separated_prefix": "/healthz"}}, "allow_anonymous": true}},
     {{"match": {{"path": "/admin", "methods": ["GET", "post"]}}, "roles": ["admin", "ops"], "roles_match": "all"}},
     {{"match": {{"prefix": "/calc/"}}, "roles": ["invokeRole"]}},
     {{"match": {{"prefix": "/"}}}}

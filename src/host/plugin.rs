@@ -274,6 +274,9 @@ impl RootContext for Plugin {
                 return false;
             }
         };
+        for warning in config.warnings() {
+            log::warn(&format!("configuration warning: {warning}"));
+        }
         let worker_id = next_worker_id(&HostSharedData, "rolegate/worker-seq", clock::now_ms());
         let worker = Rc::new(Worker::new(config, worker_id));
         worker.keys.borrow_mut().sync(&worker.store);

@@ -157,6 +157,45 @@ pub fn bootstrap(
     })
 }
 
+/// What the HTTP connection manager does to `:path` before the filters see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathHandling {
+    /// Envoy's defaults: the path reaches the filters as the client wrote it.
+    Raw,
+    /// `normalize_path` and `merge_slashes` (the harness's standard bootstrap; Istio's
+    /// MERGE_SLASHES).
+    Normalized,
+    /// Also `path_with_escaped_slashes_action: UNESCAPE_AND_FORWARD`: Istio's
+    /// DECODE_AND_MERGE_SLASHES.
+    NormalizedAndUnescaped,
+}
+
+/// Sets the path handling of the listener's connection manager in a bootstrap made by
+/// [`bootstrap`].
+pub fn set_path_handling(bootstrap: &mut Value, handling: PathHandling) {
+    let pointer = "/static_resources/listeners/0/filter_chains/0/filters/0/typed_config";
+    let Some(Value::Object(hcm)) = bootstrap.pointer_mut(pointer) else {
+        panic!("bootstrap has no connection manager at {pointer}: {bootstrap}");
+    };
+    for field in [
+        "normalize_path",
+        "merge_slashes",
+        "path_with_escaped_slashes_action",
+    ] {
+        hcm.remove(field);
+    }
+    if handling != PathHandling::Raw {
+        hcm.insert("normalize_path".into(), json!(true));
+        hcm.insert("merge_slashes".into(), json!(true));
+    }
+    if handling == PathHandling::NormalizedAndUnescaped {
+        hcm.insert(
+            "path_with_escaped_slashes_action".into(),
+            json!("UNESCAPE_AND_FORWARD"),
+        );
+    }
+}
+
 /// Appends `clusters` to `static_resources.clusters` of a bootstrap made by [`bootstrap`].
 pub fn add_clusters(bootstrap: &mut Value, clusters: Vec<Value>) {
     match bootstrap

@@ -1,0 +1,426 @@
+//! Path tricks in real Envoy: every way of writing a path that the rules and the upstream could
+//! read differently, through a connection manager with Envoy's defaults (no normalization) and
+//! through normalizing ones (Istio's MERGE_SLASHES and DECODE_AND_MERGE_SLASHES). Each case
+//! checks rolegate's answer and, when the request goes through, the path the upstream received.
+//!
+//! Prerequisites as for tests/e2e.rs: `make envoy` and `make build` (the tests fail without them).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use support::check;
+use support::envoy::{self, PathHandling};
+use support::keys::{self, bearer, token, API_APP_ID, AUDIENCE, ISSUER, ROLE};
+use support::stack::{eventually, Stack};
+use support::{idp, Idp, Response};
+
+const HOST: &str = "calc.example.com";
+
+/// `/healthz` anonymous, `/calc` needs invokeRole, `/admin` needs admin; nothing else allowed.
+fn config() -> Value {
+    json!({
+        "providers": [{
+            "name": "aad",
+            "issuers": [ISSUER],
+            "audiences": [API_APP_ID, AUDIENCE],
+            "remote_jwks": {"cluster": "idp", "uri": idp::jwks_uri()},
+        }],
+        "rules": [
+            {"match": {"path_separated_prefix": "/healthz"}, "allow_anonymous": true},
+            {"match": {"path_separated_prefix": "/calc"}, "roles": [ROLE]},
+            {"match": {"path_separated_prefix": "/admin"}, "roles": ["admin"]},
+        ],
+    })
+}
+
+/// What a request must get.
+#[derive(Debug, Clone, Copy)]
+enum Want {
+    /// rolegate's 400: the path is not in canonical form.
+    Refused,
+    /// Envoy's own 400, before rolegate runs.
+    EnvoyRefuses,
+    /// Through to the upstream, which receives this path.
+    Upstream(&'static str),
+    /// 401: the rule that covers the path needs a token.
+    Missing,
+    /// 403 insufficient_scope: the rule that covers the path needs a role the token lacks.
+    Scope,
+    /// 403 access_denied: no rule covers the path.
+    NoRule,
+}
+
+use Want::*;
+
+/// One trick: the path as sent, whether an invokeRole token goes with it, and what it must get
+/// with Envoy's defaults, with MERGE_SLASHES and with DECODE_AND_MERGE_SLASHES.
+struct Case {
+    path: &'static str,
+    with_token: bool,
+    raw: Want,
+    normalized: Want,
+    unescaped: Want,
+    why: &'static str,
+}
+
+const fn case(
+    path: &'static str,
+    with_token: bool,
+    raw: Want,
+    normalized: Want,
+    unescaped: Want,
+    why: &'static str,
+) -> Case {
+    Case {
+        path,
+        with_token,
+        raw,
+        normalized,
+        unescaped,
+        why,
+    }
+}
+
+const CASES: &[Case] = &[
+    case(
+        "/healthz/live",
+        false,
+        Upstream("/healthz/live"),
+        Upstream("/healthz/live"),
+        Upstream("/healthz/live"),
+        "the anonymous space",
+    ),
+    case(
+        "/healthz/../calc/v1/add/1/1",
+        false,
+        Refused,
+        Missing,
+        Missing,
+        "dot-dot out of the anonymous space",
+    ),
+    case(
+        "/healthz/%2e%2e/calc/v1/add/1/1",
+        false,
+        Refused,
+        Missing,
+        Missing,
+        "encoded dot-dot",
+    ),
+    case(
+        "/healthz/%2E%2E/calc/v1/add/1/1",
+        false,
+        Refused,
+        Missing,
+        Missing,
+        "encoded dot-dot, upper case",
+    ),
+    case(
+        "/healthz/.%2e/calc/v1/add/1/1",
+        false,
+        Refused,
+        Missing,
+        Missing,
+        "half-encoded dot-dot",
+    ),
+    case(
+        "/healthz/..;/calc/v1/add/1/1",
+        false,
+        Refused,
+        Missing,
+        Missing,
+        "Tomcat's ..; (normalize_path resolves it too)",
+    ),
+    case(
+        "/healthz/..;jsessionid=x/calc/v1/add/1/1",
+        false,
+        Refused,
+        Missing,
+        Missing,
+        "..; with a parameter value",
+    ),
+    case(
+        "/healthz%2f..%2fcalc/v1/add/1/1",
+        false,
+        Refused,
+        Refused,
+        Missing,
+        "encoded slashes: kept by MERGE_SLASHES, decoded by DECODE_AND_MERGE_SLASHES",
+    ),
+    case(
+        "/healthz%2F..%2Fcalc/v1/add/1/1",
+        false,
+        Refused,
+        Refused,
+        Missing,
+        "encoded slashes, upper case",
+    ),
+    case(
+        "/healthz%5c..%5ccalc/v1/add/1/1",
+        false,
+        Refused,
+        Refused,
+        Missing,
+        "encoded backslashes",
+    ),
+    case(
+        "/healthz\\..\\calc/v1/add/1/1",
+        false,
+        Refused,
+        Missing,
+        Missing,
+        "backslashes: normalize_path reads them as /",
+    ),
+    case(
+        "/calc/../admin/x",
+        true,
+        Refused,
+        Scope,
+        Scope,
+        "from the invokeRole space into the admin space",
+    ),
+    case(
+        "/calc/%2e%2e/admin/x",
+        true,
+        Refused,
+        Scope,
+        Scope,
+        "the same, encoded",
+    ),
+    case(
+        "/calc/./v1/add/1/1",
+        true,
+        Refused,
+        Upstream("/calc/v1/add/1/1"),
+        Upstream("/calc/v1/add/1/1"),
+        "a single dot segment",
+    ),
+    case(
+        "//calc/v1/add/1/1",
+        true,
+        Refused,
+        Upstream("/calc/v1/add/1/1"),
+        Upstream("/calc/v1/add/1/1"),
+        "leading empty segment",
+    ),
+    case(
+        "/calc//v1/add/1/1",
+        true,
+        Refused,
+        Upstream("/calc/v1/add/1/1"),
+        Upstream("/calc/v1/add/1/1"),
+        "inner empty segment",
+    ),
+    case(
+        "/healthzX",
+        false,
+        NoRule,
+        NoRule,
+        NoRule,
+        "a separated prefix stops at the segment",
+    ),
+    case(
+        "/c%61lc/v1/add/1/1",
+        false,
+        Missing,
+        Missing,
+        Missing,
+        "an encoded unreserved letter is still /calc",
+    ),
+    case(
+        "/c%61lc/v1/add/1/1",
+        true,
+        Upstream("/c%61lc/v1/add/1/1"),
+        Upstream("/calc/v1/add/1/1"),
+        Upstream("/calc/v1/add/1/1"),
+        "normalize_path decodes unreserved escapes; rolegate matches the decoded form",
+    ),
+    case(
+        "/%61dmin/x",
+        true,
+        Scope,
+        Scope,
+        Scope,
+        "an encoded /admin is /admin",
+    ),
+    case(
+        "/admin;x/panel",
+        true,
+        Refused,
+        Refused,
+        Refused,
+        "Tomcat routes /admin/panel, Go /admin;x/panel: ;parameters that change the rule",
+    ),
+    case(
+        "/calc/v1/add/1/1;v=2",
+        true,
+        Upstream("/calc/v1/add/1/1;v=2"),
+        Upstream("/calc/v1/add/1/1;v=2"),
+        Upstream("/calc/v1/add/1/1;v=2"),
+        "a parameter that changes no rule",
+    ),
+    case(
+        "/calc/v1/add/1/1?next=/../admin",
+        true,
+        Upstream("/calc/v1/add/1/1?next=/../admin"),
+        Upstream("/calc/v1/add/1/1?next=/../admin"),
+        Upstream("/calc/v1/add/1/1?next=/../admin"),
+        "the query is not the path",
+    ),
+    case(
+        "/calc/v1/%00",
+        true,
+        Refused,
+        EnvoyRefuses,
+        EnvoyRefuses,
+        "encoded NUL: normalize_path refuses it itself",
+    ),
+    case(
+        "/calc/v1/%0a",
+        true,
+        Refused,
+        Refused,
+        Refused,
+        "encoded line feed: no normalization removes it",
+    ),
+    case(
+        "/calc/v1/%zz",
+        true,
+        Refused,
+        Refused,
+        Refused,
+        "malformed escape: no normalization repairs it",
+    ),
+];
+
+fn want_for(case: &Case, handling: PathHandling) -> Want {
+    match handling {
+        PathHandling::Raw => case.raw,
+        PathHandling::Normalized => case.normalized,
+        PathHandling::NormalizedAndUnescaped => case.unescaped,
+    }
+}
+
+fn check_answer(r: &Response, want: Want, what: &str) {
+    match want {
+        Refused => {
+            let body = check::local_reply(r, 400, what);
+            assert_eq!(
+                body,
+                json!({"error": "invalid_request", "error_description": "request path is not in canonical form"}),
+                "{what}"
+            );
+            assert!(r.header("www-authenticate").is_none(), "{what}: {r:?}");
+        }
+        EnvoyRefuses => {
+            assert_eq!(r.status, 400, "{what}: {r:?}");
+            assert!(
+                serde_json::from_slice::<Value>(&r.body).is_err(),
+                "{what}: want Envoy's own reply, not rolegate's: {r:?}"
+            );
+        }
+        Upstream(path) => {
+            let seen = check::upstream_ok(r, what);
+            assert_eq!(seen["path"], path, "{what}: the path the upstream received");
+        }
+        Missing => check::missing_credentials(r, HOST, what),
+        Scope => check::insufficient_scope(r, what),
+        NoRule => {
+            let body = check::local_reply(r, 403, what);
+            assert_eq!(check::error_code(&body), "access_denied", "{what}");
+        }
+    }
+}
+
+fn run(handling: PathHandling) {
+    let s = Stack::start_with(Idp::start(keys::standard_jwks()), |p| {
+        let mut bootstrap = p.standard(&config());
+        envoy::set_path_handling(&mut bootstrap, handling);
+        bootstrap
+    });
+    let auth = bearer(&token(&[ROLE]));
+    let mut refused = 0;
+    for case in CASES {
+        let want = want_for(case, handling);
+        let what = format!(
+            "{handling:?} {:?} (token: {}): {}",
+            case.path, case.with_token, case.why
+        );
+        let mut headers = vec![("host", HOST)];
+        if case.with_token {
+            headers.push(("authorization", auth.as_str()));
+        }
+        let before = s.up.count();
+        let r = s.envoy.get(case.path, &headers);
+        check_answer(&r, want, &what);
+        let reached = s.up.count() - before;
+        let should_reach = usize::from(matches!(want, Upstream(_)));
+        assert_eq!(
+            reached, should_reach,
+            "{what}: requests that reached the upstream"
+        );
+        refused += u64::from(matches!(want, Refused));
+    }
+    // Every refusal is counted under its own reason (counters reach Envoy on the next tick).
+    let name = "wasmcustom.rolegate.denied.path";
+    let counted = eventually(Duration::from_secs(2), Duration::from_millis(50), || {
+        (s.envoy.counter(name) == refused).then_some(())
+    });
+    assert!(
+        counted.is_some(),
+        "{name} is {}, want {refused}",
+        s.envoy.counter(name)
+    );
+}
+
+#[test]
+fn envoy_defaults_every_trick_gets_400() {
+    run(PathHandling::Raw);
+}
+
+#[test]
+fn merge_slashes_normalized_paths_get_the_rule_of_the_resolved_path() {
+    run(PathHandling::Normalized);
+}
+
+#[test]
+fn decode_and_merge_slashes_normalized_paths_get_the_rule_of_the_resolved_path() {
+    run(PathHandling::NormalizedAndUnescaped);
+}
+
+#[test]
+fn turning_screening_off_or_opening_a_string_prefix_is_warned_about_at_start() {
+    let mut config = config();
+    config["path_screening"] = json!("off");
+    config["rules"][0] = json!({"match": {"prefix": "/healthz"}, "allow_anonymous": true});
+    let s = Stack::start_with(Idp::start(keys::standard_jwks()), |p| {
+        let mut bootstrap = p.standard(&config);
+        envoy::set_path_handling(&mut bootstrap, PathHandling::Raw);
+        bootstrap
+    });
+    for needle in [
+        "configuration warning: path_screening: is off",
+        "configuration warning: rules[0].match.prefix: opens /healthz... without a token",
+    ] {
+        assert!(
+            s.envoy.wait_for_log(needle, Duration::from_secs(5)),
+            "Envoy's log does not say {needle:?}"
+        );
+    }
+    // What the warning is about: behind Envoy's defaults the rules see the raw path.
+    let r = s
+        .envoy
+        .get("/healthz/../calc/v1/add/1/1", &[("host", HOST)]);
+    assert_eq!(
+        check::upstream_ok(&r, "screening off")["path"],
+        "/healthz/../calc/v1/add/1/1"
+    );
+}
