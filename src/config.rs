@@ -119,6 +119,9 @@ pub struct Config {
     pub forward: bool,
     pub claim_to_headers: Vec<ClaimToHeader>,
     pub from_headers: Vec<TokenLocation>,
+    /// The distinct header names of `from_headers`: all are removed when `forward` is false,
+    /// so a second, unverified token cannot ride along with the verified one.
+    pub token_headers: Vec<String>,
     pub max_token_bytes: usize,
     /// Verified tokens remembered per worker; 0 verifies every token afresh.
     pub token_cache_size: usize,
@@ -326,6 +329,13 @@ fn read_config(value: &Value, problems: &mut Problems) -> Option<Config> {
         }
     }
 
+    let mut token_headers: Vec<String> = Vec::new();
+    for location in &from_headers {
+        if !token_headers.contains(&location.name) {
+            token_headers.push(location.name.clone());
+        }
+    }
+
     top.finish(problems);
     Some(Config {
         providers,
@@ -336,6 +346,7 @@ fn read_config(value: &Value, problems: &mut Problems) -> Option<Config> {
         forward,
         claim_to_headers,
         from_headers,
+        token_headers,
         max_token_bytes: usize::try_from(max_token_bytes).unwrap_or(0),
         token_cache_size: usize::try_from(token_cache_size).unwrap_or(0),
     })

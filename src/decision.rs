@@ -71,10 +71,12 @@ pub enum DenyReason {
     WeakKey,
     Role,
     NoKeys,
+    /// The request's headers could not be changed as an allowed request needs.
+    Internal,
 }
 
 impl DenyReason {
-    pub const ALL: [DenyReason; 13] = [
+    pub const ALL: [DenyReason; 14] = [
         DenyReason::Path,
         DenyReason::NoRule,
         DenyReason::Missing,
@@ -88,6 +90,7 @@ impl DenyReason {
         DenyReason::WeakKey,
         DenyReason::Role,
         DenyReason::NoKeys,
+        DenyReason::Internal,
     ];
 
     pub fn name(self) -> &'static str {
@@ -105,6 +108,7 @@ impl DenyReason {
             DenyReason::WeakKey => "weak_key",
             DenyReason::Role => "role",
             DenyReason::NoKeys => "no_keys",
+            DenyReason::Internal => "internal",
         }
     }
 }
@@ -127,8 +131,9 @@ pub struct Allow<'c> {
     /// The token's value for each claim header, by position; a header without one is removed,
     /// so a client cannot supply it. `None` for an anonymous request: all are removed.
     values: Option<Rc<[Option<Rc<str>>]>>,
-    /// The token header, removed unless `forward` is set.
-    token_header: Option<&'c str>,
+    /// Every header a token may come in, removed unless `forward` is set; none for an
+    /// anonymous request, which has no verified token to protect.
+    token_headers: &'c [String],
 }
 
 impl<'c> Allow<'c> {
@@ -150,7 +155,47 @@ impl<'c> Allow<'c> {
         self.claim_values()
             .filter(|(_, value)| value.is_none())
             .map(|(name, _)| name)
-            .chain(self.token_header)
+            .chain(self.token_headers.iter().map(String::as_str))
+    }
+}
+
+/// The request's header map, as far as an allowed request changes it.
+pub trait HeaderEditor {
+    /// Removes every value of `name`; false when the host refused.
+    fn remove(&mut self, name: &str) -> bool;
+    /// Replaces every value of `name` with `value`; false when the host refused.
+    fn set(&mut self, name: &str, value: &str) -> bool;
+}
+
+/// A header change the host refused: the request must not go on with a client-sent claim
+/// header or an unverified token still in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderChangeFailed<'c> {
+    pub header: &'c str,
+}
+
+pub const HEADER_CHANGE_FAILED: &str = "request headers could not be changed";
+
+impl HeaderChangeFailed<'_> {
+    pub fn denial(&self) -> Denial {
+        denial(DenyReason::Internal, HEADER_CHANGE_FAILED)
+    }
+}
+
+impl<'c> Allow<'c> {
+    /// Makes the header changes, removals first; stops at the first the host refuses.
+    pub fn apply(&self, editor: &mut dyn HeaderEditor) -> Result<(), HeaderChangeFailed<'c>> {
+        for header in self.remove_headers() {
+            if !editor.remove(header) {
+                return Err(HeaderChangeFailed { header });
+            }
+        }
+        for (header, value) in self.add_headers() {
+            if !editor.set(header, value) {
+                return Err(HeaderChangeFailed { header });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -251,27 +296,26 @@ pub fn decide_with<'c>(
         return Outcome::Allow(Allow {
             claim_headers: &config.claim_to_headers,
             values: None,
-            token_header: None,
+            token_headers: &[],
         });
     }
 
-    let (token_header, token) =
-        match extract::extract(&config.from_headers, |n| request.header_bytes(n)) {
-            Extracted::Token { header, token } => (header, token),
-            Extracted::Missing | Extracted::OtherScheme => {
-                return Outcome::Deny(Denial {
-                    reason: DenyReason::Missing,
-                    description: "a Bearer token is required",
-                    realm: Some(sanitized_realm(request.header(":authority"))),
-                })
-            }
-        };
+    let token = match extract::extract(&config.from_headers, |n| request.header_bytes(n)) {
+        Extracted::Token { token, .. } => token,
+        Extracted::Missing | Extracted::OtherScheme => {
+            return Outcome::Deny(Denial {
+                reason: DenyReason::Missing,
+                description: "a Bearer token is required",
+                realm: Some(sanitized_realm(request.header(":authority"))),
+            })
+        }
+    };
 
     if let Some(cache) = env.cache {
         let cached = cache.with(
             &token,
             |entry| still_verified(entry, env.keys),
-            |entry| admit(config, rule, &entry.facts, env.now, token_header),
+            |entry| admit(config, rule, &entry.facts, env.now),
         );
         if let Some(outcome) = cached {
             return outcome;
@@ -285,7 +329,7 @@ pub fn decide_with<'c>(
         Ok(verified) => verified,
         Err(outcome) => return outcome,
     };
-    let outcome = admit(config, rule, &verified.facts, env.now, token_header);
+    let outcome = admit(config, rule, &verified.facts, env.now);
     let lifetime_ok = !matches!(
         &outcome,
         Outcome::Deny(d) if matches!(d.reason, DenyReason::Expired | DenyReason::NotYetValid | DenyReason::Malformed)
@@ -456,13 +500,7 @@ fn verify(
 }
 
 /// What is checked on every use of a verified token: its lifetime now, and the rule's roles.
-fn admit<'c>(
-    config: &'c Config,
-    rule: &Rule,
-    facts: &TokenFacts,
-    now: i64,
-    token_header: &'c str,
-) -> Outcome<'c> {
+fn admit<'c>(config: &'c Config, rule: &Rule, facts: &TokenFacts, now: i64) -> Outcome<'c> {
     let lifetime = facts
         .lifetime
         .and_then(|l| l.check(now, config.clock_skew_seconds));
@@ -493,7 +531,11 @@ fn admit<'c>(
     Outcome::Allow(Allow {
         claim_headers: &config.claim_to_headers,
         values: Some(Rc::clone(&facts.header_values)),
-        token_header: (!config.forward).then_some(token_header),
+        token_headers: if config.forward {
+            &[]
+        } else {
+            &config.token_headers
+        },
     })
 }
 
@@ -847,5 +889,118 @@ mod tests {
         );
         assert_eq!(answer(&config, "/c%61lc/v1"), Err(DenyReason::Missing));
         assert_eq!(config.warnings().len(), 1);
+    }
+
+    /// The real token in `authorization`, and something else in a second token header.
+    struct TwoTokenHeaders(String);
+
+    impl RequestHeaders for TwoTokenHeaders {
+        fn header(&self, name: &str) -> Option<String> {
+            match name {
+                "x-jwt-assertion" => Some("forged.token.here".into()),
+                other => Request(self.0.clone()).header(other),
+            }
+        }
+    }
+
+    fn two_locations(forward: bool) -> Config {
+        let mut config = config();
+        config.forward = forward;
+        config.from_headers.push(crate::extract::TokenLocation {
+            name: "x-jwt-assertion".into(),
+            value_prefix: String::new(),
+        });
+        config.token_headers = vec!["authorization".into(), "x-jwt-assertion".into()];
+        config
+    }
+
+    fn allow_of<'c>(config: &'c Config) -> Allow<'c> {
+        match decide(
+            config,
+            &TwoTokenHeaders(TOKEN.trim().to_string()),
+            &keys(KEYS_WITH_KID, 1),
+            DURING,
+            WaitPermission::default(),
+        ) {
+            Outcome::Allow(allow) => allow,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_token_header_is_removed_not_only_the_verified_one() {
+        let config = two_locations(false);
+        let removed: Vec<&str> = allow_of(&config).remove_headers().collect();
+        assert_eq!(removed, vec!["authorization", "x-jwt-assertion"]);
+        let config = two_locations(true);
+        assert_eq!(
+            allow_of(&config).remove_headers().count(),
+            0,
+            "forward: true keeps every token header"
+        );
+        let parsed = Config::parse(
+            br#"{"providers":[{"name":"p","issuer":"i","audiences":["a"],
+                 "remote_jwks":{"cluster":"c","uri":"https://login/keys"}}],
+                 "from_headers":[{"name":"Authorization","value_prefix":"Bearer "},
+                                 {"name":"authorization","value_prefix":"JWT "},
+                                 {"name":"x-jwt-assertion"}],
+                 "rules":[{"match":{"prefix":"/"}}]}"#,
+        )
+        .expect("config");
+        assert_eq!(
+            parsed.token_headers,
+            vec!["authorization", "x-jwt-assertion"]
+        );
+    }
+
+    /// Refuses the change to one header; records the others.
+    struct RefusingEditor {
+        refuse: &'static str,
+        done: Vec<String>,
+    }
+
+    impl HeaderEditor for RefusingEditor {
+        fn remove(&mut self, name: &str) -> bool {
+            self.done.push(format!("-{name}"));
+            name != self.refuse
+        }
+        fn set(&mut self, name: &str, value: &str) -> bool {
+            self.done.push(format!("+{name}: {value}"));
+            name != self.refuse
+        }
+    }
+
+    #[test]
+    fn a_header_change_the_host_refuses_fails_the_request_closed() {
+        let config = two_locations(false);
+        let allow = allow_of(&config);
+        let mut editor = RefusingEditor {
+            refuse: "none",
+            done: Vec::new(),
+        };
+        assert_eq!(allow.apply(&mut editor), Ok(()));
+        assert_eq!(
+            editor.done,
+            vec![
+                "-authorization",
+                "-x-jwt-assertion",
+                "+x-client-id: 5f28c10f-ecd5-45ef-96b8-db4311802e89"
+            ]
+        );
+        for refuse in ["authorization", "x-jwt-assertion", "x-client-id"] {
+            let mut editor = RefusingEditor {
+                refuse,
+                done: Vec::new(),
+            };
+            let failed = allow.apply(&mut editor).expect_err("refused");
+            assert_eq!(failed.header, refuse);
+            let reply = crate::reply::local_reply(&failed.denial());
+            assert_eq!(reply.status, 500);
+            assert_eq!(
+                reply.body,
+                r#"{"error":"internal_error","error_description":"request headers could not be changed"}"#
+            );
+            assert_eq!(failed.denial().reason.name(), "internal");
+        }
     }
 }

@@ -34,6 +34,7 @@ pub fn local_reply(denial: &Denial) -> LocalReply {
             Some("Bearer error=\"insufficient_scope\"".to_string()),
         ),
         DenyReason::NoKeys => (503, "temporarily_unavailable", None),
+        DenyReason::Internal => (500, "internal_error", None),
         DenyReason::Malformed
         | DenyReason::Signature
         | DenyReason::Expired

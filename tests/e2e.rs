@@ -1470,6 +1470,24 @@ fn from_headers_and_max_token_bytes() {
         &s.get("/x", &[("authorization", &format!("jwt {t}"))]),
         "authorization: jwt (case)",
     );
+    // The verified token came from the first location; a second, unverified one in the other
+    // location must not reach the upstream either.
+    let seen = upstream_saw(
+        &s.get(
+            "/x",
+            &[
+                ("x-api-token", &t),
+                ("authorization", "JWT forged.unverified.token"),
+            ],
+        ),
+        "a second token beside the verified one",
+    );
+    assert_eq!(saw_header(&seen, "x-api-token"), None, "{seen}");
+    assert_eq!(
+        saw_header(&seen, "authorization"),
+        None,
+        "every token location is removed when forward is false: {seen}"
+    );
 
     let r = s.get(
         "/x",

@@ -303,6 +303,8 @@ impl Facts<'_> {
                 ))
             }
             DenyReason::Missing => None,
+            // Made by the host when Envoy refuses a header change; a decision never gives it.
+            DenyReason::Internal => None,
         }
     }
 }

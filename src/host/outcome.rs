@@ -4,7 +4,9 @@ use super::clock;
 use super::log;
 use super::request_snapshot::RequestSnapshot;
 use super::worker::Worker;
-use crate::decision::{self, Denial, DenyReason, Environment, Outcome, WaitPermission, WaitReason};
+use crate::decision::{
+    self, Denial, DenyReason, Environment, HeaderEditor, Outcome, WaitPermission, WaitReason,
+};
 use crate::key_set_record::RefetchDecision;
 use crate::reply::local_reply;
 use proxy_wasm::hostcalls;
@@ -27,11 +29,13 @@ pub fn decide_and_apply(
     }
     match outcome {
         Outcome::Allow(allow) => {
-            for name in allow.remove_headers() {
-                let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None);
-            }
-            for (name, value) in allow.add_headers() {
-                let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value));
+            if let Err(failed) = allow.apply(&mut RequestHeaderMap) {
+                log::warn(&format!(
+                    "request header {} could not be changed: request refused",
+                    failed.header
+                ));
+                send_denial(worker, &failed.denial());
+                return Action::Pause;
             }
             worker.metrics.allowed();
             if resume {
@@ -68,6 +72,19 @@ fn decide<'w>(worker: &'w Worker, headers: &RequestSnapshot, wait: WaitPermissio
         wait,
     };
     decision::decide_with(&worker.config, headers, &env)
+}
+
+/// The current request's headers in Envoy.
+struct RequestHeaderMap;
+
+impl HeaderEditor for RequestHeaderMap {
+    fn remove(&mut self, name: &str) -> bool {
+        hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None).is_ok()
+    }
+
+    fn set(&mut self, name: &str, value: &str) -> bool {
+        hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value)).is_ok()
+    }
 }
 
 fn depends_on_key_state(outcome: &Outcome) -> bool {
