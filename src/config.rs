@@ -46,6 +46,8 @@ pub struct FetchSettings {
     pub timeout_ms: u64,
     pub min_refetch_interval_seconds: u64,
     pub max_jwks_bytes: usize,
+    /// Keys stop verifying this long after the last successful fetch; 0: never.
+    pub max_stale_seconds: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -510,11 +512,24 @@ fn read_fetch_settings(obj: &mut ObjectReader<'_>, problems: &mut Problems) -> F
     let max_jwks_bytes = obj
         .integer("max_jwks_bytes", 1024, 4 * 1024 * 1024, problems)
         .unwrap_or(DEFAULT_MAX_JWKS_BYTES);
+    let max_stale_seconds = obj
+        .integer("max_stale_seconds", 0, 30 * 24 * 3600, problems)
+        .unwrap_or(0);
+    if max_stale_seconds != 0 && max_stale_seconds <= cache_duration_seconds {
+        problems.add(
+            &obj.path_of("max_stale_seconds"),
+            format!(
+                "must be longer than cache_duration_seconds ({cache_duration_seconds}), \
+                 or 0 for no limit: keys would go stale before their next refresh"
+            ),
+        );
+    }
     FetchSettings {
         cache_duration_seconds,
         timeout_ms,
         min_refetch_interval_seconds,
         max_jwks_bytes: usize::try_from(max_jwks_bytes).unwrap_or(usize::MAX),
+        max_stale_seconds,
     }
 }
 
@@ -1013,6 +1028,27 @@ mod tests {
         assert!(errors(&bad)
             .iter()
             .any(|e| e.starts_with("path_screening: expected")));
+    }
+
+    #[test]
+    fn max_stale_seconds_must_outlast_a_refresh() {
+        let c = Config::parse(GOOD.as_bytes()).expect("valid");
+        let fetch = c.providers[0].keys.fetch_settings().expect("remote");
+        assert_eq!(fetch.max_stale_seconds, 0, "no limit by default");
+        let with = |value: &str| {
+            GOOD.replace(
+                "\"timeout_ms\": 5000",
+                &format!("\"timeout_ms\": 5000, \"max_stale_seconds\": {value}"),
+            )
+        };
+        let c = Config::parse(with("86400").as_bytes()).expect("valid");
+        let fetch = c.providers[0].keys.fetch_settings().expect("remote");
+        assert_eq!(fetch.max_stale_seconds, 86400);
+        assert_eq!(
+            errors(&with("600")),
+            vec!["providers[0].remote_jwks.max_stale_seconds: must be longer than cache_duration_seconds (600), or 0 for no limit: keys would go stale before their next refresh"]
+        );
+        assert!(errors(&with("-1"))[0].starts_with("providers[0].remote_jwks.max_stale_seconds"));
     }
 
     #[test]

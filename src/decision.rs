@@ -43,6 +43,18 @@ pub trait KeyStore {
     fn generation(&self, _provider: usize) -> u64 {
         0
     }
+
+    /// Unix seconds from which the provider's keys no longer verify (`max_stale_seconds` after
+    /// the last successful fetch); `None`: no limit.
+    fn usable_until(&self, _provider: usize) -> Option<i64> {
+        None
+    }
+}
+
+/// Whether the provider's keys have outlived `max_stale_seconds` at `now`.
+fn keys_too_old(keys: &dyn KeyStore, provider: usize, now: i64) -> bool {
+    keys.usable_until(provider)
+        .is_some_and(|until| now >= until)
 }
 
 /// What the host may do instead of answering at once.
@@ -234,6 +246,7 @@ fn deny(reason: DenyReason, description: &'static str) -> Outcome<'static> {
 
 const NO_KEYS: &str = "signing keys are not available yet";
 const UNKNOWN_KID: &str = "token signing key is unknown";
+const STALE_KEYS: &str = "signing keys are out of date";
 
 /// Header values never carry quotes, backslashes or control characters from the request.
 fn sanitized_realm(host: Option<String>) -> String {
@@ -314,7 +327,7 @@ pub fn decide_with<'c>(
     if let Some(cache) = env.cache {
         let cached = cache.with(
             &token,
-            |entry| still_verified(entry, env.keys),
+            |entry| still_verified(entry, env.keys, env.now),
             |entry| admit(config, rule, &entry.facts, env.now),
         );
         if let Some(outcome) = cached {
@@ -414,7 +427,10 @@ fn match_rule<'c>(
 
 /// A cached token stays verified while its provider's keys are unchanged, or still hold the
 /// very key that verified it under the same name. Returns the generation to re-stamp.
-fn still_verified(entry: &VerifiedToken, keys: &dyn KeyStore) -> Option<u64> {
+fn still_verified(entry: &VerifiedToken, keys: &dyn KeyStore, now: i64) -> Option<u64> {
+    if keys_too_old(keys, entry.provider, now) {
+        return None;
+    }
     let generation = keys.generation(entry.provider);
     if generation == entry.generation {
         return Some(generation);
@@ -459,6 +475,10 @@ fn verify(
         }
         Keys::Pending | Keys::Unavailable => return Err(deny(DenyReason::NoKeys, NO_KEYS)),
     };
+    // Kept keys that outlived max_stale_seconds may include one the IdP has withdrawn.
+    if keys_too_old(env.keys, provider_index, env.now) {
+        return Err(deny(DenyReason::NoKeys, STALE_KEYS));
+    }
     let key = match key_set.lookup(parsed.kid.as_deref(), parsed.x5t.as_deref()) {
         KeyLookup::Found(key) => key,
         KeyLookup::NotFound if env.wait.for_refetch => {
@@ -1001,6 +1021,56 @@ mod tests {
                 r#"{"error":"internal_error","error_description":"request headers could not be changed"}"#
             );
             assert_eq!(failed.denial().reason.name(), "internal");
+        }
+    }
+
+    /// Keys that stop verifying at a given time, as max_stale_seconds makes them.
+    struct AgingKeys {
+        inner: SwappableKeys,
+        until: i64,
+    }
+
+    impl KeyStore for AgingKeys {
+        fn keys(&self, provider: usize) -> Keys<'_> {
+            self.inner.keys(provider)
+        }
+        fn generation(&self, provider: usize) -> u64 {
+            self.inner.generation(provider)
+        }
+        fn usable_until(&self, _: usize) -> Option<i64> {
+            Some(self.until)
+        }
+    }
+
+    #[test]
+    fn keys_past_max_stale_seconds_verify_nothing_not_even_cached_tokens() {
+        let config = config();
+        let cache = TokenCache::new(10);
+        let keys = AgingKeys {
+            inner: keys(KEYS_WITH_KID, 1),
+            until: DURING + 60,
+        };
+        let decide_at = |now: i64| {
+            let env = Environment {
+                keys: &keys,
+                verifier: &PureRust,
+                cache: Some(&cache),
+                now,
+                wait: WaitPermission::default(),
+            };
+            decide_with(&config, &Request(TOKEN.trim().to_string()), &env)
+        };
+        assert!(matches!(decide_at(DURING), Outcome::Allow(_)));
+        assert!(
+            !cache.is_empty(),
+            "verified and cached while the keys are fresh"
+        );
+        match decide_at(DURING + 60) {
+            Outcome::Deny(d) => {
+                assert_eq!((d.reason, d.description), (DenyReason::NoKeys, STALE_KEYS));
+                assert_eq!(crate::reply::local_reply(&d).status, 503);
+            }
+            other => panic!("the cached token must not outlive its keys: {other:?}"),
         }
     }
 }

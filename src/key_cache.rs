@@ -306,6 +306,15 @@ impl KeyStore for KeyCache {
         self.providers.get(provider).map_or(0, |p| p.generation)
     }
 
+    fn usable_until(&self, provider: usize) -> Option<i64> {
+        let remote = self.remote(provider)?;
+        let limit = remote.fetch.max_stale_seconds;
+        (limit > 0 && remote.record.has_keys()).then(|| {
+            let until = (remote.record.fetched_at_ms / 1000).saturating_add(limit);
+            i64::try_from(until).unwrap_or(i64::MAX)
+        })
+    }
+
     /// Requests may wait for the first keys only until a fetch has failed: after that an IdP
     /// outage must answer at once (503), not pile requests up.
     fn keys(&self, provider: usize) -> Keys<'_> {
@@ -401,6 +410,32 @@ mod tests {
             assert!(kid_known(w, "k1"));
         }
         assert_eq!(ws[2].age_seconds(0, 5_100), Some(5));
+    }
+
+    #[test]
+    fn kept_keys_are_usable_until_max_stale_seconds_after_the_last_success() {
+        let config = Config::parse(
+            CONFIG
+                .replace(
+                    "\"timeout_ms\":1000",
+                    "\"timeout_ms\":1000,\"max_stale_seconds\":60",
+                )
+                .as_bytes(),
+        )
+        .expect("config");
+        let store = MemoryStore::default();
+        let mut cache = KeyCache::new(&config, 1);
+        assert_eq!(cache.usable_until(0), None, "no keys yet");
+        let (body, set) = good("k1");
+        assert_eq!(cache.claim_due(&store, 5_000_000), vec![0]);
+        cache.fetch_succeeded(&store, 0, body.as_bytes(), set, 5_000_000);
+        assert_eq!(cache.usable_until(0), Some(5_000 + 60));
+        // A failed refresh (an empty set, say) does not move the limit.
+        assert_eq!(cache.claim_due(&store, 5_010_000), vec![0]);
+        cache.fetch_failed(&store, 0, 5_010_000, 0.5);
+        assert_eq!(cache.usable_until(0), Some(5_060));
+        let unlimited = KeyCache::new(&Config::parse(CONFIG.as_bytes()).expect("config"), 2);
+        assert_eq!(unlimited.usable_until(0), None);
     }
 
     #[test]

@@ -83,11 +83,12 @@ fn config(issuers: &[&str], source_field: &str, source: Value) -> Value {
 
 /// [`config`] with both Entra issuers and a `remote_jwks`.
 fn remote_config(cache_duration_seconds: u64, timeout_ms: u64) -> Value {
-    config(
-        &[ISSUER, ISSUER_V1],
-        "remote_jwks",
-        remote_jwks(cache_duration_seconds, timeout_ms),
-    )
+    remote_config_with(remote_jwks(cache_duration_seconds, timeout_ms))
+}
+
+/// [`config`] with both Entra issuers and the given `remote_jwks`.
+fn remote_config_with(remote_jwks: Value) -> Value {
+    config(&[ISSUER, ISSUER_V1], "remote_jwks", remote_jwks)
 }
 
 /// A valid token with [`ROLE`] signed by `key` under `kid`.
@@ -1003,4 +1004,79 @@ fn unknown_kid_refetch_interval_is_configurable() {
     check::upstream_ok(&r, "key B after the interval (refetch 2)");
     assert_eq!(s.idp.jwks_requests(), 3, "refetch 2");
     assert_eq!(s.envoy.counter(&jwks_stat("unknown_kid_refetch")), 2);
+}
+
+#[test]
+fn keys_past_max_stale_seconds_stop_verifying_until_a_fetch_succeeds() {
+    // Refresh every second; after an answer without a usable key (`{"keys": []}`, as after a
+    // compromise) the kept keys may be used for 3 s after the last success, no longer.
+    let mut remote = remote_jwks(1, 1000);
+    remote["max_stale_seconds"] = json!(3);
+    let s = Stack::start(
+        &remote_config_with(remote),
+        Idp::start(jwks(&[(key_a(), KID_A)])),
+    );
+    let cached = signed(key_a(), KID_A);
+    check::upstream_ok(&s.get_with_token("/calc/before", &cached), "fresh keys");
+    assert_eq!(s.envoy.counter(&jwks_stat("keys_stale")), 0);
+
+    s.idp.set_jwks(json!({"keys": []}));
+    let emptied = Instant::now();
+    let refused = eventually(Duration::from_secs(10), Duration::from_millis(100), || {
+        let r = s.get_with_token("/calc/stale", &cached);
+        (r.status == 503).then_some(r)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "a cached token still passes {:?} after the IdP withdrew every key:\n{}",
+            emptied.elapsed(),
+            s.idp.describe_requests()
+        )
+    });
+    let waited = emptied.elapsed();
+    check::keys_unavailable(&refused, "keys past max_stale_seconds");
+    assert_eq!(
+        check::error_code(&refused.json()),
+        "temporarily_unavailable"
+    );
+    assert_eq!(
+        refused.json()["error_description"],
+        "signing keys are out of date"
+    );
+    assert!(
+        waited <= Duration::from_secs(6),
+        "refused only {waited:?} after the last good fetch (limit 3 s)"
+    );
+    s.on_every_worker(2, 60, |i| {
+        check::keys_unavailable(
+            &s.get_with_token(&format!("/calc/stale/{i}"), &unseen(key_a(), KID_A)),
+            &format!("request {i}: a token never seen, on every worker"),
+        );
+    });
+    let flagged = eventually(Duration::from_secs(2), Duration::from_millis(50), || {
+        (s.envoy.counter(&jwks_stat("keys_stale")) == 1).then_some(())
+    });
+    assert!(flagged.is_some(), "keys_stale gauge is not 1");
+    assert!(
+        s.envoy
+            .wait_for_log("older than max_stale_seconds", Duration::from_secs(2)),
+        "no warning in the log:\n{}",
+        s.envoy.log_tail(30)
+    );
+
+    // The IdP publishes keys again: the next successful fetch makes them usable.
+    s.idp.set_jwks(jwks(&[(key_a(), KID_A)]));
+    let back = eventually(Duration::from_secs(20), Duration::from_millis(200), || {
+        let r = s.get_with_token("/calc/back", &cached);
+        (r.status == 200).then_some(())
+    });
+    assert!(
+        back.is_some(),
+        "keys did not come back:\n{}",
+        s.idp.describe_requests()
+    );
+    let cleared = eventually(Duration::from_secs(2), Duration::from_millis(50), || {
+        (s.envoy.counter(&jwks_stat("keys_stale")) == 0).then_some(())
+    });
+    assert!(cleared.is_some(), "keys_stale gauge is not back to 0");
 }

@@ -47,6 +47,7 @@ struct ProviderMetrics {
     fetch_failure: Option<u32>,
     key_set_age_seconds: Option<u32>,
     unknown_kid_refetch: Option<u32>,
+    keys_stale: Option<u32>,
 }
 
 fn define(kind: MetricType, name: &str) -> Option<u32> {
@@ -89,6 +90,7 @@ impl Metrics {
                         MetricType::Counter,
                         &format!("rolegate.jwks.{p}.unknown_kid_refetch"),
                     ),
+                    keys_stale: define(MetricType::Gauge, &format!("rolegate.jwks.{p}.keys_stale")),
                 })
                 .collect(),
         }
@@ -128,6 +130,13 @@ impl Metrics {
                 .get(provider)
                 .and_then(|p| p.unknown_kid_refetch),
         );
+    }
+
+    /// 1 while the provider's keys are past `max_stale_seconds` and refuse to verify.
+    pub fn keys_stale(&self, provider: usize, stale: bool) {
+        if let Some(id) = self.providers.get(provider).and_then(|p| p.keys_stale) {
+            let _ = hostcalls::record_metric(id, u64::from(stale));
+        }
     }
 
     pub fn key_set_age(&self, provider: usize, seconds: u64) {

@@ -8,7 +8,7 @@ use super::request::{Request, Unconfigured};
 use super::shared_data::HostSharedData;
 use super::worker::{Waiter, Worker};
 use crate::config::{Config, Endpoint, KeySource};
-use crate::decision::{WaitPermission, WaitReason};
+use crate::decision::{KeyStore, WaitPermission, WaitReason};
 use crate::discovery;
 use crate::key_cache::{check_status, key_set_from_response, FetchError};
 use crate::shared_store::next_worker_id;
@@ -199,10 +199,30 @@ impl Plugin {
 
     fn record_ages(&self, worker: &Worker) {
         let now = clock::now_ms();
+        let now_seconds = clock::now_seconds();
         let keys = worker.keys.borrow();
+        let mut was_stale = worker.keys_stale.borrow_mut();
         for provider in 0..worker.config.providers.len() {
             if let Some(age) = keys.age_seconds(provider, now) {
                 worker.metrics.key_set_age(provider, age);
+            }
+            let stale = keys
+                .usable_until(provider)
+                .is_some_and(|until| now_seconds >= until);
+            if let Some(before) = was_stale.get_mut(provider) {
+                if *before != stale {
+                    *before = stale;
+                    worker.metrics.keys_stale(provider, stale);
+                    let name = worker.provider_name(provider);
+                    if stale {
+                        log::warn(&format!(
+                            "keys of provider {name} are older than max_stale_seconds: \
+                             its tokens get 503 until a fetch succeeds"
+                        ));
+                    } else {
+                        log::info(&format!("keys of provider {name} are fresh again"));
+                    }
+                }
             }
         }
     }

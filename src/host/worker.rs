@@ -31,6 +31,8 @@ pub struct Worker {
     pub metrics: Metrics,
     pub crypto: HostCrypto,
     pub tokens: TokenCache,
+    /// Per provider: whether its keys were past `max_stale_seconds` at the last tick.
+    pub keys_stale: RefCell<Vec<bool>>,
 }
 
 /// A worker goes away when its VM shuts down (the SDK drops the root context on
@@ -46,6 +48,7 @@ impl Drop for Worker {
 impl Worker {
     pub fn new(config: Config, worker_id: u64) -> Self {
         let names: Vec<&str> = config.providers.iter().map(|p| p.name.as_str()).collect();
+        let providers = names.len();
         let metrics = Metrics::define(&names);
         let keys = RefCell::new(KeyCache::new(&config, worker_id));
         let tokens = TokenCache::new(config.token_cache_size);
@@ -57,6 +60,7 @@ impl Worker {
             metrics,
             crypto: HostCrypto::new(),
             tokens,
+            keys_stale: RefCell::new(vec![false; providers]),
         }
     }
 
