@@ -34,8 +34,12 @@ pub fn run(args: &[String], out: &mut Output) -> Result<u8, CliError> {
 }
 
 fn fetch_text(fetch: &FetchSettings) -> String {
+    let stale = match fetch.max_stale_seconds {
+        0 => "kept keys verify until replaced (no max_stale_seconds)".to_string(),
+        n => format!("kept keys verify for {n} s after the last good fetch"),
+    };
     format!(
-        "refresh every {} s, timeout {} ms, unknown-kid refetch at most every {} s, body up to {} bytes",
+        "refresh every {} s, timeout {} ms, unknown-kid refetch at most every {} s, body up to {} bytes; {stale}",
         fetch.cache_duration_seconds,
         fetch.timeout_ms,
         fetch.min_refetch_interval_seconds,
