@@ -18,7 +18,9 @@ fn watched(setup: Setup) -> &'static [(&'static str, &'static str)] {
             ("http.ingress.jwt_authn.jwt_cache_miss", "cache misses"),
             ("http.ingress.rbac.allowed", "rbac allowed"),
         ],
-        Setup::Rolegate => &[("wasmcustom.rolegate.allowed", "rolegate allowed")],
+        Setup::Rolegate | Setup::RolegateUnscreened => {
+            &[("wasmcustom.rolegate.allowed", "rolegate allowed")]
+        }
     }
 }
 
@@ -28,7 +30,7 @@ pub fn read(envoy: &Envoy, setup: Setup) -> Result<Vec<u64>, String> {
     if names.is_empty() {
         return Ok(Vec::new());
     }
-    if setup == Setup::Rolegate {
+    if matches!(setup, Setup::Rolegate | Setup::RolegateUnscreened) {
         // rolegate hands its per-request counts to Envoy on its 100 ms tick: wait for the
         // requests of the run that just ended to be counted.
         std::thread::sleep(ROLEGATE_TICK_SLACK);

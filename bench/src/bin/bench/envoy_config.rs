@@ -1,4 +1,4 @@
-//! The three Envoy set-ups under test and their configurations, rendered from the templates in
+//! The four Envoy set-ups under test and their configurations, rendered from the templates in
 //! `envoy/bench/`.
 
 use std::path::Path;
@@ -15,10 +15,17 @@ pub enum Setup {
     JwtAuthn,
     /// rolegate in V8.
     Rolegate,
+    /// rolegate with `path_screening: "off"`: what the path screen costs.
+    RolegateUnscreened,
 }
 
 impl Setup {
-    pub const ALL: [Setup; 3] = [Setup::Passthrough, Setup::JwtAuthn, Setup::Rolegate];
+    pub const ALL: [Setup; 4] = [
+        Setup::Passthrough,
+        Setup::JwtAuthn,
+        Setup::Rolegate,
+        Setup::RolegateUnscreened,
+    ];
 
     /// The name in tables and logs.
     pub fn label(self) -> &'static str {
@@ -26,6 +33,7 @@ impl Setup {
             Setup::Passthrough => "passthrough",
             Setup::JwtAuthn => "jwt_authn + rbac",
             Setup::Rolegate => "rolegate",
+            Setup::RolegateUnscreened => "rolegate, path_screening off",
         }
     }
 
@@ -35,6 +43,7 @@ impl Setup {
             Setup::Passthrough => "passthrough",
             Setup::JwtAuthn => "jwt_authn",
             Setup::Rolegate => "rolegate",
+            Setup::RolegateUnscreened => "rolegate_unscreened",
         }
     }
 

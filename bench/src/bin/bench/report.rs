@@ -125,7 +125,8 @@ impl Ratio {
     }
 }
 
-/// rolegate / jwt_authn (hot, cold) and rolegate / passthrough (hot), paired by round.
+/// rolegate / jwt_authn (hot, cold), rolegate / passthrough (hot) and rolegate / rolegate
+/// without the path screen (hot), paired by round.
 pub fn ratios(samples: &[Sample]) -> Vec<Ratio> {
     let case = |setup, path| Case { setup, path };
     vec![
@@ -146,6 +147,12 @@ pub fn ratios(samples: &[Sample]) -> Vec<Ratio> {
             "rolegate / passthrough, hot",
             case(Setup::Rolegate, TokenPath::Hot),
             case(Setup::Passthrough, TokenPath::Hot),
+        ),
+        Ratio::between(
+            samples,
+            "rolegate / rolegate with path_screening off, hot (the path screen's cost)",
+            case(Setup::Rolegate, TokenPath::Hot),
+            case(Setup::RolegateUnscreened, TokenPath::Hot),
         ),
     ]
 }
@@ -241,7 +248,7 @@ impl Document<'_> {
              {evidence}\n\
              ## What was measured\n\
              \n\
-             The same Envoy binary runs three set-ups, each with `--concurrency 1` and a \
+             The same Envoy binary runs four set-ups, each with `--concurrency 1` and a \
              direct-response route (no upstream), so only the filter chain differs:\n\
              \n\
              1. **passthrough**: no auth filter ([`envoy/bench/passthrough.yaml`](envoy/bench/passthrough.yaml)).\n\
@@ -252,6 +259,9 @@ impl Document<'_> {
              3. **rolegate**: `dist/rolegate.wasm` in V8 with the same key in `local_jwks`, \
              `token_cache_size` set, rule `/calc/` roles `invokeRole`, `claim_to_headers` azp → \
              x-client-id ([`envoy/bench/rolegate.yaml`](envoy/bench/rolegate.yaml)).\n\
+             4. **rolegate, path_screening off**: set-up 3 with `\"path_screening\": \"off\"` \
+             ([`envoy/bench/rolegate_unscreened.yaml`](envoy/bench/rolegate_unscreened.yaml)), \
+             driven hot only: set-up 3 over this one is what screening `/calc/add` costs.\n\
              \n\
              Tokens are RS256 with a 2048-bit key, shaped like Entra ID application tokens \
              (issuer, audience `api://calc`, `roles: [\"invokeRole\"]`, `azp`). **hot**: one \
