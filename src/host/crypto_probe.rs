@@ -5,7 +5,7 @@
 //! Configuration: `{"rows": [{"id", "n", "e", "msg", "sig" (hex), "valid": bool}]}`.
 //! Result: one log line `crypto probe: rows=R agree=A host_calls=H disagree=[ids]`.
 
-use super::crypto::HostCrypto;
+use super::crypto::host_crypto;
 use super::log;
 use crate::rs256::{Rs256Key, SignatureVerifier};
 use proxy_wasm::hostcalls;
@@ -27,7 +27,7 @@ fn hex(text: &str) -> Option<Vec<u8>> {
 }
 
 fn run(rows: &[Value]) -> String {
-    let crypto = HostCrypto::new();
+    let crypto = host_crypto();
     let mut agree = 0;
     let mut disagree = Vec::new();
     for row in rows {

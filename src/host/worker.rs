@@ -1,7 +1,7 @@
 //! What one worker VM holds for one plugin configuration: the compiled configuration, its view
 //! of the shared key sets, the requests waiting for keys, and the metrics.
 
-use super::crypto::HostCrypto;
+use super::crypto::{host_crypto, HostCrypto};
 use super::metrics::Metrics;
 use super::shared_data::HostSharedData;
 use crate::config::Config;
@@ -58,7 +58,7 @@ impl Worker {
             store: HostSharedData,
             waiters: RefCell::new(Vec::new()),
             metrics,
-            crypto: HostCrypto::new(),
+            crypto: host_crypto(),
             tokens,
             keys_stale: RefCell::new(vec![false; providers]),
         }
