@@ -23,6 +23,8 @@ pub enum Unusable {
     Malformed(&'static str),
     Weak(KeyWeakness),
     DuplicateKid,
+    /// For a lookup by `x5t` only: more than one key carries that thumbprint.
+    DuplicateX5t,
 }
 
 impl fmt::Display for Unusable {
@@ -35,6 +37,7 @@ impl fmt::Display for Unusable {
             Unusable::Malformed(what) => write!(f, "malformed key: {what}"),
             Unusable::Weak(w) => write!(f, "{w}"),
             Unusable::DuplicateKid => write!(f, "kid appears more than once in the key set"),
+            Unusable::DuplicateX5t => write!(f, "x5t appears more than once in the key set"),
         }
     }
 }
@@ -214,10 +217,25 @@ impl KeySet {
 
     /// Finds the key for a token header. Without `kid`, an `x5t` thumbprint is matched, and a
     /// set with a single usable key is used as is; anything else would mean trying keys.
+    ///
+    /// An `x5t` that more than one entry carries is refused, like a duplicated `kid`: which
+    /// entry the IdP meant is unknowable, and taking the first would let the order of the
+    /// document pick the key. As for `kid`, this holds even when the entries are the same key
+    /// or one of them is unusable anyway: no IdP's key set repeats a thumbprint, so a subtler
+    /// rule would buy nothing. Unlike a duplicated `kid`, the entries stay usable by their
+    /// own, distinct kids: a kid names one entry whatever its thumbprint, and a token that
+    /// has one is looked up by it (its `x5t` is not consulted).
     pub fn lookup(&self, kid: Option<&str>, x5t: Option<&str>) -> KeyLookup<'_> {
+        static DUPLICATE_X5T: Unusable = Unusable::DuplicateX5t;
         let found = match (kid, x5t) {
             (Some(kid), _) => self.keys.iter().find(|k| k.kid.as_deref() == Some(kid)),
-            (None, Some(x5t)) => self.keys.iter().find(|k| k.x5t.as_deref() == Some(x5t)),
+            (None, Some(x5t)) => {
+                let mut matching = self.keys.iter().filter(|k| k.x5t.as_deref() == Some(x5t));
+                match (matching.next(), matching.next()) {
+                    (_, Some(_)) => return KeyLookup::Unusable(&DUPLICATE_X5T),
+                    (only, None) => only,
+                }
+            }
             (None, None) => {
                 let mut usable = self.keys.iter().filter(|k| k.key.is_ok());
                 match (usable.next(), usable.next()) {
@@ -293,6 +311,57 @@ mod tests {
             set.lookup(Some("d"), None),
             KeyLookup::Unusable(Unusable::DuplicateKid)
         ));
+    }
+
+    #[test]
+    fn a_duplicated_x5t_is_unusable_for_x5t_lookups_but_kids_still_work() {
+        let doc = format!(
+            r#"{{"keys":[{},{},{}]}}"#,
+            rsa("a", r#","x5t":"t""#),
+            rsa("b", r#","x5t":"t""#),
+            rsa("c", r#","x5t":"u""#)
+        );
+        let set = KeySet::parse(doc.as_bytes()).expect("parses");
+        assert_eq!(set.usable_count(), 3);
+        assert!(matches!(
+            set.lookup(None, Some("t")),
+            KeyLookup::Unusable(Unusable::DuplicateX5t)
+        ));
+        // The kid names one key whatever the thumbprint says.
+        for kid in ["a", "b"] {
+            assert!(matches!(set.lookup(Some(kid), None), KeyLookup::Found(_)));
+            assert!(matches!(
+                set.lookup(Some(kid), Some("t")),
+                KeyLookup::Found(_)
+            ));
+        }
+        assert!(matches!(set.lookup(None, Some("u")), KeyLookup::Found(_)));
+        assert!(matches!(set.lookup(None, Some("v")), KeyLookup::NotFound));
+
+        // Also when the two entries are the same key, and when one of them is not usable:
+        // which entry the IdP meant is still unknowable.
+        let same = format!(
+            r#"{{"keys":[{},{}]}}"#,
+            rsa("a", r#","x5t":"t""#),
+            rsa("a2", r#","x5t":"t""#)
+        );
+        let ec = r#"{"kty":"EC","kid":"e","x5t":"t","crv":"P-256","x":"a","y":"b"}"#;
+        let mixed = format!(r#"{{"keys":[{ec},{}]}}"#, rsa("a", r#","x5t":"t""#));
+        let without_kids = format!(
+            r#"{{"keys":[{},{}]}}"#,
+            rsa("x", r#","x5t":"t""#).replace(r#""kid":"x","#, ""),
+            rsa("y", r#","x5t":"t""#).replace(r#""kid":"y","#, "")
+        );
+        for doc in [same, mixed, without_kids] {
+            let set = KeySet::parse(doc.as_bytes()).expect("parses");
+            assert!(
+                matches!(
+                    set.lookup(None, Some("t")),
+                    KeyLookup::Unusable(Unusable::DuplicateX5t)
+                ),
+                "{doc}"
+            );
+        }
     }
 
     #[test]

@@ -10,7 +10,8 @@ use crate::decision::{KeyStore, Keys};
 use crate::jwks::{KeySet, KeySetError};
 use crate::key_set_record::{KeySetRecord, RefetchDecision};
 use crate::shared_store::{load_record, update_record, SharedStore};
-use std::fmt;
+use sha2::{Digest, Sha256};
+use std::fmt::{self, Write as _};
 
 /// How long past its own timeout a fetch may hold the lease before others take over.
 pub const LEASE_MARGIN_MS: u64 = 1_000;
@@ -66,6 +67,71 @@ pub fn key_set_from_response(
     Ok(set)
 }
 
+/// Hex digits of the SHA-256 that name a shared key set: 64 bits, so distinct configurations
+/// in one Envoy do not meet by chance, in a key every worker passes to the host on every sync.
+const FETCH_ID_HEX_DIGITS: usize = 16;
+
+/// The shared-data name of a provider's key set, without the `/record` or `/jwks` suffix:
+/// `rolegate/keys/<provider name>/<fetch id>`. Workers, and configurations, share a key set
+/// exactly when they would fetch it the same way, so the fetch id covers every input of the
+/// fetch: the kind of source, the clusters, the URI and the limits. Two configurations that
+/// differ in any of them (a cluster switched to another IdP, a lower `max_jwks_bytes`) keep
+/// apart, and a changed configuration starts with a fetch of its own instead of keys fetched
+/// the old way. The name is hashed too, so the readable part decides nothing.
+fn shared_key_base(name: &str, source: &KeySource, fetch: &FetchSettings) -> String {
+    // Length-prefixed fields: no two different inputs give the same description.
+    let mut description = String::from("rolegate key set v1");
+    let mut field = |value: &str| {
+        let _ = write!(description, "|{}:{value}", value.len());
+    };
+    field(name);
+    match source {
+        KeySource::Local(_) => field("local"),
+        KeySource::Remote { jwks, .. } => {
+            field("remote_jwks");
+            field(&jwks.cluster);
+            field(&jwks.uri);
+        }
+        KeySource::Discovery {
+            document,
+            jwks_cluster,
+            ..
+        } => {
+            field("discovery");
+            field(&document.cluster);
+            field(&document.uri);
+            field(jwks_cluster);
+        }
+    }
+    // Destructured, not read field by field: a limit added to FetchSettings must be added
+    // here too, or this stops compiling.
+    let FetchSettings {
+        cache_duration_seconds,
+        timeout_ms,
+        min_refetch_interval_seconds,
+        max_jwks_bytes,
+        // How long kept keys may be used is each worker's own check against the record's
+        // fetch time; it changes nothing about what is fetched or shared.
+        max_stale_seconds: _,
+    } = *fetch;
+    for limit in [
+        cache_duration_seconds,
+        timeout_ms,
+        min_refetch_interval_seconds,
+        u64::try_from(max_jwks_bytes).unwrap_or(u64::MAX),
+    ] {
+        field(&limit.to_string());
+    }
+    let mut base = format!("rolegate/keys/{name}/");
+    for byte in Sha256::digest(description.as_bytes())
+        .iter()
+        .take(FETCH_ID_HEX_DIGITS / 2)
+    {
+        let _ = write!(base, "{byte:02x}");
+    }
+    base
+}
+
 struct RemoteSlot {
     record_key: String,
     body_key: String,
@@ -94,7 +160,7 @@ impl KeyCache {
             .providers
             .iter()
             .map(|p| {
-                let (source_uri, stages, fetch) = match &p.keys {
+                let (stages, fetch) = match &p.keys {
                     KeySource::Local(set) => {
                         return ProviderKeys {
                             set: Some(set.clone()),
@@ -102,13 +168,11 @@ impl KeyCache {
                             remote: None,
                         }
                     }
-                    KeySource::Remote { jwks, fetch } => (jwks.uri.as_str(), 1, *fetch),
+                    KeySource::Remote { fetch, .. } => (1, *fetch),
                     // Discovery costs two calls per fetch cycle: the document, then the keys.
-                    KeySource::Discovery {
-                        document, fetch, ..
-                    } => (document.uri.as_str(), 2, *fetch),
+                    KeySource::Discovery { fetch, .. } => (2, *fetch),
                 };
-                let base = format!("rolegate/keys/{}/{}", p.name, source_uri);
+                let base = shared_key_base(&p.name, &p.keys, &fetch);
                 ProviderKeys {
                     set: None,
                     generation: 0,
@@ -294,6 +358,17 @@ impl KeyCache {
         record
             .has_keys()
             .then(|| now_ms.saturating_sub(record.fetched_at_ms) / 1000)
+    }
+
+    /// The shared-data key of the provider's record (lease, schedule, generation); `None` for
+    /// inline keys.
+    pub fn record_key(&self, provider: usize) -> Option<&str> {
+        self.remote(provider).map(|r| r.record_key.as_str())
+    }
+
+    /// The shared-data key of the provider's last good key set body.
+    pub fn body_key(&self, provider: usize) -> Option<&str> {
+        self.remote(provider).map(|r| r.body_key.as_str())
     }
 
     fn remote(&self, provider: usize) -> Option<&RemoteSlot> {
@@ -521,6 +596,84 @@ mod tests {
         );
     }
 
+    fn record_key_of(config: &str) -> String {
+        let config = Config::parse(config.as_bytes()).expect("config");
+        let cache = KeyCache::new(&config, 1);
+        let key = cache.record_key(0).expect("remote").to_string();
+        let body = cache.body_key(0).expect("remote");
+        assert_eq!(key.strip_suffix("/record"), body.strip_suffix("/jwks"));
+        key
+    }
+
+    /// A shared key set is one fetch: every input of that fetch must be part of its name, or
+    /// two configurations that fetch differently share keys (and a change of cluster or limit
+    /// keeps the keys fetched the old way).
+    #[test]
+    fn the_shared_record_is_named_by_every_fetch_input() {
+        let base = record_key_of(CONFIG);
+        assert_eq!(base, record_key_of(CONFIG), "same inputs, same record");
+        assert!(base.starts_with("rolegate/keys/p/"), "{base}");
+        assert!(base.ends_with("/record"), "{base}");
+        let variants = [
+            (
+                "cluster",
+                CONFIG.replace(r#""cluster":"idp""#, r#""cluster":"idp2""#),
+            ),
+            (
+                "uri",
+                CONFIG.replace("http://idp/keys", "http://idp/other-keys"),
+            ),
+            (
+                "cache_duration_seconds",
+                CONFIG.replace(
+                    r#""cache_duration_seconds":10"#,
+                    r#""cache_duration_seconds":11"#,
+                ),
+            ),
+            (
+                "timeout_ms",
+                CONFIG.replace(r#""timeout_ms":1000"#, r#""timeout_ms":1001"#),
+            ),
+            (
+                "min_refetch_interval_seconds",
+                CONFIG.replace(
+                    r#""timeout_ms":1000"#,
+                    r#""timeout_ms":1000,"min_refetch_interval_seconds":7"#,
+                ),
+            ),
+            (
+                "max_jwks_bytes",
+                CONFIG.replace(
+                    r#""timeout_ms":1000"#,
+                    r#""timeout_ms":1000,"max_jwks_bytes":4096"#,
+                ),
+            ),
+            (
+                "discovery instead of a key set URI",
+                CONFIG.replace("remote_jwks", "discovery"),
+            ),
+        ];
+        let mut seen = vec![base];
+        for (what, config) in variants {
+            assert_ne!(config, CONFIG, "{what}: the variant must change the text");
+            let key = record_key_of(&config);
+            assert!(!seen.contains(&key), "{what}: {key} shared");
+            seen.push(key);
+        }
+        // Discovery: the cluster that carries the key set's GET is an input too.
+        let discovery = CONFIG.replace("remote_jwks", "discovery");
+        let own_jwks_cluster = discovery.replace(
+            r#""cluster":"idp""#,
+            r#""cluster":"idp","jwks_cluster":"keys""#,
+        );
+        let same_jwks_cluster = discovery.replace(
+            r#""cluster":"idp""#,
+            r#""cluster":"idp","jwks_cluster":"idp""#,
+        );
+        assert_ne!(record_key_of(&discovery), record_key_of(&own_jwks_cluster));
+        assert_eq!(record_key_of(&discovery), record_key_of(&same_jwks_cluster));
+    }
+
     #[test]
     fn an_unchanged_key_set_is_not_parsed_again() {
         let store = MemoryStore::default();
@@ -531,7 +684,7 @@ mod tests {
         ws[1].sync(&store);
         ws[0].claim_due(&store, 10_100);
         ws[0].fetch_succeeded(&store, 0, b.as_bytes(), set, 10_200);
-        let record = load_record(&store, "rolegate/keys/p/http://idp/keys/record").expect("record");
+        let record = load_record(&store, ws[0].record_key(0).expect("remote")).expect("record");
         assert_eq!(record.generation, 1);
     }
 }

@@ -15,6 +15,9 @@ pub struct Modulus {
     n_prime: u32,
     /// `R^2 mod n` with `R = 2^(32·limbs)`: takes a number into Montgomery form.
     r_squared: Vec<u32>,
+    /// Bytes in `n` without leading zeros: the length of every signature (RFC 8017 §8.2.2
+    /// step 1) and of every result.
+    byte_len: usize,
 }
 
 /// Big-endian bytes to `len` little-endian limbs; `None` if the value needs more.
@@ -88,6 +91,7 @@ impl Modulus {
             n_prime: inverse.wrapping_neg(),
             r_squared: Vec::new(),
             limbs,
+            byte_len: bytes.len(),
         };
         modulus.r_squared = modulus.power_of_two_mod(64 * modulus.limbs.len());
         Some(modulus)
@@ -145,10 +149,15 @@ impl Modulus {
         t
     }
 
-    /// RSAVP1: `signature^exponent mod n` as big-endian bytes of the modulus' length, or `None`
-    /// when the signature representative is not below `n` (RFC 8017 §5.2.2 step 1) or the
-    /// exponent is 0.
+    /// RSAVP1: `signature^exponent mod n` as big-endian bytes, as many as the modulus has
+    /// without leading zeros. `None` unless the signature is exactly that long (RFC 8017
+    /// §8.2.2 step 1: a signature is k bytes; a shorter or zero-padded one is no signature, and
+    /// the result is always k bytes, never cut to the input's length), or when its value is
+    /// not below `n` (§5.2.2 step 1) or the exponent is 0.
     pub fn public_op(&self, signature_be: &[u8], exponent: u32) -> Option<Vec<u8>> {
+        if signature_be.len() != self.byte_len {
+            return None;
+        }
         let k = self.limbs.len();
         let s = limbs_from_be(signature_be, k)?;
         if at_least(&s, &self.limbs) || exponent == 0 {
@@ -168,8 +177,7 @@ impl Modulus {
             *first = 1;
         }
         let plain = self.multiply(&acc, &one);
-        let byte_len = signature_be.len();
-        let mut out = vec![0u8; byte_len];
+        let mut out = vec![0u8; self.byte_len];
         for (i, byte) in out.iter_mut().rev().enumerate() {
             let limb = plain.get(i / 4).copied().unwrap_or(0);
             *byte = (limb >> (8 * (i % 4))) as u8;
@@ -182,8 +190,19 @@ impl Modulus {
 mod tests {
     use super::*;
 
+    /// Minimal big-endian bytes (at least one).
     fn be(value: u128) -> Vec<u8> {
-        value.to_be_bytes().to_vec()
+        let bytes = value.to_be_bytes();
+        let first = bytes.iter().position(|b| *b != 0).unwrap_or(15);
+        bytes[first..].to_vec()
+    }
+
+    /// `value` as exactly `len` big-endian bytes.
+    fn be_len(value: u128, len: usize) -> Vec<u8> {
+        let bytes = value.to_be_bytes();
+        let mut out = vec![0u8; len.saturating_sub(16)];
+        out.extend_from_slice(&bytes[16usize.saturating_sub(len)..]);
+        out
     }
 
     fn pow_mod(base: u128, exponent: u32, modulus: u128) -> u128 {
@@ -208,7 +227,9 @@ mod tests {
             let width = be(modulus).len();
             for base in [0u128, 1, 2, modulus / 3, modulus - 1] {
                 for exponent in [1u32, 2, 3, 17, 65] {
-                    let got = prepared.public_op(&be(base), exponent).expect("below n");
+                    let got = prepared
+                        .public_op(&be_len(base, width), exponent)
+                        .expect("below n");
                     assert_eq!(got.len(), width);
                     let got = got.iter().fold(0u128, |acc, b| (acc << 8) | u128::from(*b));
                     let want = pow_mod(base, exponent, modulus);
@@ -223,9 +244,33 @@ mod tests {
         let n = Modulus::new(&be(0xF123_4567_89AB_CDEF)).expect("odd");
         assert_eq!(n.public_op(&be(0xF123_4567_89AB_CDEF), 3), None, "s = n");
         assert_eq!(n.public_op(&be(0xF123_4567_89AB_CDF0), 3), None, "s > n");
-        assert_eq!(n.public_op(&be(5), 0), None);
+        assert_eq!(n.public_op(&be_len(5, 8), 0), None);
         assert!(Modulus::new(&be(0x10)).is_none(), "even");
         assert!(Modulus::new(&be(1)).is_none());
         assert!(Modulus::new(&[0, 0]).is_none());
+    }
+
+    #[test]
+    fn the_signature_must_be_exactly_as_long_as_the_modulus() {
+        // 7^3 = 343 = 0x0157: an output as long as the input would lose the 01.
+        let n = Modulus::new(&be(0xF123_4567_89AB_CDEF)).expect("odd");
+        assert_eq!(
+            n.public_op(&be_len(7, 8), 3),
+            Some(vec![0, 0, 0, 0, 0, 0, 0x01, 0x57])
+        );
+        assert_eq!(n.public_op(&[0x07], 3), None, "short");
+        assert_eq!(n.public_op(&be_len(7, 7), 3), None, "one byte short");
+        assert_eq!(n.public_op(&[], 3), None, "empty");
+        assert_eq!(n.public_op(&be_len(7, 9), 3), None, "zero-padded");
+        assert_eq!(n.public_op(&be_len(7, 16), 3), None, "zero-padded to 16");
+        // The length is the modulus' own, not that of the bytes it was given in.
+        let padded = Modulus::new(&be_len(0xF123_4567_89AB_CDEF, 12)).expect("odd");
+        assert_eq!(padded, n);
+        assert_eq!(padded.public_op(&be_len(7, 12), 3), None);
+        // A modulus whose top byte is not full: 0x01_0000_0001 is 5 bytes, not 8 (2 limbs).
+        let n = Modulus::new(&be(0x01_0000_0001)).expect("odd");
+        assert_eq!(n.public_op(&be_len(2, 5), 3), Some(vec![0, 0, 0, 0, 8]));
+        assert_eq!(n.public_op(&be_len(2, 8), 3), None, "limb-aligned length");
+        assert_eq!(n.public_op(&be_len(2, 4), 3), None);
     }
 }

@@ -99,4 +99,57 @@ mod tests {
             vec![0x02, 0x02, 0x00, 0x81, 0x02, 0x03, 0x01, 0x00, 0x01, 0x02, 0x01, 0x00]
         );
     }
+
+    /// Against the `rsa` crate's encoder (an independent DER writer) at modulus sizes that are
+    /// not whole bytes or limbs, lengths on both sides of the one- and two-byte length forms,
+    /// and exponents whose top bit is set (their INTEGER needs a 00 in front).
+    #[test]
+    fn matches_the_rsa_crates_encoder_at_odd_sizes() {
+        use rsa::pkcs8::EncodePublicKey;
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut random_bytes = |len: usize| -> Vec<u8> {
+            (0..len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    (state >> 24) as u8
+                })
+                .collect()
+        };
+        let mut compared = 0;
+        for bits in [
+            9, 15, 16, 17, 127, 1000, 1015, 1025, 2047, 2048, 2049, 2056, 3071, 8193,
+        ] {
+            let mut n = random_bytes(bits / 8 + 1);
+            let top_bits = bits - 8 * (n.len() - 1);
+            n[0] &= 0xffu8.checked_shr(8 - top_bits as u32).unwrap_or(0);
+            if top_bits == 0 {
+                n.remove(0);
+                n[0] |= 0x80;
+            } else {
+                n[0] |= 1 << (top_bits - 1);
+            }
+            *n.last_mut().expect("bytes") |= 1;
+            for e in [3u32, 0x7f, 0x80, 65537, 0x80_0001, 0x8000_0001, u32::MAX] {
+                let key = rsa::PublicKey::new_unchecked(
+                    rsa::BoxedUint::from_be_slice_vartime(&n),
+                    rsa::BoxedUint::from(e),
+                );
+                let want = key.to_public_key_der().expect("encodes");
+                let e_be = e.to_be_bytes();
+                assert_eq!(
+                    rsa_public_key_der(&n, &e_be),
+                    want.as_bytes(),
+                    "{bits} bits, e = {e:#x}"
+                );
+                // Leading zeros in what the caller passes change nothing.
+                let mut padded_n = vec![0, 0];
+                padded_n.extend_from_slice(&n);
+                assert_eq!(rsa_public_key_der(&padded_n, &e_be), want.as_bytes());
+                compared += 1;
+            }
+        }
+        assert_eq!(compared, 14 * 7);
+    }
 }

@@ -765,28 +765,27 @@ fn extreme_shared_records_never_wrap_into_a_past_state() {
 const REMOTE: &str = r#"{"providers":[{"name":"p","issuer":"i","audiences":["a"],
     "remote_jwks":{"cluster":"idp","uri":"http://idp/keys","max_jwks_bytes":1024}}],
     "rules":[{"match":{"prefix":"/"}}]}"#;
-const RECORD_KEY: &str = "rolegate/keys/p/http://idp/keys/record";
-const BODY_KEY: &str = "rolegate/keys/p/http://idp/keys/jwks";
-
 #[test]
 fn a_corrupt_shared_record_is_replaced_and_an_oversized_body_ignored() {
     let config = Config::parse(REMOTE.as_bytes()).unwrap();
     let store = MemoryStore::default();
-    assert!(store.set(RECORD_KEY, &[0xff; 64], 0));
     let mut cache = KeyCache::new(&config, 3);
+    let record_key = cache.record_key(0).unwrap().to_string();
+    let body_key = cache.body_key(0).unwrap().to_string();
+    assert!(store.set(&record_key, &[0xff; 64], 0));
     let _ = cache.sync(&store);
     assert_eq!(cache.claim_due(&store, 10), vec![0]);
-    let (record, _) = store.get(RECORD_KEY).unwrap();
+    let (record, _) = store.get(&record_key).unwrap();
     let record = KeySetRecord::decode(&record).expect("rewritten readable");
     assert_eq!(record.lease_holder, 3);
 
     // Another worker "published" a body over this provider's limit: it is not parsed.
     let big = key_set_of(3);
     assert!(big.len() > 1024);
-    assert!(store.set(BODY_KEY, big.as_bytes(), 0));
+    assert!(store.set(&body_key, big.as_bytes(), 0));
     let mut published = record;
     published.generation = 1;
-    assert!(store.set(RECORD_KEY, published.encode().as_bytes(), 0));
+    assert!(store.set(&record_key, published.encode().as_bytes(), 0));
     let mut other = KeyCache::new(&config, 4);
     let _ = other.sync(&store);
     assert!(matches!(other.keys(0), Keys::Pending));

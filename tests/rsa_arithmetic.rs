@@ -11,13 +11,13 @@
 
 mod support;
 
-use rolegate::rs256::Rs256Key;
+use rolegate::rs256::{PureRust, Rs256Key, SignatureVerifier};
 use rolegate::rsa_public::Modulus;
 use rsa::hazmat::rsa_encrypt;
 use rsa::{BoxedUint, PublicKey};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use support::keys::{key_a, key_b, key_c};
+use support::keys::{key_a, key_b, key_c, TestKey};
 
 fn hex(text: &str) -> Vec<u8> {
     (0..text.len())
@@ -80,7 +80,7 @@ fn oracle(n: &[u8], e: u32, s: &[u8]) -> Vec<u8> {
     let key = PublicKey::new_with_size_limits(
         BoxedUint::from_be_slice(n, precision).unwrap(),
         BoxedUint::from(u64::from(e)),
-        2048..=8192,
+        1024..=8192,
     )
     .unwrap();
     let m = rsa_encrypt(&key, &BoxedUint::from_be_slice(s, precision).unwrap()).unwrap();
@@ -153,4 +153,234 @@ fn verification_accepts_what_the_rsa_crate_signs_and_refuses_near_misses() {
         assert_eq!(encoded.len(), key.modulus().len());
         assert!(!ours.verify(b"m", &encoded));
     }
+}
+
+/// Exponents at the edges of the exponentiation loop: the largest rolegate accepts, every top
+/// bit from 2^24 up, and the common ones.
+const EXPONENTS: [u32; 7] = [
+    3,
+    65537,
+    (1 << 24) + 1,
+    (1 << 31) - 1,
+    0x8000_0001,
+    u32::MAX - 2,
+    u32::MAX,
+];
+
+/// A random odd number of exactly `bits` bits, big-endian in the fewest bytes.
+fn odd_modulus(random: &mut XorShift, bits: usize) -> Vec<u8> {
+    let mut n = random.bytes(bits.div_ceil(8));
+    let top_bits = bits - 8 * (n.len() - 1);
+    n[0] &= 0xff >> (8 - top_bits);
+    n[0] |= 1 << (top_bits - 1);
+    *n.last_mut().unwrap() |= 1;
+    n
+}
+
+/// Below `n` and as long as it: a random value with the top byte brought under n's.
+fn below(random: &mut XorShift, n: &[u8]) -> Vec<u8> {
+    let mut s = random.bytes(n.len());
+    s[0] %= n[0];
+    s
+}
+
+/// Moduli whose length is not a whole number of bytes, or of 32-bit limbs, with exponents of
+/// 2^24 and above: the sizes no Wycheproof key has and the exponents no fixed test key uses.
+#[test]
+fn odd_sized_moduli_and_large_exponents_agree_with_the_rsa_crate() {
+    let mut random = XorShift(0x2545_f491_4f6c_dd1d);
+    let mut compared = 0;
+    for bits in [1025, 1031, 2047, 2049, 2056, 2063, 2072, 2081, 3071, 4095] {
+        let n = odd_modulus(&mut random, bits);
+        let modulus = Modulus::new(&n).expect("odd modulus");
+        for (i, e) in EXPONENTS.into_iter().enumerate() {
+            let mut inputs = vec![below(&mut random, &n)];
+            // Edge values at one exponent each, so the test stays quick in a debug build.
+            match i % 3 {
+                0 => inputs.push(vec![0; n.len()]),
+                1 => {
+                    let mut n_minus_1 = n.clone();
+                    *n_minus_1.last_mut().unwrap() -= 1;
+                    inputs.push(n_minus_1);
+                }
+                _ => {
+                    let mut two = vec![0; n.len()];
+                    *two.last_mut().unwrap() = 2;
+                    inputs.push(two);
+                }
+            }
+            for s in inputs {
+                let ours = modulus.public_op(&s, e).expect("s < n");
+                assert_eq!(ours, oracle(&n, e, &s), "{bits} bits, e = {e}");
+                compared += 1;
+                // The same number one byte shorter or longer is not a signature for n.
+                let mut padded = vec![0];
+                padded.extend_from_slice(&s);
+                assert_eq!(modulus.public_op(&padded, e), None, "{bits} bits, 00 added");
+                assert_eq!(
+                    modulus.public_op(&s[1..], e),
+                    None,
+                    "{bits} bits, byte removed"
+                );
+            }
+        }
+        // At and above the modulus, and s + n, which fits n's length when n's top byte is
+        // not full: refused.
+        assert_eq!(modulus.public_op(&n, EXPONENTS[1]), None);
+        let mut s_plus_n = below(&mut random, &n);
+        let mut carry = 0u16;
+        for (a, b) in s_plus_n.iter_mut().zip(&n).rev() {
+            let sum = u16::from(*a) + u16::from(*b) + carry;
+            *a = sum as u8;
+            carry = sum >> 8;
+        }
+        if carry == 0 {
+            assert_eq!(
+                modulus.public_op(&s_plus_n, EXPONENTS[1]),
+                None,
+                "{bits}: s + n"
+            );
+        }
+    }
+    assert_eq!(compared, 10 * EXPONENTS.len() * 2);
+}
+
+/// The fixed odd-sized test keys (`tests/keys/odd-*.json`): a modulus of 2049 bits (one bit
+/// in its top byte), 2056 (whole bytes but not whole limbs), 2071 and 3071, with the
+/// exponents 65537, 2^24 + 1, 2^31 - 1 and 2^32 - 1.
+fn odd_keys() -> Vec<TestKey> {
+    let keys: Vec<TestKey> = ["odd-2049", "odd-2056", "odd-2071", "odd-3071"]
+        .into_iter()
+        .map(TestKey::load)
+        .collect();
+    let sizes: Vec<(usize, &[u8])> = keys.iter().map(|k| (k.bits(), k.exponent())).collect();
+    assert_eq!(
+        sizes,
+        vec![
+            (2049, &[1, 0, 1][..]),
+            (2056, &[1, 0, 0, 1][..]),
+            (2071, &[0x7f, 0xff, 0xff, 0xff][..]),
+            (3071, &[0xff, 0xff, 0xff, 0xff][..]),
+        ]
+    );
+    keys
+}
+
+const SHA256_DIGEST_INFO: &str = "3031300d060960864801650304020105000420";
+
+/// `00 <block type> <padding_len bytes of FF> 00 <digest info> <digest>` then `trailer`,
+/// zero-filled on the left to `k` bytes.
+fn encoding(k: usize, block_type: u8, padding_len: usize, info: &[u8], digest: &[u8]) -> Vec<u8> {
+    let mut body = vec![block_type];
+    body.extend(std::iter::repeat_n(0xff, padding_len));
+    body.push(0);
+    body.extend_from_slice(info);
+    body.extend_from_slice(digest);
+    assert!(body.len() < k, "{} bytes for {k}", body.len());
+    let mut em = vec![0; k - body.len()];
+    em.extend_from_slice(&body);
+    em
+}
+
+/// RS256 end to end at odd key sizes and large exponents: the genuine signature verifies, and
+/// every forgery built with the private key (so the arithmetic comes out right and only the
+/// encoding or the signature's form is wrong) is refused.
+#[test]
+fn odd_sized_keys_accept_genuine_rs256_and_refuse_forgeries() {
+    let mut leading_zero_removed = 0;
+    for key in odd_keys() {
+        let name = &key.name;
+        let ours = Rs256Key::from_components(key.modulus(), key.exponent()).unwrap();
+        let k = strip(key.modulus()).len();
+        assert_eq!(ours.modulus().len(), k);
+        let accepts = |message: &[u8], signature: &[u8]| {
+            let verdict = ours.verify(message, signature);
+            assert_eq!(PureRust.verify(&ours, message, signature), verdict);
+            verdict
+        };
+
+        let message = b"odd-sized keys";
+        let genuine = key.sign_rs256(message);
+        assert_eq!(genuine.len(), k);
+        assert!(accepts(message, &genuine), "{name}: genuine");
+        let digest = Sha256::digest(message);
+        let info = hex(SHA256_DIGEST_INFO);
+        let well_formed = encoding(k, 1, k - 3 - info.len() - 32, &info, &digest);
+        assert_eq!(key.sign_raw(&well_formed), genuine, "{name}: raw signing");
+
+        // The encoding is wrong, the arithmetic right. Bleichenbacher's 2006 forgery: short
+        // padding, the digest, then bytes a lax parser never looks at.
+        let spare = k - 3 - 7 - info.len() - 32;
+        let mut garbage_after = encoding(k, 1, 7, &info, &digest);
+        garbage_after.rotate_left(spare);
+        garbage_after[k - spare..].fill(0x5a);
+        let mut info_without_null = hex("302f300b0609608648016503040201");
+        info_without_null.extend_from_slice(&hex("0420"));
+        let forgeries = [
+            (
+                "7 bytes of padding, garbage after the digest",
+                garbage_after,
+            ),
+            (
+                "7 bytes of padding, zeros in front",
+                encoding(k, 1, 7, &info, &digest),
+            ),
+            (
+                "no NULL in the DigestInfo",
+                encoding(
+                    k,
+                    1,
+                    k - 3 - info_without_null.len() - 32,
+                    &info_without_null,
+                    &digest,
+                ),
+            ),
+            (
+                "block type 02",
+                encoding(k, 2, k - 3 - info.len() - 32, &info, &digest),
+            ),
+            (
+                "one FF short, a 00 in front",
+                encoding(k, 1, k - 4 - info.len() - 32, &info, &digest),
+            ),
+        ];
+        for (what, em) in forgeries {
+            assert_eq!(em.len(), k, "{name}: {what}");
+            assert!(!accepts(message, &key.sign_raw(&em)), "{name}: {what}");
+        }
+
+        // The genuine value in another form.
+        let mut s_plus_n = genuine.clone();
+        let mut carry = 0u16;
+        for (a, b) in s_plus_n.iter_mut().zip(strip(key.modulus())).rev() {
+            let sum = u16::from(*a) + u16::from(*b) + carry;
+            *a = sum as u8;
+            carry = sum >> 8;
+        }
+        // Below a full top byte, s + n still fits k bytes and only the range check stops it.
+        assert!(carry == 0 || strip(key.modulus())[0] >= 0x80, "{name}");
+        if carry == 1 {
+            s_plus_n.insert(0, 1);
+        }
+        assert!(!accepts(message, &s_plus_n), "{name}: s + n");
+        let mut zero_added = vec![0];
+        zero_added.extend_from_slice(&genuine);
+        assert!(!accepts(message, &zero_added), "{name}: 00 added");
+        assert!(
+            !accepts(message, &genuine[1..]),
+            "{name}: first byte removed"
+        );
+        // A signature that starts with 00 is the same number without it.
+        for round in 0..6u8 {
+            let message = [b'm', round];
+            let signature = key.sign_rs256(&message);
+            if signature[0] == 0 {
+                assert!(accepts(&message, &signature), "{name}: genuine {round}");
+                assert!(!accepts(&message, &signature[1..]), "{name}: 00 removed");
+                leading_zero_removed += 1;
+                break;
+            }
+        }
+    }
+    assert!(leading_zero_removed >= 1, "no signature started with 00");
 }

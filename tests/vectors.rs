@@ -312,6 +312,7 @@ fn lookup_class(lookup: KeyLookup<'_>) -> &'static str {
             Unusable::Malformed(_) => "malformed",
             Unusable::Weak(_) => "weak",
             Unusable::DuplicateKid => "duplicate kid",
+            Unusable::DuplicateX5t => "duplicate x5t",
         },
     }
 }

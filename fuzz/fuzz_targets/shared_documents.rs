@@ -16,8 +16,6 @@ use std::sync::OnceLock;
 const REMOTE_CONFIG: &str = r#"{"providers":[{"name":"p","issuer":"https://idp.example/","audiences":["a"],
     "remote_jwks":{"cluster":"idp","uri":"http://idp/keys","max_jwks_bytes":65536}}],
     "rules":[{"match":{"prefix":"/"}}]}"#;
-const RECORD_KEY: &str = "rolegate/keys/p/http://idp/keys/record";
-const BODY_KEY: &str = "rolegate/keys/p/http://idp/keys/jwks";
 
 fn config() -> &'static Config {
     static C: OnceLock<Config> = OnceLock::new();
@@ -97,15 +95,16 @@ fn discovery_document(doc: &[u8]) {
 /// A worker syncing from a store whose record and key-set body are the fuzzed bytes.
 fn synced_from_store(record: &[u8], body: &[u8]) {
     let store = MemoryStore::default();
-    store.set(RECORD_KEY, record, 0);
-    store.set(BODY_KEY, body, 0);
     let mut cache = KeyCache::new(config(), 7);
+    let record_key = cache.record_key(0).expect("remote").to_string();
+    store.set(&record_key, record, 0);
+    store.set(cache.body_key(0).expect("remote"), body, 0);
     let _ = cache.sync(&store);
     let _ = cache.claim_due(&store, u64_at(body, 0));
     let _ = cache.request_refetch(&store, 0, u64_at(record, 0));
     let _ = cache.age_seconds(0, u64::MAX);
     // Whatever was there, the record left behind must be readable.
-    let stored = store.get(RECORD_KEY).map(|(b, _)| b).unwrap_or_default();
+    let stored = store.get(&record_key).map(|(b, _)| b).unwrap_or_default();
     assert!(KeySetRecord::decode(&stored).is_some() || stored == record);
 }
 

@@ -118,6 +118,26 @@ impl TestKey {
         })
     }
 
+    /// Raw big-endian public exponent.
+    pub fn exponent(&self) -> &[u8] {
+        &self.e
+    }
+
+    /// RSASP1 (`m^d mod n`) on an encoded message of the caller's choosing, as many bytes as
+    /// the modulus: signs encodings no signer would produce, to build forgeries that pass the
+    /// RSA arithmetic and must fail on their padding.
+    pub fn sign_raw(&self, encoded: &[u8]) -> Vec<u8> {
+        use rsa::traits::PublicKeyParts;
+        let precision = self.private.n_bits_precision();
+        let m = BoxedUint::from_be_slice(encoded, precision)
+            .unwrap_or_else(|e| panic!("{}: encoded message too long: {e}", self.name));
+        let s = rsa::hazmat::rsa_decrypt(None::<&mut NoRng>, &self.private, &m)
+            .unwrap_or_else(|e| panic!("raw signing with {} failed: {e}", self.name));
+        let bytes = s.to_be_bytes();
+        let k = self.private.size();
+        bytes[bytes.len() - k..].to_vec()
+    }
+
     /// RSASSA-PKCS1-v1_5 with SHA-256 over `data`.
     pub fn sign_rs256(&self, data: &[u8]) -> Vec<u8> {
         let digest = Sha256::digest(data);
@@ -126,6 +146,24 @@ impl TestKey {
             .unwrap_or_else(|e| panic!("signing with {} failed: {e}", self.name))
     }
 }
+
+/// The RNG `rsa_decrypt` names in its type; without blinding it is never called.
+struct NoRng;
+
+impl rsa::rand_core::TryRng for NoRng {
+    type Error = std::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        unreachable!("no blinding")
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        unreachable!("no blinding")
+    }
+    fn try_fill_bytes(&mut self, _: &mut [u8]) -> Result<(), Self::Error> {
+        unreachable!("no blinding")
+    }
+}
+
+impl rsa::rand_core::TryCryptoRng for NoRng {}
 
 /// `key-a` (2048 bit), loaded once.
 pub fn key_a() -> &'static TestKey {
