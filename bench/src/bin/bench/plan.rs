@@ -33,7 +33,7 @@ impl Case {
     }
 }
 
-/// The order of one round. Rounds are interleaved (every set-up once per round, then the next
+/// The cases of one round. Rounds are interleaved (every set-up once per round, then the next
 /// round), so drift in the machine's load spreads over all set-ups instead of landing on one.
 /// The passthrough sends the hot token too, so every set-up gets the same bytes.
 pub const ROUND: [Case; 6] = [
@@ -44,3 +44,29 @@ pub const ROUND: [Case; 6] = [
     Case::new(Setup::JwtAuthn, TokenPath::Cold),
     Case::new(Setup::Rolegate, TokenPath::Cold),
 ];
+
+/// The order of round `number`: every other round runs backwards. A run measured right after
+/// another set-up's run was seen to gain or lose up to 9% by its place alone (two identical
+/// rolegate set-ups back to back differed by 0.91x in one order, 1.00x when alternated), so no
+/// set-up may always come second.
+pub fn round_order(number: u32) -> impl Iterator<Item = Case> {
+    let backwards = number.is_multiple_of(2);
+    (0..ROUND.len()).filter_map(move |i| {
+        let at = if backwards { ROUND.len() - 1 - i } else { i };
+        ROUND.get(at).copied()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_other_round_runs_backwards() {
+        let forwards: Vec<Case> = round_order(1).collect();
+        let mut backwards: Vec<Case> = round_order(2).collect();
+        assert_eq!(forwards, ROUND.to_vec());
+        backwards.reverse();
+        assert_eq!(backwards, ROUND.to_vec());
+    }
+}

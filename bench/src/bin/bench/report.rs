@@ -235,7 +235,8 @@ impl Document<'_> {
              \n\
              {table}\n\
              Ratios of req/s, computed round by round (each round runs every set-up once, \
-             back to back), then the median. Dividing the medians in the table can give another \
+             back to back, every other round in reverse order so that no set-up always runs \
+             second), then the median. Dividing the medians in the table can give another \
              number; the spread of the per-round ratios shows how much other load disturbed the \
              run.\n\
              \n\

@@ -1,12 +1,12 @@
 //! Drives the fleet: an optional warm-up, then interleaved rounds of every case in
-//! [`ROUND`](crate::plan::ROUND) order; records each run and every run that got a non-200.
+//! [`round_order`](crate::plan::round_order); records each run and every run that got a non-200.
 
 use std::path::PathBuf;
 
 use crate::counters::{self, Tally};
 use crate::envoy_config::Setup;
 use crate::fleet::Fleet;
-use crate::plan::{Case, TokenPath, ROUND};
+use crate::plan::{round_order, Case, TokenPath};
 use crate::preflight;
 use crate::report::Sample;
 use crate::settings::Settings;
@@ -54,7 +54,7 @@ pub fn run_rounds(
             r => (format!("round {r}/{}", settings.rounds), settings.seconds),
         };
         println!("\n{label}");
-        for case in ROUND {
+        for case in round_order(round) {
             let slot = Setup::ALL.iter().position(|s| *s == case.setup);
             let offset = slot.and_then(|i| cold_offsets.get(i)).copied().unwrap_or(0);
             let file = match case.path {
