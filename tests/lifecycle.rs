@@ -30,7 +30,7 @@ use support::keys::{
     claims, claims_with, header, jwks, key_a, key_b, key_c, mint, token, TestKey, API_APP_ID,
     AUDIENCE, CLIENT_ID, ISSUER, ISSUER_V1, KID_A, KID_B, KID_C, OTHER_ISSUER, ROLE, TENANT,
 };
-use support::stack::{eventually, Stack};
+use support::stack::{assert_counter_reaches, eventually, Stack};
 use support::{Idp, IdpMode};
 
 /// Name of the provider in every configuration (it appears in the metric names).
@@ -129,19 +129,6 @@ fn sleep_until(deadline: Instant) {
 
 // ---------------------------------------------------------------------------
 // 1. cold start
-
-/// Waits (up to 2 s) for a per-request counter, which workers hand to Envoy on each tick,
-/// to read exactly `want`.
-fn assert_counter_reaches(s: &Stack, name: &str, want: u64) {
-    let reached = eventually(Duration::from_secs(2), Duration::from_millis(50), || {
-        (s.envoy.counter(name) == want).then_some(())
-    });
-    assert!(
-        reached.is_some(),
-        "{name} is {}, want {want}",
-        s.envoy.counter(name)
-    );
-}
 
 #[test]
 fn cold_start_burst_waits_for_one_fetch() {

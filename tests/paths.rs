@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use support::check;
 use support::envoy::{self, PathHandling};
 use support::keys::{self, bearer, token, API_APP_ID, AUDIENCE, ISSUER, ROLE};
-use support::stack::{eventually, Stack};
+use support::stack::{assert_counter_reaches, Stack};
 use support::{idp, Idp, Response};
 
 const HOST: &str = "calc.example.com";
@@ -369,16 +369,8 @@ fn run(handling: PathHandling) {
         );
         refused += u64::from(matches!(want, Refused));
     }
-    // Every refusal is counted under its own reason (counters reach Envoy on the next tick).
-    let name = "wasmcustom.rolegate.denied.path";
-    let counted = eventually(Duration::from_secs(2), Duration::from_millis(50), || {
-        (s.envoy.counter(name) == refused).then_some(())
-    });
-    assert!(
-        counted.is_some(),
-        "{name} is {}, want {refused}",
-        s.envoy.counter(name)
-    );
+    // Every refusal is counted under its own reason.
+    assert_counter_reaches(&s, "wasmcustom.rolegate.denied.path", refused);
 }
 
 #[test]

@@ -174,3 +174,16 @@ pub fn eventually<T>(
         std::thread::sleep(every.min(deadline - now));
     }
 }
+
+/// Waits (up to 2 s) for a per-request counter, which workers hand to Envoy on each tick, to
+/// read exactly `want`.
+pub fn assert_counter_reaches(s: &Stack, name: &str, want: u64) {
+    let reached = eventually(Duration::from_secs(2), Duration::from_millis(50), || {
+        (s.envoy.counter(name) == want).then_some(())
+    });
+    assert!(
+        reached.is_some(),
+        "{name} is {}, want {want}",
+        s.envoy.counter(name)
+    );
+}
