@@ -66,14 +66,17 @@ pub struct WaitPermission {
     pub for_refetch: bool,
 }
 
-/// Metric-friendly reason for a denial.
+/// Why a request was denied; each reason belongs to one stage of the decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DenyReason {
     /// The path is not in canonical form (see `path_screen`).
     Path,
     NoRule,
     Missing,
+    /// The token does not parse: structure, encoding, `alg`, `crit`, size.
     Malformed,
+    /// A verified token whose `exp` or `nbf` is not a NumericDate (counted as `malformed`).
+    BadTimeClaim,
     Signature,
     Expired,
     NotYetValid,
@@ -88,11 +91,12 @@ pub enum DenyReason {
 }
 
 impl DenyReason {
-    pub const ALL: [DenyReason; 14] = [
+    pub const ALL: [DenyReason; 15] = [
         DenyReason::Path,
         DenyReason::NoRule,
         DenyReason::Missing,
         DenyReason::Malformed,
+        DenyReason::BadTimeClaim,
         DenyReason::Signature,
         DenyReason::Expired,
         DenyReason::NotYetValid,
@@ -105,12 +109,26 @@ impl DenyReason {
         DenyReason::Internal,
     ];
 
+    /// Whether a denial for this reason comes after the signature was checked and found good:
+    /// only then do the token's claims deserve any trust.
+    pub fn after_signature(self) -> bool {
+        matches!(
+            self,
+            DenyReason::Audience
+                | DenyReason::Expired
+                | DenyReason::NotYetValid
+                | DenyReason::BadTimeClaim
+                | DenyReason::Role
+        )
+    }
+
+    /// The metric name: `rolegate.denied.<name>`.
     pub fn name(self) -> &'static str {
         match self {
             DenyReason::Path => "path",
             DenyReason::NoRule => "no_rule",
             DenyReason::Missing => "missing",
-            DenyReason::Malformed => "malformed",
+            DenyReason::Malformed | DenyReason::BadTimeClaim => "malformed",
             DenyReason::Signature => "signature",
             DenyReason::Expired => "expired",
             DenyReason::NotYetValid => "not_yet_valid",
@@ -133,12 +151,18 @@ pub struct Denial {
     pub description: &'static str,
     /// For `WWW-Authenticate: Bearer realm=...` on a missing token.
     pub realm: Option<String>,
+    /// The index of the rule that matched, if one did.
+    pub rule: Option<usize>,
 }
 
 /// What an allowed request's headers become. Names are borrowed from the configuration and
 /// values shared with the token cache: allowing a request copies neither.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Allow<'c> {
+    /// The index of the rule that allowed the request.
+    pub rule: usize,
+    /// Whether a token was verified (false for an anonymous rule).
+    pub verified: bool,
     claim_headers: &'c [ClaimToHeader],
     /// The token's value for each claim header, by position; a header without one is removed,
     /// so a client cannot supply it. `None` for an anonymous request: all are removed.
@@ -237,6 +261,7 @@ fn denial(reason: DenyReason, description: &'static str) -> Denial {
         reason,
         description,
         realm: None,
+        rule: None,
     }
 }
 
@@ -300,13 +325,47 @@ pub fn decide_with<'c>(
     request: &dyn RequestHeaders,
     env: &Environment<'_>,
 ) -> Outcome<'c> {
-    let rule = match match_rule(config, request) {
-        Ok(Some(rule)) => rule,
+    let index = match match_rule(config, request) {
+        Ok(Some(index)) => index,
         Ok(None) => return deny(DenyReason::NoRule, "no rule allows this request"),
         Err(denial) => return Outcome::Deny(denial),
     };
+    let Some(rule) = config.rules.get(index) else {
+        return deny(DenyReason::NoRule, "no rule allows this request");
+    };
+    match decide_under(config, index, rule, request, env) {
+        Outcome::Deny(denial) => Outcome::Deny(Denial {
+            rule: Some(index),
+            ..denial
+        }),
+        Outcome::WaitForKeys {
+            provider,
+            reason,
+            otherwise,
+        } => Outcome::WaitForKeys {
+            provider,
+            reason,
+            otherwise: Denial {
+                rule: Some(index),
+                ..otherwise
+            },
+        },
+        allow => allow,
+    }
+}
+
+/// The decision once rule `index` matched.
+fn decide_under<'c>(
+    config: &'c Config,
+    index: usize,
+    rule: &Rule,
+    request: &dyn RequestHeaders,
+    env: &Environment<'_>,
+) -> Outcome<'c> {
     if rule.requirement == Requirement::Anonymous {
         return Outcome::Allow(Allow {
+            rule: index,
+            verified: false,
             claim_headers: &config.claim_to_headers,
             values: None,
             token_headers: &[],
@@ -320,6 +379,7 @@ pub fn decide_with<'c>(
                 reason: DenyReason::Missing,
                 description: "a Bearer token is required",
                 realm: Some(sanitized_realm(request.header(":authority"))),
+                rule: None,
             })
         }
     };
@@ -328,7 +388,7 @@ pub fn decide_with<'c>(
         let cached = cache.with(
             &token,
             |entry| still_verified(entry, env.keys, env.now),
-            |entry| admit(config, rule, &entry.facts, env.now),
+            |entry| admit(config, index, rule, &entry.facts, env.now),
         );
         if let Some(outcome) = cached {
             return outcome;
@@ -342,10 +402,10 @@ pub fn decide_with<'c>(
         Ok(verified) => verified,
         Err(outcome) => return outcome,
     };
-    let outcome = admit(config, rule, &verified.facts, env.now);
+    let outcome = admit(config, index, rule, &verified.facts, env.now);
     let lifetime_ok = !matches!(
         &outcome,
-        Outcome::Deny(d) if matches!(d.reason, DenyReason::Expired | DenyReason::NotYetValid | DenyReason::Malformed)
+        Outcome::Deny(d) if matches!(d.reason, DenyReason::Expired | DenyReason::NotYetValid | DenyReason::BadTimeClaim)
     );
     if let (Some(cache), true) = (env.cache, lifetime_ok) {
         cache.insert(&token, verified);
@@ -405,10 +465,7 @@ pub fn select_rule(
     }
 }
 
-fn match_rule<'c>(
-    config: &'c Config,
-    request: &dyn RequestHeaders,
-) -> Result<Option<&'c Rule>, Denial> {
+fn match_rule(config: &Config, request: &dyn RequestHeaders) -> Result<Option<usize>, Denial> {
     // `:method` only matters when some rule names methods.
     let method = if config.rules.iter().any(|r| r.methods.is_some()) {
         request.header_bytes(":method")
@@ -416,13 +473,12 @@ fn match_rule<'c>(
         None
     };
     let path = request.header_bytes(":path");
-    let index = select_rule(
+    select_rule(
         config,
         as_text(&method),
         path.as_deref().unwrap_or_default(),
     )
-    .map_err(|_| denial(DenyReason::Path, NON_CANONICAL_PATH))?;
-    Ok(index.and_then(|i| config.rules.get(i)))
+    .map_err(|_| denial(DenyReason::Path, NON_CANONICAL_PATH))
 }
 
 /// A cached token stays verified while its provider's keys are unchanged, or still hold the
@@ -520,7 +576,13 @@ fn verify(
 }
 
 /// What is checked on every use of a verified token: its lifetime now, and the rule's roles.
-fn admit<'c>(config: &'c Config, rule: &Rule, facts: &TokenFacts, now: i64) -> Outcome<'c> {
+fn admit<'c>(
+    config: &'c Config,
+    index: usize,
+    rule: &Rule,
+    facts: &TokenFacts,
+    now: i64,
+) -> Outcome<'c> {
     let lifetime = facts
         .lifetime
         .and_then(|l| l.check(now, config.clock_skew_seconds));
@@ -532,12 +594,12 @@ fn admit<'c>(config: &'c Config, rule: &Rule, facts: &TokenFacts, now: i64) -> O
         }
         Err(LifetimeError::ExpMissingOrInvalid) => {
             return deny(
-                DenyReason::Malformed,
+                DenyReason::BadTimeClaim,
                 "token exp is missing or not a NumericDate",
             )
         }
         Err(LifetimeError::NbfInvalid) => {
-            return deny(DenyReason::Malformed, "token nbf is not a NumericDate")
+            return deny(DenyReason::BadTimeClaim, "token nbf is not a NumericDate")
         }
     }
     if let Requirement::Roles { roles, require_all } = &rule.requirement {
@@ -549,6 +611,8 @@ fn admit<'c>(config: &'c Config, rule: &Rule, facts: &TokenFacts, now: i64) -> O
     // A header that gets a verified value is replaced, which drops any client-sent copy; only
     // claim headers without a value must be removed explicitly. One host call per header.
     Outcome::Allow(Allow {
+        rule: index,
+        verified: true,
         claim_headers: &config.claim_to_headers,
         values: Some(Rc::clone(&facts.header_values)),
         token_headers: if config.forward {
@@ -1072,5 +1136,66 @@ mod tests {
             }
             other => panic!("the cached token must not outlive its keys: {other:?}"),
         }
+    }
+
+    #[test]
+    fn the_decision_reports_its_rule_and_whether_it_verified_a_token() {
+        let paths = path_config("reject");
+        let keys = keys(KEYS_WITH_KID, 1);
+        let at = |path: &'static str| {
+            decide(
+                &paths,
+                &Anonymous(path),
+                &keys,
+                DURING,
+                WaitPermission::default(),
+            )
+        };
+        match at("/healthz/live") {
+            Outcome::Allow(allow) => assert_eq!((allow.rule, allow.verified), (0, false)),
+            other => panic!("{other:?}"),
+        }
+        match at("/calc/v1") {
+            Outcome::Deny(d) => assert_eq!((d.reason, d.rule), (DenyReason::Missing, Some(1))),
+            other => panic!("{other:?}"),
+        }
+        match at("/calc/../x") {
+            Outcome::Deny(d) => assert_eq!((d.reason, d.rule), (DenyReason::Path, None)),
+            other => panic!("{other:?}"),
+        }
+        let entra = config();
+        match decide(
+            &entra,
+            &Request(TOKEN.trim().to_string()),
+            &keys,
+            DURING,
+            WaitPermission::default(),
+        ) {
+            Outcome::Allow(allow) => assert_eq!((allow.rule, allow.verified), (0, true)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn each_reason_names_one_stage_and_metric_names_stay() {
+        assert_eq!(DenyReason::Malformed.name(), "malformed");
+        assert_eq!(DenyReason::BadTimeClaim.name(), "malformed");
+        assert!(
+            !DenyReason::Malformed.after_signature(),
+            "a token that does not parse"
+        );
+        assert!(
+            DenyReason::BadTimeClaim.after_signature(),
+            "exp/nbf are read from verified claims"
+        );
+        let after: Vec<&str> = DenyReason::ALL
+            .iter()
+            .filter(|r| r.after_signature())
+            .map(|r| r.name())
+            .collect();
+        assert_eq!(
+            after,
+            vec!["malformed", "expired", "not_yet_valid", "audience", "role"]
+        );
     }
 }

@@ -36,6 +36,7 @@ pub fn local_reply(denial: &Denial) -> LocalReply {
         DenyReason::NoKeys => (503, "temporarily_unavailable", None),
         DenyReason::Internal => (500, "internal_error", None),
         DenyReason::Malformed
+        | DenyReason::BadTimeClaim
         | DenyReason::Signature
         | DenyReason::Expired
         | DenyReason::NotYetValid
@@ -74,6 +75,7 @@ mod tests {
             reason,
             description: "why",
             realm: Some("api.example".into()),
+            rule: None,
         }
     }
 

@@ -446,7 +446,7 @@ fn signed_tokens_with_hostile_exp_are_denied_as_malformed() {
         assert_eq!(
             denied(&decide_at(&config, &bearer(&t), NOW)),
             Some((
-                DenyReason::Malformed,
+                DenyReason::BadTimeClaim,
                 "token exp is missing or not a NumericDate"
             )),
             "{exp}"
@@ -458,7 +458,7 @@ fn signed_tokens_with_hostile_exp_are_denied_as_malformed() {
     ));
     assert_eq!(
         denied(&decide_at(&config, &bearer(&t), NOW)).map(|d| d.0),
-        Some(DenyReason::Malformed)
+        Some(DenyReason::BadTimeClaim)
     );
     // Extreme host clocks decide, they do not overflow.
     let t = token(&format!(

@@ -159,13 +159,13 @@ struct Facts<'a> {
     parsed: &'a Result<UnverifiedToken<'a>, token::TokenError>,
     claims: Option<Map<String, Value>>,
     signature: Signature,
+    /// The rule the decision matched, as it reports it.
+    rule: Option<usize>,
 }
 
 impl Facts<'_> {
     fn rule_index(&self) -> Option<usize> {
-        decision::select_rule(self.config, self.method, self.path.as_bytes())
-            .ok()
-            .flatten()
+        self.rule
     }
 
     fn claim(&self, name: &str) -> Option<&Value> {
@@ -303,6 +303,8 @@ impl Facts<'_> {
                 ))
             }
             DenyReason::Missing => None,
+            // The description names the claim; the times are printed below.
+            DenyReason::BadTimeClaim => None,
             // Made by the host when Envoy refuses a header change; a decision never gives it.
             DenyReason::Internal => None,
         }
@@ -453,33 +455,30 @@ pub fn run(args: &[String], out: &mut Output) -> Result<u8, CliError> {
         parsed: &parsed,
         claims,
         signature: check_signature(&config, &parsed, &keys),
+        rule: match &outcome {
+            Outcome::Allow(allow) => Some(allow.rule),
+            Outcome::Deny(denial)
+            | Outcome::WaitForKeys {
+                otherwise: denial, ..
+            } => denial.rule,
+        },
     };
     let rule = facts.rule_index().and_then(|i| config.rules.get(i));
     let anonymous = rule.is_some_and(|r| r.requirement == Requirement::Anonymous);
 
-    // Verified: the decision got past the signature check, and the signature verifies when
-    // redone here. `decide` checks rule, token structure, issuer, keys, key, signature, then
-    // audience, lifetime and roles; `malformed` comes after the signature only for a bad
-    // exp/nbf, and a token that does not parse never gets `Signature::Valid`.
+    // Verified: the decision says it got past a good signature, and the signature verifies
+    // when redone here against the same key file.
     let (code, past_signature) = match &outcome {
         Outcome::Allow(allow) => {
             print_allow(allow, &facts, anonymous, out);
-            (0, !anonymous)
+            (0, allow.verified)
         }
         Outcome::Deny(denial)
         | Outcome::WaitForKeys {
             otherwise: denial, ..
         } => {
             print_deny(denial, &facts, out);
-            let past = matches!(
-                denial.reason,
-                DenyReason::Audience
-                    | DenyReason::Expired
-                    | DenyReason::NotYetValid
-                    | DenyReason::Malformed
-                    | DenyReason::Role
-            );
-            (1, past)
+            (1, denial.reason.after_signature())
         }
     };
     let verified = past_signature && matches!(facts.signature, Signature::Valid(..));
@@ -496,13 +495,16 @@ pub fn run(args: &[String], out: &mut Output) -> Result<u8, CliError> {
         utc(now),
         config.clock_skew_seconds
     ));
-    match decision::select_rule(&config, &method, path.as_bytes()) {
-        Ok(Some(i)) => match config.rules.get(i) {
+    let path_refused = matches!(&outcome, Outcome::Deny(d) if d.reason == DenyReason::Path);
+    match facts.rule_index() {
+        Some(i) => match config.rules.get(i) {
             Some(rule) => out.line(format!("rule:      rules[{i}]: {}", rule_text(rule))),
             None => out.line("rule:      none matches"),
         },
-        Ok(None) => out.line("rule:      none matches"),
-        Err(_) => out.line("rule:      none: the path is refused before the rules are looked at"),
+        None if path_refused => {
+            out.line("rule:      none: the path is refused before the rules are looked at")
+        }
+        None => out.line("rule:      none matches"),
     }
     match (facts.claim("iss"), facts.provider()) {
         (_, Some((i, p))) => out.line(format!(

@@ -12,7 +12,8 @@ use std::cell::Cell;
 
 pub struct Metrics {
     allowed: BatchedCounter,
-    denied: Vec<(DenyReason, BatchedCounter)>,
+    /// One counter per metric name; several reasons may share a name.
+    denied: Vec<(&'static str, BatchedCounter)>,
     providers: Vec<ProviderMetrics>,
 }
 
@@ -64,13 +65,23 @@ impl Metrics {
     pub fn define(provider_names: &[&str]) -> Self {
         Metrics {
             allowed: BatchedCounter::new("rolegate.allowed"),
-            denied: DenyReason::ALL
-                .iter()
-                .map(|r| {
-                    let name = format!("rolegate.denied.{}", r.name());
-                    (*r, BatchedCounter::new(&name))
-                })
-                .collect(),
+            denied: {
+                let mut names: Vec<&'static str> = Vec::new();
+                for reason in DenyReason::ALL {
+                    if !names.contains(&reason.name()) {
+                        names.push(reason.name());
+                    }
+                }
+                names
+                    .into_iter()
+                    .map(|name| {
+                        (
+                            name,
+                            BatchedCounter::new(&format!("rolegate.denied.{name}")),
+                        )
+                    })
+                    .collect()
+            },
             providers: provider_names
                 .iter()
                 .map(|p| ProviderMetrics {
@@ -101,7 +112,8 @@ impl Metrics {
     }
 
     pub fn denied(&self, reason: DenyReason) {
-        if let Some((_, counter)) = self.denied.iter().find(|(r, _)| *r == reason) {
+        let name = reason.name();
+        if let Some((_, counter)) = self.denied.iter().find(|(n, _)| *n == name) {
             counter.bump();
         }
     }
