@@ -257,7 +257,8 @@ impl KeyCache {
         }
     }
 
-    /// Publishes a good key set fetched under this worker's lease.
+    /// Publishes a good key set fetched under this worker's lease. `jitter` in [0, 1) spreads
+    /// the next refresh.
     pub fn fetch_succeeded(
         &mut self,
         store: &dyn SharedStore,
@@ -265,6 +266,7 @@ impl KeyCache {
         body: &[u8],
         set: KeySet,
         now_ms: u64,
+        jitter: f64,
     ) {
         let worker = self.worker;
         let Some(p) = self.providers.get_mut(provider) else {
@@ -281,7 +283,7 @@ impl KeyCache {
         }
         let refresh_ms = remote.fetch.cache_duration_seconds.saturating_mul(1000);
         if let Some((record, ())) = update_record(store, &remote.record_key, |r| {
-            r.succeeded(worker, now_ms, refresh_ms, changed);
+            r.succeeded(worker, now_ms, refresh_ms, changed, jitter);
             (true, ())
         }) {
             remote.record = record;
@@ -479,7 +481,7 @@ mod tests {
         let again: usize = ws.iter_mut().map(|w| w.claim_due(&store, 50).len()).sum();
         assert_eq!(again, 0, "nobody else while it is held");
         let (b, set) = good("k1");
-        ws[0].fetch_succeeded(&store, 0, b.as_bytes(), set, 100);
+        ws[0].fetch_succeeded(&store, 0, b.as_bytes(), set, 100, 0.5);
         for w in &mut ws[1..] {
             assert_eq!(w.sync(&store), vec![0]);
             assert!(kid_known(w, "k1"));
@@ -503,7 +505,7 @@ mod tests {
         assert_eq!(cache.usable_until(0), None, "no keys yet");
         let (body, set) = good("k1");
         assert_eq!(cache.claim_due(&store, 5_000_000), vec![0]);
-        cache.fetch_succeeded(&store, 0, body.as_bytes(), set, 5_000_000);
+        cache.fetch_succeeded(&store, 0, body.as_bytes(), set, 5_000_000, 0.5);
         assert_eq!(cache.usable_until(0), Some(5_000 + 60));
         // A failed refresh (an empty set, say) does not move the limit.
         assert_eq!(cache.claim_due(&store, 5_010_000), vec![0]);
@@ -524,7 +526,7 @@ mod tests {
         assert!(ws[1].claim_due(&store, 500).is_empty(), "backing off");
         assert_eq!(ws[1].claim_due(&store, 1_010), vec![0]);
         let (b, set) = good("k1");
-        ws[1].fetch_succeeded(&store, 0, b.as_bytes(), set, 1_100);
+        ws[1].fetch_succeeded(&store, 0, b.as_bytes(), set, 1_100, 0.5);
         ws[0].sync(&store);
         assert!(kid_known(&ws[0], "k1"));
         assert_eq!(ws[0].claim_due(&store, 11_100), vec![0], "refresh due");
@@ -565,7 +567,7 @@ mod tests {
         let mut ws = workers(2);
         ws[0].claim_due(&store, 0);
         let (b, set) = good("k1");
-        ws[0].fetch_succeeded(&store, 0, b.as_bytes(), set, 100);
+        ws[0].fetch_succeeded(&store, 0, b.as_bytes(), set, 100, 0.5);
         ws[1].sync(&store);
         let (d, baseline) = ws[1].request_refetch(&store, 0, 2_000);
         assert_eq!((d, baseline), (RefetchDecision::Started, 1));
@@ -579,7 +581,7 @@ mod tests {
             "a granted refetch is due at once"
         );
         let (b, set) = good("k2");
-        ws[0].fetch_succeeded(&store, 0, b.as_bytes(), set, 2_200);
+        ws[0].fetch_succeeded(&store, 0, b.as_bytes(), set, 2_200, 0.5);
         assert_eq!(ws[1].sync(&store), vec![0]);
         assert!(
             kid_known(&ws[1], "k2") && !kid_known(&ws[1], "k1"),
@@ -680,10 +682,10 @@ mod tests {
         let mut ws = workers(2);
         ws[0].claim_due(&store, 0);
         let (b, set) = good("k1");
-        ws[0].fetch_succeeded(&store, 0, b.as_bytes(), set.clone(), 100);
+        ws[0].fetch_succeeded(&store, 0, b.as_bytes(), set.clone(), 100, 0.5);
         ws[1].sync(&store);
         ws[0].claim_due(&store, 10_100);
-        ws[0].fetch_succeeded(&store, 0, b.as_bytes(), set, 10_200);
+        ws[0].fetch_succeeded(&store, 0, b.as_bytes(), set, 10_200, 0.5);
         let record = load_record(&store, ws[0].record_key(0).expect("remote")).expect("record");
         assert_eq!(record.generation, 1);
     }

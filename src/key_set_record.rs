@@ -4,7 +4,7 @@
 //! It is small and text-encoded so workers can poll it cheaply; the key set body itself is
 //! stored beside it and read only when `generation` moves.
 
-use crate::backoff::retry_delay_ms;
+use crate::backoff::{refresh_delay_ms, retry_delay_ms};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct KeySetRecord {
@@ -109,14 +109,22 @@ impl KeySetRecord {
         true
     }
 
-    /// A good key set was fetched. `changed`: it differs from the stored one.
-    pub fn succeeded(&mut self, worker: u64, now_ms: u64, refresh_ms: u64, changed: bool) {
+    /// A good key set was fetched. `changed`: it differs from the stored one. The next refresh
+    /// comes after `refresh_ms` spread by `jitter` (see `backoff::refresh_delay_ms`).
+    pub fn succeeded(
+        &mut self,
+        worker: u64,
+        now_ms: u64,
+        refresh_ms: u64,
+        changed: bool,
+        jitter: f64,
+    ) {
         if changed || self.generation == 0 {
             // Must move even from a corrupt u64::MAX, or workers would keep old keys; 0 means none.
             self.generation = self.generation.wrapping_add(1).max(1);
         }
         self.fetched_at_ms = now_ms;
-        self.next_fetch_ms = now_ms.saturating_add(refresh_ms);
+        self.next_fetch_ms = now_ms.saturating_add(refresh_delay_ms(refresh_ms, jitter));
         self.consecutive_failures = 0;
         self.finish(worker);
     }
@@ -184,11 +192,11 @@ mod tests {
             r.try_claim(2, 6_000, 6_000),
             "expired leases are taken over"
         );
-        r.succeeded(2, 6_500, 600_000, true);
+        r.succeeded(2, 6_500, 600_000, true, 0.5);
         assert_eq!((r.generation, r.lease_holder, r.completed), (1, 0, 1));
         assert!(!r.try_claim(1, 7_000, 6_000), "not due");
         assert!(r.try_claim(1, 606_500, 6_000), "refresh due");
-        r.succeeded(1, 606_600, 600_000, false);
+        r.succeeded(1, 606_600, 600_000, false, 0.5);
         assert_eq!(r.generation, 1, "an unchanged set keeps its generation");
     }
 
@@ -218,13 +226,13 @@ mod tests {
     fn unknown_kid_refetches_are_rate_limited_from_the_previous_refetch_only() {
         let mut r = KeySetRecord::default();
         assert!(r.try_claim(1, 0, 1_000));
-        r.succeeded(1, 100, 600_000, true);
+        r.succeeded(1, 100, 600_000, true, 0.5);
         // Seconds after start-up: allowed at once.
         assert_eq!(r.request_refetch(2_000, 30_000), RefetchDecision::Started);
         assert_eq!(r.request_refetch(2_001, 30_000), RefetchDecision::Joined);
         assert!(r.try_claim(1, 2_002, 1_000));
         assert_eq!(r.request_refetch(2_003, 30_000), RefetchDecision::Joined);
-        r.succeeded(1, 2_100, 600_000, true);
+        r.succeeded(1, 2_100, 600_000, true, 0.5);
         assert_eq!(
             r.request_refetch(2_200, 30_000),
             RefetchDecision::RateLimited

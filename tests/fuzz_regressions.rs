@@ -753,7 +753,7 @@ fn extreme_shared_records_never_wrap_into_a_past_state() {
     r.failed(u64::MAX, u64::MAX, 0.999);
     assert_eq!(r.consecutive_failures, u32::MAX);
     assert_eq!(r.next_fetch_ms, u64::MAX);
-    r.succeeded(1, u64::MAX, u64::MAX, true);
+    r.succeeded(1, u64::MAX, u64::MAX, true, 0.5);
     // The generation must still move (see below); the fetch count saturates, and a waiter
     // that can no longer see it move is answered at its deadline.
     assert_eq!((r.generation, r.completed), (1, u64::MAX));
@@ -822,7 +822,7 @@ fn check_lifetime_does_not_overflow_for_any_skew() {
 fn a_changed_key_set_always_moves_the_generation() {
     let mut r = KeySetRecord::decode(b"v1 18446744073709551615 0 0 0 0 0 0 0 0").unwrap();
     let before = r.generation;
-    r.succeeded(1, 10, 10, true);
+    r.succeeded(1, 10, 10, true, 0.5);
     assert_ne!(r.generation, before);
     assert_ne!(r.generation, 0, "0 means no key set");
 }

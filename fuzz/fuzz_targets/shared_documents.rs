@@ -51,7 +51,7 @@ fn record(text: &[u8], ops: &[u8]) {
             }
             1 => {
                 let changed = code & 0x80 != 0;
-                r.succeeded(a, b, a >> 20, changed);
+                r.succeeded(a, b, a >> 20, changed, (a & 0xff) as f64 / 256.0);
                 // A new key set always moves the generation (wrapping from u64::MAX to 1, as
                 // 0 means "no keys"); an unchanged one keeps it.
                 assert!(r.generation >= 1);

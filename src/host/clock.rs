@@ -14,13 +14,3 @@ pub fn now_ms() -> u64 {
 pub fn now_seconds() -> i64 {
     i64::try_from(now_ms() / 1000).unwrap_or(0)
 }
-
-/// A number in [0, 1) from the clock's low bits: enough to keep retries of many workers
-/// apart, not a secret.
-pub fn jitter() -> f64 {
-    let nanos = hostcalls::get_current_time()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.subsec_nanos());
-    f64::from(nanos % 1000) / 1000.0
-}

@@ -11,6 +11,7 @@ mod log;
 mod metrics;
 mod outcome;
 mod plugin;
+mod randomness;
 mod request;
 mod request_snapshot;
 mod shared_data;

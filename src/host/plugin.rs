@@ -4,6 +4,7 @@
 use super::clock;
 use super::log;
 use super::outcome::decide_and_apply;
+use super::randomness;
 use super::request::{Request, Unconfigured};
 use super::shared_data::HostSharedData;
 use super::worker::{Waiter, Worker};
@@ -105,7 +106,7 @@ impl Plugin {
             &worker.store,
             provider,
             clock::now_ms(),
-            clock::jitter(),
+            randomness::unit_interval(),
         );
         worker.metrics.fetch(provider, false);
         self.answer_waiters_of(worker, provider);
@@ -131,6 +132,7 @@ impl Plugin {
                     body,
                     set,
                     clock::now_ms(),
+                    randomness::unit_interval(),
                 );
                 worker.metrics.fetch(provider, true);
                 self.answer_waiters_of(worker, provider);
