@@ -32,7 +32,10 @@ fn last_hour_per_second(seed: u64, mut jitter: impl FnMut(&mut StdRng) -> f64) -
             break;
         }
         let record = &mut records[i];
-        assert!(record.try_claim(1, now, LEASE_MS), "proxy {i} could not take its lease");
+        assert!(
+            record.try_claim(1, now, LEASE_MS),
+            "proxy {i} could not take its lease"
+        );
         record.succeeded(1, now, REFRESH_MS, false, jitter(&mut rng));
         if now >= end - HOUR_MS {
             per_second[((now - (end - HOUR_MS)) / 1000) as usize] += 1;
@@ -58,7 +61,10 @@ fn ten_thousand_proxies_started_together_spread_their_refreshes() {
     // 10,000 proxies x 6 refreshes an hour (a little more: the spread is symmetric, the
     // mean delay exactly 600 s) = about 16.7 fetches/s.
     assert!((15.0..18.5).contains(&mean), "mean {mean}");
-    assert!(f64::from(peak) <= 3.0 * mean, "peak {peak}/s against mean {mean:.1}/s");
+    assert!(
+        f64::from(peak) <= 3.0 * mean,
+        "peak {peak}/s against mean {mean:.1}/s"
+    );
 }
 
 #[test]
