@@ -58,9 +58,8 @@ fn envoy_validation_names_a_mistyped_plugin_field() {
     let example = std::fs::read_to_string(repo().join("envoy/envoy.yaml")).expect("read example");
     let broken = example.replacen("\"rules\"", "\"rulez\"", 1);
     assert_ne!(broken, example, "the example must hold a rules field");
-    let dir = std::env::temp_dir().join(format!("rolegate-validate-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join("broken.yaml");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("broken.yaml");
     std::fs::write(&path, broken).expect("write");
     let (ok, log) = validate(&path);
     assert!(

@@ -87,8 +87,8 @@ mod tests {
 
     #[test]
     fn stores_then_reuses_only_a_matching_set() {
-        let dir = std::env::temp_dir().join(format!("rolegate-token-store-{}", std::process::id()));
-        let file = dir.join("set.txt");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("set.txt");
         let make = |tag: &str| {
             let tag = tag.to_string();
             move || Ok(vec![format!("{tag}-1"), format!("{tag}-2")])
@@ -103,6 +103,5 @@ mod tests {
         let (other, reused) = stored_or_minted(&file, "s2", 2, make("c")).unwrap();
         assert_eq!((other[0].as_str(), reused), ("c-1", false));
         assert!(stored_or_minted(&file, "s3", 3, make("d")).is_err());
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,6 +1,9 @@
-//! Hand-written argument parsing: `--name VALUE` or `--name=VALUE`, each option at most once.
+//! The options of one command: `--name VALUE` or `--name=VALUE`, each at most once. lexopt
+//! splits the words (`=`, `--`, `-` alone); the messages and the usage exit stay ours, so
+//! every command reports a mistake the same way.
 
 use crate::CliError;
+use lexopt::Arg;
 
 /// The options one command accepts, and what was given.
 pub struct Options {
@@ -24,41 +27,26 @@ impl Options {
             positional: Vec::new(),
             help: false,
         };
-        let mut rest = args.iter();
-        let mut only_positional = false;
-        while let Some(arg) = rest.next() {
-            if only_positional {
-                options.positional.push(arg.clone());
-                continue;
-            }
-            match arg.as_str() {
-                "--" => only_positional = true,
-                "-h" | "--help" => options.help = true,
-                _ if arg.starts_with("--") => {
-                    let (name, inline) = match arg.split_once('=') {
-                        Some((name, value)) => (name, Some(value.to_string())),
-                        None => (arg.as_str(), None),
-                    };
+        let mut parser = lexopt::Parser::from_args(args);
+        while let Some(arg) = parser.next().map_err(|e| options.usage(e.to_string()))? {
+            match arg {
+                Arg::Short('h') | Arg::Long("help") => options.help = true,
+                Arg::Long(name) => {
+                    let name = format!("--{name}");
                     let Some(&known_name) = known.iter().find(|k| **k == name) else {
                         return Err(options.usage(format!("unknown option {name}")));
                     };
                     if options.given.iter().any(|(n, _)| *n == known_name) {
                         return Err(options.usage(format!("{name} is given twice")));
                     }
-                    let value = match inline {
-                        Some(v) => v,
-                        None => match rest.next() {
-                            Some(v) => v.clone(),
-                            None => return Err(options.usage(format!("{name} needs a value"))),
-                        },
-                    };
-                    options.given.push((known_name, value));
+                    let value = parser
+                        .value()
+                        .map_err(|_| options.usage(format!("{name} needs a value")))?;
+                    options.given.push((known_name, os_string(value)));
                 }
-                // "-" alone is a value (stdin conventions); any other "-x" is an unknown flag.
-                _ if arg.starts_with('-') && arg.len() > 1 => {
-                    return Err(options.usage(format!("unknown option {arg}")));
-                }
-                _ => options.positional.push(arg.clone()),
+                // "-" alone arrives as a value (stdin conventions); any other "-x" is unknown.
+                Arg::Short(flag) => return Err(options.usage(format!("unknown option -{flag}"))),
+                Arg::Value(value) => options.positional.push(os_string(value)),
             }
         }
         Ok(options)
@@ -106,6 +94,13 @@ impl Options {
     }
 }
 
+/// `main` hands over only UTF-8 arguments, so the lossy branch never replaces anything.
+fn os_string(value: std::ffi::OsString) -> String {
+    value
+        .into_string()
+        .unwrap_or_else(|v| v.to_string_lossy().into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +136,10 @@ mod tests {
         assert_eq!(e(&["--at", "1", "--at", "2"]), "--at is given twice");
         assert_eq!(e(&["--config"]), "--config needs a value");
         assert_eq!(e(&["-x"]), "unknown option -x");
+        assert_eq!(
+            e(&["--config=a", "--config", "b"]),
+            "--config is given twice"
+        );
         let o = Options::parse("check", KNOWN, &args(&[])).unwrap();
         assert_eq!(
             message(o.required("--config").unwrap_err()),

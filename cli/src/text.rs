@@ -1,41 +1,23 @@
-//! Small formatting helpers: UTC dates without chrono, durations, lenient base64, JSON.
+//! Small formatting helpers: UTC dates, durations, lenient base64, JSON.
 
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-/// (year, month 1-12, day 1-31) of a count of days since 1970-01-01, proleptic Gregorian.
-/// Howard Hinnant's `civil_from_days` (<http://howardhinnant.github.io/date_algorithms.html>).
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097); // [0, 146096]
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
-    let mp = (5 * doy + 2) / 153; // [0, 11], March-based
-    let day = doy - (153 * mp + 2) / 5 + 1; // [1, 31]
-    let month = if mp < 10 { mp + 3 } else { mp - 9 }; // [1, 12]
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    // Both are small by construction; the fallbacks are unreachable.
-    (
-        year,
-        u32::try_from(month).unwrap_or(0),
-        u32::try_from(day).unwrap_or(0),
-    )
-}
-
-/// `2024-09-02T08:24:13Z` for Unix seconds.
+/// `2024-09-02T08:24:13Z` for Unix seconds; the bare number for a time chrono cannot place
+/// (beyond ±262,000 years), which no token the filter accepts carries.
 pub fn utc(seconds: i64) -> String {
-    let days = seconds.div_euclid(86_400);
-    let secs = seconds.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    match DateTime::<Utc>::from_timestamp(seconds, 0) {
+        Some(time) => time.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        None => format!("{seconds} s after 1970"),
+    }
 }
 
 /// `1y 83d`, `2h 5m`, `42s`: the two largest units, which is enough to read a lifetime.
+/// Hand-written on purpose: humantime prints every unit down to the second (and counts
+/// 30.44-day months), and chrono has no duration text at all.
 pub fn duration(seconds: u64) -> String {
     const UNITS: [(u64, &str); 5] = [
         (365 * 86_400, "y"),
@@ -106,38 +88,28 @@ pub enum Base64Mode {
     Lenient,
 }
 
+/// base64url that forgives what some tools emit: `+`/`/` are mapped to the url-safe
+/// alphabet and `=` padding is trimmed before decoding, and non-zero trailing bits pass.
+const LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+        .with_decode_allow_trailing_bits(true),
+);
+
 /// Decodes base64url strictly if possible, else leniently: both alphabets, `=` padding,
 /// non-zero trailing bits. `None` for any other character or an impossible length.
 pub fn decode_base64(text: &str) -> Option<(Vec<u8>, Base64Mode)> {
+    // The strict verdict is the filter's own decoder, so "Strict" means "the filter reads it".
     if let Some(bytes) = rolegate::base64url::decode(text) {
         return Some((bytes, Base64Mode::Strict));
     }
-    let body = text.trim_end_matches('=');
-    let mut out = Vec::with_capacity(body.len() * 3 / 4);
-    let mut acc: u32 = 0;
-    let mut bits = 0u32;
-    for c in body.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'-' | b'+' => 62,
-            b'_' | b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(u8::try_from((acc >> bits) & 0xff).unwrap_or(0));
-        }
-        acc &= (1 << bits) - 1;
-    }
-    // One leftover character (6 bits) cannot be the end of any byte string.
-    if body.len() % 4 == 1 {
-        return None;
-    }
-    Some((out, Base64Mode::Lenient))
+    let body = text
+        .trim_end_matches('=')
+        .replace('+', "-")
+        .replace('/', "_");
+    let bytes = LENIENT.decode(body).ok()?;
+    Some((bytes, Base64Mode::Lenient))
 }
 
 /// Pretty JSON indented by `indent` spaces (keys in sorted order, as serde_json keeps them).
@@ -173,33 +145,8 @@ mod tests {
         assert_eq!(utc(1_725_265_453), "2024-09-02T08:24:13Z");
         assert_eq!(utc(1_704_649_202), "2024-01-07T17:40:02Z");
         assert_eq!(utc(253_402_300_799), "9999-12-31T23:59:59Z");
-        assert_eq!(civil_from_days(-719_468), (0, 3, 1));
-    }
-
-    #[test]
-    fn every_day_follows_the_previous_one() {
-        // 1900-01-01 to 2200-01-01: each day is the next calendar day.
-        let days_in = |y: i64, m: u32| match m {
-            2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-            2 => 28,
-            4 | 6 | 9 | 11 => 30,
-            _ => 31,
-        };
-        let mut prev = civil_from_days(-25_567);
-        assert_eq!(prev, (1900, 1, 1));
-        for d in -25_566..84_000 {
-            let next = civil_from_days(d);
-            let (y, m, day) = prev;
-            let expected = if day < days_in(y, m) {
-                (y, m, day + 1)
-            } else if m < 12 {
-                (y, m + 1, 1)
-            } else {
-                (y + 1, 1, 1)
-            };
-            assert_eq!(next, expected, "day {d}");
-            prev = next;
-        }
+        assert_eq!(utc(-62_162_035_200), "0000-03-01T00:00:00Z");
+        assert_eq!(utc(i64::MAX), "9223372036854775807 s after 1970");
     }
 
     #[test]
@@ -232,7 +179,12 @@ mod tests {
             decode_base64("aGl"),
             Some((b"hi".to_vec(), Base64Mode::Lenient))
         );
+        assert_eq!(
+            decode_base64("aGk=="),
+            Some((b"hi".to_vec(), Base64Mode::Lenient))
+        );
         assert_eq!(decode_base64("a"), None);
         assert_eq!(decode_base64("a b"), None);
+        assert_eq!(decode_base64("a=Gk"), None);
     }
 }

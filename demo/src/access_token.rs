@@ -2,7 +2,6 @@
 //! token endpoint's success answer (RFC 6749 §5.1).
 
 use crate::jwt::{self, b64url};
-use crate::random;
 use crate::registrations::{Client, Registrations};
 use crate::signing_key::SigningKey;
 use serde_json::{json, Map, Value};
@@ -56,8 +55,9 @@ pub struct OpaqueValues {
 
 impl OpaqueValues {
     pub fn random() -> Result<OpaqueValues, String> {
-        let uti = random::bytes::<16>().map_err(|e| format!("/dev/urandom: {e}"))?;
-        let rh = random::bytes::<48>().map_err(|e| format!("/dev/urandom: {e}"))?;
+        let (mut uti, mut rh) = ([0; 16], [0; 48]);
+        getrandom::fill(&mut uti).map_err(|e| format!("the OS random source: {e}"))?;
+        getrandom::fill(&mut rh).map_err(|e| format!("the OS random source: {e}"))?;
         Ok(OpaqueValues {
             uti: b64url(&uti),
             rh: format!("0.{}.", b64url(&rh)),

@@ -1,6 +1,7 @@
 //! The command line: `run` (the tutorial), `idp` (the authorization server alone) and
 //! `calc` (the calc API alone).
 
+use lexopt::Arg::{Long, Value};
 use std::path::PathBuf;
 
 pub const USAGE: &str = "\
@@ -44,83 +45,80 @@ pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Co
     let Some((command, rest)) = args.split_first() else {
         return Err("a command is required".to_string());
     };
-    let mut options = Options::new(rest);
-    let parsed = match command.as_str() {
+    // The command decides which options exist, so it is checked before any option is read.
+    let command = match command.as_str() {
+        "help" | "--help" | "-h" => "help",
+        known @ ("run" | "idp" | "calc") => known,
+        other => return Err(format!("unknown command {other}")),
+    };
+    let mut given = Given::default();
+    let mut parser = lexopt::Parser::from_args(rest);
+    while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+        match (command, arg) {
+            ("run", Long("envoy")) => given.envoy = Some(value(&mut parser)?),
+            ("run", Long("wasm")) => given.wasm = Some(value(&mut parser)?),
+            ("run", Long("keep-running")) => given.keep_running = true,
+            ("run" | "idp", Long("registrations")) => {
+                given.registrations = Some(value(&mut parser)?.into());
+            }
+            ("idp" | "calc", Long("port")) => {
+                let text = value(&mut parser)?;
+                given.port = text
+                    .parse()
+                    .map_err(|_| format!("--port: expected 0 to 65535, got {text}"))?;
+            }
+            ("idp" | "calc", Long("print-port")) => given.print_port = true,
+            (_, Value(unknown)) => {
+                return Err(format!("unexpected argument {}", unknown.to_string_lossy()))
+            }
+            (_, other) => return Err(other.unexpected().to_string()),
+        }
+    }
+    Ok(match command {
         "run" => Command::Run {
-            envoy: options
-                .value("--envoy")?
+            envoy: given
+                .envoy
                 .or_else(|| env("ROLEGATE_ENVOY").filter(|v| !v.is_empty()))
                 .unwrap_or_else(|| ".envoy/envoy/_bin/envoy".to_string())
                 .into(),
-            wasm: options
-                .value("--wasm")?
+            wasm: given
+                .wasm
                 .or_else(|| env("ROLEGATE_WASM").filter(|v| !v.is_empty()))
                 .unwrap_or_else(|| "dist/rolegate.wasm".to_string())
                 .into(),
-            registrations: options.value("--registrations")?.map(PathBuf::from),
-            keep_running: options.flag("--keep-running"),
+            registrations: given.registrations,
+            keep_running: given.keep_running,
         },
         "idp" => Command::Idp {
-            registrations: options.value("--registrations")?.map(PathBuf::from),
-            port: options.port()?,
-            print_port: options.flag("--print-port"),
+            registrations: given.registrations,
+            port: given.port,
+            print_port: given.print_port,
         },
         "calc" => Command::Calc {
-            port: options.port()?,
-            print_port: options.flag("--print-port"),
+            port: given.port,
+            print_port: given.print_port,
         },
-        "help" | "--help" | "-h" => Command::Help,
-        other => return Err(format!("unknown command {other}")),
-    };
-    options.finish()?;
-    Ok(parsed)
+        _ => Command::Help,
+    })
 }
 
-/// `--name value` and `--flag` options, each taken once.
-struct Options {
-    rest: Vec<String>,
+/// What the command line said, before defaults from the environment are filled in.
+#[derive(Default)]
+struct Given {
+    envoy: Option<String>,
+    wasm: Option<String>,
+    registrations: Option<PathBuf>,
+    keep_running: bool,
+    port: u16,
+    print_port: bool,
 }
 
-impl Options {
-    fn new(args: &[String]) -> Options {
-        Options {
-            rest: args.to_vec(),
-        }
-    }
-
-    fn value(&mut self, name: &str) -> Result<Option<String>, String> {
-        let Some(i) = self.rest.iter().position(|a| a == name) else {
-            return Ok(None);
-        };
-        if self.rest.get(i + 1).is_none() {
-            return Err(format!("{name} needs a value"));
-        }
-        let mut taken = self.rest.drain(i..i + 2);
-        let _ = taken.next();
-        Ok(taken.next())
-    }
-
-    fn flag(&mut self, name: &str) -> bool {
-        let before = self.rest.len();
-        self.rest.retain(|a| a != name);
-        self.rest.len() != before
-    }
-
-    fn port(&mut self) -> Result<u16, String> {
-        match self.value("--port")? {
-            None => Ok(0),
-            Some(text) => text
-                .parse()
-                .map_err(|_| format!("--port: expected 0 to 65535, got {text}")),
-        }
-    }
-
-    fn finish(self) -> Result<(), String> {
-        match self.rest.first() {
-            None => Ok(()),
-            Some(unknown) => Err(format!("unexpected argument {unknown}")),
-        }
-    }
+/// An option's value (`--name value` or `--name=value`) as text.
+fn value(parser: &mut lexopt::Parser) -> Result<String, String> {
+    let value = parser.value().map_err(|e| e.to_string())?;
+    value
+        .into_string()
+        .map_err(|v| format!("{} is not UTF-8", v.to_string_lossy()))
 }
 
 #[cfg(test)]
@@ -176,6 +174,15 @@ mod tests {
         );
         assert!(parse(&args("calc --port x"), |_| None).is_err());
         assert!(parse(&args("calc --bogus"), |_| None).is_err());
+        assert!(parse(&args("calc --keep-running"), |_| None).is_err());
+        assert!(parse(&args("help extra"), |_| None).is_err());
+        assert_eq!(
+            parse(&args("calc --port=9"), |_| None),
+            Ok(Command::Calc {
+                port: 9,
+                print_port: false
+            })
+        );
         assert!(parse(&args("idp --registrations"), |_| None).is_err());
         assert!(parse(&args("fly"), |_| None).is_err());
         assert!(parse(&[], |_| None).is_err());

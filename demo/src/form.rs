@@ -1,6 +1,7 @@
 //! `application/x-www-form-urlencoded` (the WHATWG URL standard's form encoding), as
 //! OAuth 2.0 token requests use it (RFC 6749 §3.2, appendix B).
 
+use percent_encoding::percent_decode_str;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -34,16 +35,20 @@ impl fmt::Display for FormError {
 impl Form {
     /// Decodes a body; `+` is a space and `%XX` a byte.
     pub fn parse(body: &[u8]) -> Result<Form, FormError> {
+        // form_urlencoded forgives malformed escapes and bad UTF-8 (U+FFFD); a credential
+        // changed silently would fail later and obscurely, so both are refused up front. The
+        // separators are ASCII, so the whole body decodes as UTF-8 exactly when each part does.
         let text = std::str::from_utf8(body).map_err(|_| FormError::BadEncoding)?;
+        if !escapes_are_well_formed(text) || percent_decode_str(text).decode_utf8().is_err() {
+            return Err(FormError::BadEncoding);
+        }
         let mut fields = BTreeMap::new();
-        for pair in text.split('&').filter(|p| !p.is_empty()) {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let name = decode(name).ok_or(FormError::BadEncoding)?;
-            let value = decode(value).ok_or(FormError::BadEncoding)?;
+        for (name, value) in form_urlencoded::parse(body) {
+            let name = name.into_owned();
             if fields.contains_key(&name) {
                 return Err(FormError::Duplicate(name));
             }
-            fields.insert(name, value);
+            fields.insert(name, value.into_owned());
         }
         Ok(Form { fields })
     }
@@ -57,56 +62,39 @@ impl Form {
     }
 }
 
+/// Every `%` is followed by two hex digits.
+fn escapes_are_well_formed(text: &str) -> bool {
+    text.split('%').skip(1).all(|after| {
+        after
+            .as_bytes()
+            .get(..2)
+            .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    })
+}
+
 /// Decodes one form component: `+` is a space, `%XX` a byte; the result must be UTF-8.
 pub fn decode(text: &str) -> Option<String> {
-    let mut bytes = Vec::with_capacity(text.len());
-    let mut rest = text.as_bytes();
-    while let Some((&first, tail)) = rest.split_first() {
-        match first {
-            b'+' => {
-                bytes.push(b' ');
-                rest = tail;
-            }
-            b'%' => {
-                let hex = std::str::from_utf8(tail.get(..2)?).ok()?;
-                if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    return None;
-                }
-                bytes.push(u8::from_str_radix(hex, 16).ok()?);
-                rest = tail.get(2..)?;
-            }
-            other => {
-                bytes.push(other);
-                rest = tail;
-            }
-        }
+    if !escapes_are_well_formed(text) {
+        return None;
     }
-    String::from_utf8(bytes).ok()
+    let spaced = text.replace('+', " ");
+    percent_decode_str(&spaced)
+        .decode_utf8()
+        .ok()
+        .map(|s| s.into_owned())
 }
 
 /// Encodes one form component: unreserved characters stay, a space becomes `+`, every other
 /// byte `%XX`.
 pub fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                out.push(char::from(b));
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
 /// Encodes name/value pairs as a form body.
 pub fn encode_pairs(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(name, value)| format!("{}={}", encode(name), encode(value)))
-        .collect::<Vec<_>>()
-        .join("&")
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
 }
 
 #[cfg(test)]
@@ -147,5 +135,7 @@ mod tests {
         let secret = "Demo~Secret+/= &é";
         assert_eq!(decode(&encode(secret)).as_deref(), Some(secret));
         assert_eq!(encode_pairs(&[("a b", "c&d")]), "a+b=c%26d");
+        assert_eq!(encode("A-z.0_*~/é"), "A-z.0_*%7E%2F%C3%A9");
+        assert_eq!(Form::parse(b"x=%C3&y=%A9"), Err(FormError::BadEncoding));
     }
 }

@@ -20,7 +20,6 @@ pub mod http_server;
 pub mod idp;
 pub mod jwt;
 pub mod oauth_error;
-pub mod random;
 pub mod registrations;
 pub mod signals;
 pub mod signing_key;

@@ -3,7 +3,7 @@
 //! thumbprint, and used for RS256 (RSASSA-PKCS1-v1_5 with SHA-256) signatures.
 
 use crate::jwt::b64url;
-use crate::random::OsRandom;
+use getrandom::SysRng;
 use rsa::traits::PublicKeyParts;
 use rsa::{Pkcs1v15Sign, PrivateKey};
 use serde_json::{json, Value};
@@ -29,7 +29,7 @@ impl fmt::Debug for SigningKey {
 impl SigningKey {
     /// Generates a fresh RSA-2048 key (a fraction of a second).
     pub fn generate() -> Result<SigningKey, String> {
-        let mut rng = OsRandom::open().map_err(|e| format!("/dev/urandom: {e}"))?;
+        let mut rng = SysRng;
         let private = PrivateKey::new(&mut rng, KEY_BITS)
             .map_err(|e| format!("RSA key generation failed: {e}"))?;
         let n = b64url(&private.n_bytes());
@@ -59,7 +59,7 @@ impl SigningKey {
     /// The RS256 signature of `input`, blinded with fresh randomness.
     pub fn sign_rs256(&self, input: &[u8]) -> Result<Vec<u8>, String> {
         let digest = Sha256::digest(input);
-        let mut rng = OsRandom::open().map_err(|e| format!("/dev/urandom: {e}"))?;
+        let mut rng = SysRng;
         self.private
             .sign_with_rng(&mut rng, Pkcs1v15Sign::new::<Sha256>(), &digest)
             .map_err(|e| format!("RS256 signing failed: {e}"))

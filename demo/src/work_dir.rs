@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 #[derive(Debug)]
 pub struct WorkDir {
@@ -13,13 +12,18 @@ pub struct WorkDir {
 
 impl WorkDir {
     pub fn create() -> Result<WorkDir, String> {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or_default();
-        let path =
-            std::env::temp_dir().join(format!("rolegate-demo-{}-{nanos:09}", std::process::id()));
-        std::fs::create_dir_all(&path).map_err(|e| format!("create {}: {e}", path.display()))?;
+        // tempfile picks an unguessable name and creates it 0700; removal stays ours, since
+        // the interrupt handler removes it through a shared reference and `keep` may spare it.
+        let path = tempfile::Builder::new()
+            .prefix("rolegate-demo-")
+            .tempdir()
+            .map_err(|e| {
+                format!(
+                    "create a directory under {}: {e}",
+                    std::env::temp_dir().display()
+                )
+            })?
+            .keep();
         Ok(WorkDir {
             path,
             keep: AtomicBool::new(false),

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use lexopt::prelude::*;
 use rolegate_bench::knob;
 
 /// How long and how hard to drive each set-up.
@@ -140,23 +141,29 @@ impl Settings {
         if let Ok(path) = std::env::var("BENCH_OUTPUT") {
             s.output = Some(PathBuf::from(path));
         }
-        let mut rest = args.iter();
-        while let Some(arg) = rest.next() {
-            match arg.as_str() {
-                "-h" | "--help" => return Ok(Command::Help(usage())),
-                "--no-write" => s.output = None,
-                "--output" => {
-                    let path = rest.next().ok_or("--output needs a path")?;
+        let mut parser = lexopt::Parser::from_args(args);
+        while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+            match arg {
+                Short('h') | Long("help") => return Ok(Command::Help(usage())),
+                Long("no-write") => s.output = None,
+                Long("output") => {
+                    let path = parser.value().map_err(|_| "--output needs a path")?;
                     s.output = Some(PathBuf::from(path));
                 }
-                name => {
+                Long(name) => {
+                    let name = format!("--{name}");
                     let knob = KNOBS
                         .iter()
                         .find(|k| k.arg == name)
                         .ok_or_else(|| format!("unknown argument {name:?}\n\n{}", usage()))?;
-                    let value = rest.next().ok_or_else(|| format!("{name} needs a value"))?;
-                    s.set(knob, value, name)?;
+                    let value = parser
+                        .value()
+                        .map_err(|_| format!("{name} needs a value"))?
+                        .string()
+                        .map_err(|e| e.to_string())?;
+                    s.set(knob, &value, &name)?;
                 }
+                other => return Err(format!("{}\n\n{}", other.unexpected(), usage())),
             }
         }
         if s.tokens <= s.cache_size {

@@ -1,6 +1,7 @@
 //! The soak's knobs: environment variables (`SOAK_SECONDS=600`), overridden by command-line
 //! arguments (`--seconds 600`).
 
+use lexopt::prelude::*;
 use rolegate_bench::knob;
 
 #[derive(Debug, Clone)]
@@ -64,18 +65,24 @@ impl Settings {
                 *value = parse(knob, &text, knob.env)?;
             }
         }
-        let mut rest = args.iter();
-        while let Some(arg) = rest.next() {
-            if arg == "-h" || arg == "--help" {
-                return Ok(Command::Help(usage()));
-            }
+        let mut parser = lexopt::Parser::from_args(args);
+        while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+            let name = match arg {
+                Short('h') | Long("help") => return Ok(Command::Help(usage())),
+                Long(name) => format!("--{name}"),
+                other => return Err(format!("{}\n\n{}", other.unexpected(), usage())),
+            };
             let (knob, value) = KNOBS
                 .iter()
                 .zip(values.iter_mut())
-                .find(|(k, _)| k.arg == arg)
-                .ok_or_else(|| format!("unknown argument {arg:?}\n\n{}", usage()))?;
-            let text = rest.next().ok_or_else(|| format!("{arg} needs a value"))?;
-            *value = parse(knob, text, arg)?;
+                .find(|(k, _)| k.arg == name)
+                .ok_or_else(|| format!("unknown argument {name:?}\n\n{}", usage()))?;
+            let text = parser
+                .value()
+                .map_err(|_| format!("{name} needs a value"))?
+                .string()
+                .map_err(|e| e.to_string())?;
+            *value = parse(knob, &text, &name)?;
         }
         let [seconds, warmup_seconds, connections] = *values.as_slice() else {
             return Err("internal error: wrong number of settings".into());
