@@ -10,6 +10,7 @@ pub mod config;
 pub mod decision;
 pub mod discovery;
 pub mod extract;
+pub mod fetch_cycle;
 pub mod field_reader;
 pub mod foreign_verify;
 pub mod header_pairs;

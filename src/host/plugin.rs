@@ -1,5 +1,5 @@
-//! The root context: configuration, the tick, key-set fetches (JWKS, with OIDC discovery first
-//! where configured), and answering requests that wait for keys.
+//! The root context: configuration, the tick, key-set fetches (it dispatches the calls of
+//! `fetch_cycle` and hands their answers back), and answering requests that wait for keys.
 
 use super::clock;
 use super::log;
@@ -8,14 +8,14 @@ use super::randomness;
 use super::request::{Request, Unconfigured};
 use super::shared_data::HostSharedData;
 use super::worker::{Waiter, Worker};
-use crate::config::{Config, Endpoint, KeySource};
+use crate::config::Config;
 use crate::decision::{KeyStore, WaitPermission, WaitReason};
-use crate::discovery;
-use crate::key_cache::{check_status, key_set_from_response, FetchError};
+use crate::fetch_cycle::{self, CallRefusal, FetchCycle, FetchFailure, Step};
+use crate::jwks::KeySet;
 use crate::shared_store::next_worker_id;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{BufferType, ContextType, MapType};
+use proxy_wasm::types::{BufferType, ContextType, MapType, Status};
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
@@ -25,18 +25,11 @@ use std::time::Duration;
 /// remote provider each time.
 const TICK: Duration = Duration::from_millis(100);
 
-/// Which call of a fetch cycle an answer belongs to.
-#[derive(Clone, Copy)]
-enum Stage {
-    Document,
-    Keys,
-}
-
 pub struct Plugin {
     context_id: u32,
     worker: Option<Rc<Worker>>,
-    /// Calls in flight: token -> (provider, stage).
-    calls: HashMap<u32, (usize, Stage)>,
+    /// Calls in flight: token -> (provider, its fetch cycle waiting for this answer).
+    calls: HashMap<u32, (usize, FetchCycle)>,
 }
 
 impl Plugin {
@@ -55,49 +48,49 @@ impl Plugin {
             .borrow_mut()
             .claim_due(&worker.store, clock::now_ms());
         for provider in due {
-            let first_call = match worker.config.providers.get(provider).map(|p| &p.keys) {
-                Some(KeySource::Remote { jwks, fetch }) => {
-                    self.call(provider, Stage::Keys, jwks, fetch.timeout_ms)
-                }
-                Some(KeySource::Discovery {
-                    document, fetch, ..
-                }) => self.call(provider, Stage::Document, document, fetch.timeout_ms),
-                _ => Ok(()),
-            };
-            if let Err(e) = first_call {
-                self.fetch_failed(worker, provider, &e);
+            let first = worker
+                .config
+                .providers
+                .get(provider)
+                .and_then(FetchCycle::start);
+            if let Some((cycle, request)) = first {
+                self.call(worker, provider, cycle, request);
             }
         }
     }
 
+    /// Dispatches a request of `provider`'s fetch cycle; its answer goes back to `cycle`.
     fn call(
         &mut self,
+        worker: &Worker,
         provider: usize,
-        stage: Stage,
-        endpoint: &Endpoint,
-        timeout_ms: u64,
-    ) -> Result<(), String> {
-        let headers = vec![
-            (":method", "GET"),
-            (":path", endpoint.path.as_str()),
-            (":authority", endpoint.authority.as_str()),
-            ("accept", "application/json"),
-            ("user-agent", "rolegate"),
-        ];
-        let timeout = Duration::from_millis(timeout_ms);
-        match hostcalls::dispatch_http_call(&endpoint.cluster, headers, None, vec![], timeout) {
+        cycle: FetchCycle,
+        request: fetch_cycle::Request<'_>,
+    ) {
+        let sent = hostcalls::dispatch_http_call(
+            &request.endpoint.cluster,
+            request.headers().to_vec(),
+            None,
+            vec![],
+            request.timeout,
+        );
+        match sent {
             Ok(token) => {
-                self.calls.insert(token, (provider, stage));
-                Ok(())
+                self.calls.insert(token, (provider, cycle));
             }
-            Err(status) => Err(format!(
-                "cannot call cluster {} ({status:?}); is the cluster defined?",
-                endpoint.cluster
-            )),
+            Err(status) => {
+                // The SDK returns only these two; anything else it turns into a panic.
+                let refusal = if status == Status::BadArgument {
+                    CallRefusal::BadArgument
+                } else {
+                    CallRefusal::InternalFailure
+                };
+                self.fetch_failed(worker, provider, &request.refused(refusal));
+            }
         }
     }
 
-    fn fetch_failed(&self, worker: &Worker, provider: usize, why: &str) {
+    fn fetch_failed(&self, worker: &Worker, provider: usize, why: &FetchFailure) {
         log::warn(&format!(
             "key set fetch for provider {} failed: {why}; keeping the last good keys, retrying with back-off",
             worker.provider_name(provider)
@@ -112,63 +105,23 @@ impl Plugin {
         self.answer_waiters_of(worker, provider);
     }
 
-    fn keys_fetched(&self, worker: &Worker, provider: usize, status: Option<u32>, body: &[u8]) {
-        let max = worker
-            .keys
-            .borrow()
-            .fetch_settings(provider)
-            .map_or(0, |f| f.max_jwks_bytes);
-        match key_set_from_response(status, body, max) {
-            Ok(set) => {
-                log::info(&format!(
-                    "key set of provider {} fetched: {} usable of {} keys",
-                    worker.provider_name(provider),
-                    set.usable_count(),
-                    set.keys().len()
-                ));
-                worker.keys.borrow_mut().fetch_succeeded(
-                    &worker.store,
-                    provider,
-                    body,
-                    set,
-                    clock::now_ms(),
-                    randomness::unit_interval(),
-                );
-                worker.metrics.fetch(provider, true);
-                self.answer_waiters_of(worker, provider);
-            }
-            Err(e) => self.fetch_failed(worker, provider, &e.to_string()),
-        }
-    }
-
-    fn document_fetched(
-        &mut self,
-        worker: &Worker,
-        provider: usize,
-        status: Option<u32>,
-        body: &[u8],
-    ) {
-        let Some(p) = worker.config.providers.get(provider) else {
-            return;
-        };
-        let KeySource::Discovery {
-            jwks_cluster,
-            fetch,
-            ..
-        } = &p.keys
-        else {
-            return;
-        };
-        let next = check_status(status)
-            .and_then(|()| discovery::jwks_uri(body, &p.issuers).map_err(FetchError::Discovery))
-            .map_err(|e| format!("discovery document: {e}"))
-            .and_then(|uri| {
-                Endpoint::new(jwks_cluster, &uri).ok_or_else(|| "bad jwks_uri".to_string())
-            })
-            .and_then(|endpoint| self.call(provider, Stage::Keys, &endpoint, fetch.timeout_ms));
-        if let Err(e) = next {
-            self.fetch_failed(worker, provider, &e);
-        }
+    fn keys_fetched(&self, worker: &Worker, provider: usize, set: KeySet, body: &[u8]) {
+        log::info(&format!(
+            "key set of provider {} fetched: {} usable of {} keys",
+            worker.provider_name(provider),
+            set.usable_count(),
+            set.keys().len()
+        ));
+        worker.keys.borrow_mut().fetch_succeeded(
+            &worker.store,
+            provider,
+            body,
+            set,
+            clock::now_ms(),
+            randomness::unit_interval(),
+        );
+        worker.metrics.fetch(provider, true);
+        self.answer_waiters_of(worker, provider);
     }
 
     /// Answers the waiting requests of `provider` that a finished fetch concerns.
@@ -238,7 +191,7 @@ impl Context for Plugin {
         body_size: usize,
         _: usize,
     ) {
-        let Some((provider, stage)) = self.calls.remove(&token) else {
+        let Some((provider, cycle)) = self.calls.remove(&token) else {
             return;
         };
         let Some(worker) = self.worker.clone() else {
@@ -252,26 +205,21 @@ impl Context for Plugin {
                 .flatten()
                 .and_then(|s| std::str::from_utf8(&s).ok()?.parse::<u32>().ok())
         };
-        let limit = match stage {
-            Stage::Document => discovery::MAX_DOCUMENT_BYTES,
-            Stage::Keys => worker
-                .keys
-                .borrow()
-                .fetch_settings(provider)
-                .map_or(0, |f| f.max_jwks_bytes),
-        };
-        if body_size > limit {
-            let e = FetchError::TooLarge(body_size);
-            self.fetch_failed(&worker, provider, &e.to_string());
+        let Some(p) = worker.config.providers.get(provider) else {
             return;
-        }
-        let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        match stage {
-            Stage::Document => self.document_fetched(&worker, provider, status, &body),
-            Stage::Keys => self.keys_fetched(&worker, provider, status, &body),
+        };
+        let step = cycle.answered(p, status, body_size, || {
+            hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+        });
+        match step {
+            Step::Call(cycle, endpoint) => {
+                self.call(&worker, provider, cycle, cycle.request(&endpoint));
+            }
+            Step::Fetched { set, body } => self.keys_fetched(&worker, provider, set, &body),
+            Step::Failed(why) => self.fetch_failed(&worker, provider, &why),
         }
         self.record_ages(&worker);
     }
