@@ -14,17 +14,17 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use rolegate::claims::{self, LifetimeError, MAX_CLAIM_HEADER_BYTES, MAX_NUMERIC_DATE};
 use rolegate::config::{Config, KeySource};
+use rolegate::crypto::rs256::{KeyWeakness, Rs256Key};
 use rolegate::decision::{
     decide, DenyReason, KeyStore, Keys, Outcome, RequestHeaders, WaitPermission,
 };
-use rolegate::discovery::{self, DiscoveryError, MAX_DOCUMENT_BYTES};
-use rolegate::jwks::{KeyLookup, KeySet, KeySetError, Unusable, MAX_JSON_DEPTH, MAX_KEYS};
-use rolegate::key_cache::{key_set_from_response, FetchError, KeyCache};
-use rolegate::key_set_record::KeySetRecord;
-use rolegate::rs256::{KeyWeakness, Rs256Key};
-use rolegate::shared_store::{MemoryStore, SharedStore};
+use rolegate::keys::discovery::{self, DiscoveryError, MAX_DOCUMENT_BYTES};
+use rolegate::keys::jwks::{KeyLookup, KeySet, KeySetError, Unusable, MAX_JSON_DEPTH, MAX_KEYS};
+use rolegate::keys::shared_data::{MemoryStore, SharedStore};
+use rolegate::keys::shared_fetch_record::KeySetRecord;
+use rolegate::keys::worker_key_sets::{key_set_from_response, FetchError, KeyCache};
+use rolegate::token::claims::{self, LifetimeError, MAX_CLAIM_HEADER_BYTES, MAX_NUMERIC_DATE};
 use rolegate::token::{self, Segment, TokenError};
 use rsa::{BoxedUint, Pkcs1v15Sign, PrivateKey};
 use serde_json::{Map, Value};

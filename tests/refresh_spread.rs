@@ -7,7 +7,7 @@
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use rolegate::key_set_record::KeySetRecord;
+use rolegate::keys::shared_fetch_record::KeySetRecord;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 

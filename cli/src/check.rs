@@ -5,16 +5,16 @@ use crate::decode::{now as current_time, segment, time_lines};
 use crate::text::{list, pretty_json, utc};
 use crate::validate::{load as load_config, rule_text};
 use crate::{read_file, read_token, CliError, Output};
-use rolegate::claims::{self, MAX_NUMERIC_DATE};
 use rolegate::config::{Config, Provider};
+use rolegate::decision::reply::local_reply;
+use rolegate::decision::rules::Requirement;
 use rolegate::decision::{
     self, decide, Allow, Denial, DenyReason, KeyStore, Keys, Outcome, RequestHeaders,
     WaitPermission,
 };
-use rolegate::jwks::{KeyLookup, KeySet};
-use rolegate::key_cache::key_set_from_response;
-use rolegate::reply::local_reply;
-use rolegate::rules::Requirement;
+use rolegate::keys::jwks::{KeyLookup, KeySet};
+use rolegate::keys::worker_key_sets::key_set_from_response;
+use rolegate::token::claims::{self, MAX_NUMERIC_DATE};
 use rolegate::token::{self, UnverifiedToken};
 use serde_json::{Map, Value};
 

@@ -4,7 +4,7 @@ use crate::args::Options;
 use crate::text::list;
 use crate::{read_file, CliError, Output};
 use rolegate::config::{Config, FetchSettings, KeySource};
-use rolegate::rules::{PathMatch, Requirement, Rule};
+use rolegate::decision::rules::{PathMatch, Requirement, Rule};
 
 /// Reads and validates a configuration file; every problem becomes one line of the error.
 pub fn load(path: &str) -> Result<Config, CliError> {

@@ -3,7 +3,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use rolegate::config::{Config, KeySource};
-use rolegate::key_cache::KeyCache;
+use rolegate::keys::worker_key_sets::KeyCache;
 
 fuzz_target!(|data: &[u8]| {
     let config = match Config::parse(data) {

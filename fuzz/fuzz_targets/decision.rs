@@ -14,16 +14,16 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rolegate::claims::MAX_CLAIM_HEADER_BYTES;
+use rolegate::token::claims::MAX_CLAIM_HEADER_BYTES;
 use rolegate::config::KeySource;
 use rolegate::decision::{
     decide_with, select_rule, DenyReason, Environment, KeyStore, Keys, Outcome, WaitPermission,
     WaitReason,
 };
-use rolegate::jwks::KeySet;
+use rolegate::keys::jwks::KeySet;
 
-use rolegate::rules::Requirement;
-use rolegate::token_cache::TokenCache;
+use rolegate::decision::rules::Requirement;
+use rolegate::token::verified_token_cache::TokenCache;
 use rolegate_fuzz::{
     decision_config, flags, signed_token, template_tokens, DecisionInput, DigestVerifier, Headers,
 };

@@ -6,11 +6,11 @@
 
 use libfuzzer_sys::fuzz_target;
 use rolegate::config::Config;
-use rolegate::discovery::{self, DiscoveryError, MAX_DOCUMENT_BYTES};
-use rolegate::foreign_verify;
-use rolegate::key_cache::KeyCache;
-use rolegate::key_set_record::KeySetRecord;
-use rolegate::shared_store::{MemoryStore, SharedStore};
+use rolegate::keys::discovery::{self, DiscoveryError, MAX_DOCUMENT_BYTES};
+use rolegate::crypto::foreign_verify;
+use rolegate::keys::worker_key_sets::KeyCache;
+use rolegate::keys::shared_fetch_record::KeySetRecord;
+use rolegate::keys::shared_data::{MemoryStore, SharedStore};
 use std::sync::OnceLock;
 
 const REMOTE_CONFIG: &str = r#"{"providers":[{"name":"p","issuer":"https://idp.example/","audiences":["a"],

@@ -4,11 +4,11 @@ use super::clock;
 use super::log;
 use super::request_snapshot::RequestSnapshot;
 use super::worker::Worker;
+use crate::decision::reply::local_reply;
 use crate::decision::{
     self, Denial, DenyReason, Environment, HeaderEditor, Outcome, WaitPermission, WaitReason,
 };
-use crate::key_set_record::RefetchDecision;
-use crate::reply::local_reply;
+use crate::keys::shared_fetch_record::RefetchDecision;
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{Action, MapType};
 

@@ -1,6 +1,6 @@
 //! proxy-wasm shared data: one store for all worker VMs of the same `vm_id` in one Envoy.
 
-use crate::shared_store::SharedStore;
+use crate::keys::shared_data::SharedStore;
 use proxy_wasm::hostcalls;
 
 pub struct HostSharedData;

@@ -6,8 +6,8 @@ use super::metrics::Metrics;
 use super::shared_data::HostSharedData;
 use crate::config::Config;
 use crate::decision::WaitReason;
-use crate::key_cache::KeyCache;
-use crate::token_cache::TokenCache;
+use crate::keys::worker_key_sets::KeyCache;
+use crate::token::verified_token_cache::TokenCache;
 use std::cell::RefCell;
 
 /// A paused request waiting for a provider's keys to change.

@@ -6,9 +6,9 @@
 //! Who may fetch, and what a result does to the shared record, is `key_cache`'s business.
 
 use crate::config::{Endpoint, KeySource, Provider};
-use crate::discovery::{self, DiscoveryError, MAX_DOCUMENT_BYTES};
-use crate::jwks::KeySet;
-use crate::key_cache::{check_status, key_set_from_response, FetchError};
+use crate::keys::discovery::{self, DiscoveryError, MAX_DOCUMENT_BYTES};
+use crate::keys::jwks::KeySet;
+use crate::keys::worker_key_sets::{check_status, key_set_from_response, FetchError};
 use std::fmt;
 use std::time::Duration;
 
@@ -193,8 +193,8 @@ impl FetchCycle {
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::discovery::DiscoveryError;
-    use crate::jwks::KeySetError;
+    use crate::keys::discovery::DiscoveryError;
+    use crate::keys::jwks::KeySetError;
 
     const ISSUER: &str = "https://login.example/t/v2.0";
     const REMOTE: &str = r#"{"providers":[{"name":"p","issuer":"https://login.example/t/v2.0","audiences":["a"],

@@ -5,7 +5,7 @@
 //! fingerprint of the key that verified it: after a key-set change it survives only if the
 //! same key is still there under the same name. Lifetime is re-checked on every use.
 
-use crate::claims::TokenFacts;
+use crate::token::claims::TokenFacts;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -209,7 +209,7 @@ mod tests {
         VerifiedToken {
             provider,
             facts: TokenFacts {
-                lifetime: Err(crate::claims::LifetimeError::ExpMissingOrInvalid),
+                lifetime: Err(crate::token::claims::LifetimeError::ExpMissingOrInvalid),
                 roles: Vec::new(),
                 header_values: Rc::from(Vec::new()),
             },

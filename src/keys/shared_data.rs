@@ -1,7 +1,7 @@
 //! The store all worker VMs of one Envoy share (proxy-wasm shared data), behind a small trait
 //! so the key-set lifecycle can be tested natively with several simulated workers.
 
-use crate::key_set_record::KeySetRecord;
+use crate::keys::shared_fetch_record::KeySetRecord;
 use std::cell::RefCell;
 use std::collections::HashMap;
 

@@ -4,7 +4,7 @@
 //! It is small and text-encoded so workers can poll it cheaply; the key set body itself is
 //! stored beside it and read only when `generation` moves.
 
-use crate::backoff::{refresh_delay_ms, retry_delay_ms};
+use crate::keys::backoff::{refresh_delay_ms, retry_delay_ms};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct KeySetRecord {

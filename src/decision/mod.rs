@@ -2,15 +2,18 @@
 //!
 //! Pure: the host supplies headers, keys and the clock, and carries out the outcome.
 
-use crate::claims::{self, LifetimeError, TokenFacts};
+pub mod reply;
+pub mod rules;
+
 use crate::config::{ClaimToHeader, Config, PathScreening};
-use crate::extract::{self, Extracted};
-use crate::jwks::{KeyLookup, KeySet};
-use crate::path_screen;
-use crate::rs256::{PureRust, SignatureVerifier};
-use crate::rules::{self, Requirement, Rule};
+use crate::crypto::rs256::{PureRust, SignatureVerifier};
+use crate::decision::rules::{Requirement, Rule};
+use crate::keys::jwks::{KeyLookup, KeySet};
+use crate::request::extract::{self, Extracted};
+use crate::request::path_screen;
 use crate::token;
-use crate::token_cache::{TokenCache, VerifiedToken};
+use crate::token::claims::{self, LifetimeError, TokenFacts};
+use crate::token::verified_token_cache::{TokenCache, VerifiedToken};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::rc::Rc;
@@ -626,15 +629,15 @@ fn admit<'c>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rs256::Rs256Key;
+    use crate::crypto::rs256::Rs256Key;
     use std::cell::Cell;
 
     const TOKEN: &str =
-        include_str!("../tests/vectors/azure-real/nav-pensjonskalkulator-v2-app-roles.jwt");
+        include_str!("../../tests/vectors/azure-real/nav-pensjonskalkulator-v2-app-roles.jwt");
     const KEYS_WITH_KID: &str =
-        include_str!("../tests/vectors/azure-real/entra-common-jwks-2024-09-03.json");
+        include_str!("../../tests/vectors/azure-real/entra-common-jwks-2024-09-03.json");
     const KEYS_WITHOUT_KID: &str =
-        include_str!("../tests/vectors/azure-real/entra-common-jwks-2024-06-24.json");
+        include_str!("../../tests/vectors/azure-real/entra-common-jwks-2024-06-24.json");
     const ISSUER: &str =
         "https://login.microsoftonline.com/966ac572-f5b7-4bbe-aa88-c76419c0f851/v2.0";
     const AUDIENCE: &str = "f407babd-8d0f-4afc-a6e7-46f28612670b";
@@ -921,7 +924,8 @@ mod tests {
         ] {
             assert_eq!(answer(&config, path), Err(DenyReason::Path), "{path:?}");
         }
-        let reply = crate::reply::local_reply(&denial(DenyReason::Path, NON_CANONICAL_PATH));
+        let reply =
+            crate::decision::reply::local_reply(&denial(DenyReason::Path, NON_CANONICAL_PATH));
         assert_eq!(reply.status, 400);
         assert_eq!(
             reply.body,
@@ -990,10 +994,12 @@ mod tests {
     fn two_locations(forward: bool) -> Config {
         let mut config = config();
         config.forward = forward;
-        config.from_headers.push(crate::extract::TokenLocation {
-            name: "x-jwt-assertion".into(),
-            value_prefix: String::new(),
-        });
+        config
+            .from_headers
+            .push(crate::request::extract::TokenLocation {
+                name: "x-jwt-assertion".into(),
+                value_prefix: String::new(),
+            });
         config.token_headers = vec!["authorization".into(), "x-jwt-assertion".into()];
         config
     }
@@ -1078,7 +1084,7 @@ mod tests {
             };
             let failed = allow.apply(&mut editor).expect_err("refused");
             assert_eq!(failed.header, refuse);
-            let reply = crate::reply::local_reply(&failed.denial());
+            let reply = crate::decision::reply::local_reply(&failed.denial());
             assert_eq!(reply.status, 500);
             assert_eq!(
                 reply.body,
@@ -1132,7 +1138,7 @@ mod tests {
         match decide_at(DURING + 60) {
             Outcome::Deny(d) => {
                 assert_eq!((d.reason, d.description), (DenyReason::NoKeys, STALE_KEYS));
-                assert_eq!(crate::reply::local_reply(&d).status, 503);
+                assert_eq!(crate::decision::reply::local_reply(&d).status, 503);
             }
             other => panic!("the cached token must not outlive its keys: {other:?}"),
         }

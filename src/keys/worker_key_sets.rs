@@ -7,9 +7,9 @@
 
 use crate::config::{Config, FetchSettings, KeySource};
 use crate::decision::{KeyStore, Keys};
-use crate::jwks::{KeySet, KeySetError};
-use crate::key_set_record::{KeySetRecord, RefetchDecision};
-use crate::shared_store::{load_record, update_record, SharedStore};
+use crate::keys::jwks::{KeySet, KeySetError};
+use crate::keys::shared_data::{load_record, update_record, SharedStore};
+use crate::keys::shared_fetch_record::{KeySetRecord, RefetchDecision};
 use sha2::{Digest, Sha256};
 use std::fmt::{self, Write as _};
 
@@ -24,7 +24,7 @@ pub enum FetchError {
     TooLarge(usize),
     NotKeySet(KeySetError),
     NoUsableKeys,
-    Discovery(crate::discovery::DiscoveryError),
+    Discovery(crate::keys::discovery::DiscoveryError),
 }
 
 impl fmt::Display for FetchError {
@@ -409,7 +409,7 @@ impl KeyStore for KeyCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shared_store::MemoryStore;
+    use crate::keys::shared_data::MemoryStore;
 
     const CONFIG: &str = r#"{"providers":[{"name":"p","issuer":"i","audiences":["a"],
         "remote_jwks":{"cluster":"idp","uri":"http://idp/keys","cache_duration_seconds":10,"timeout_ms":1000}}],
@@ -435,7 +435,7 @@ mod tests {
         match cache.keys(0) {
             Keys::Ready(set) => matches!(
                 set.lookup(Some(kid), None),
-                crate::jwks::KeyLookup::Found(_)
+                crate::keys::jwks::KeyLookup::Found(_)
             ),
             _ => false,
         }
