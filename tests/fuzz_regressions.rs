@@ -20,10 +20,11 @@ use rolegate::decision::{
     decide, DenyReason, KeyStore, Keys, Outcome, RequestHeaders, WaitPermission,
 };
 use rolegate::keys::discovery::{self, DiscoveryError, MAX_DOCUMENT_BYTES};
+use rolegate::keys::fetch_cycle::{key_set_from_response, FetchError};
 use rolegate::keys::jwks::{KeyLookup, KeySet, KeySetError, Unusable, MAX_JSON_DEPTH, MAX_KEYS};
 use rolegate::keys::shared_data::{MemoryStore, SharedStore};
 use rolegate::keys::shared_fetch_record::KeySetRecord;
-use rolegate::keys::worker_key_sets::{key_set_from_response, FetchError, KeyCache};
+use rolegate::keys::worker_key_sets::KeyCache;
 use rolegate::token::claims::{self, LifetimeError, MAX_CLAIM_HEADER_BYTES, MAX_NUMERIC_DATE};
 use rolegate::token::{self, Segment, TokenError};
 use rsa::{BoxedUint, Pkcs1v15Sign, PrivateKey};

@@ -12,8 +12,8 @@ use rolegate::decision::{
     self, decide, Allow, Denial, DenyReason, KeyStore, Keys, Outcome, RequestHeaders,
     WaitPermission,
 };
+use rolegate::keys::fetch_cycle::key_set_from_response;
 use rolegate::keys::jwks::{KeyLookup, KeySet};
-use rolegate::keys::worker_key_sets::key_set_from_response;
 use rolegate::token::claims::{self, MAX_NUMERIC_DATE};
 use rolegate::token::{self, UnverifiedToken};
 use serde_json::{Map, Value};

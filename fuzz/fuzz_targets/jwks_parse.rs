@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use rolegate::keys::jwks::{KeyLookup, KeySet, MAX_KEYS};
-use rolegate::keys::worker_key_sets::key_set_from_response;
+use rolegate::keys::fetch_cycle::key_set_from_response;
 use rolegate::crypto::rs256::Rs256Key;
 
 const MESSAGE: &[u8] = b"eyJhbGciOiJSUzI1NiIsImtpZCI6ImJpbGJvLmJhZ2dpbnNAaG9iYml0b24uZXhhbXBsZSJ9.SXTigJlzIGEgZGFuZ2Vyb3VzIGJ1c2luZXNzLCBGcm9kbywgZ29pbmcgb3V0IHlvdXIgZG9vci4gWW91IHN0ZXAgb250byB0aGUgcm9hZCwgYW5kIGlmIHlvdSBkb24ndCBrZWVwIHlvdXIgZmVldCwgdGhlcmXigJlzIG5vIGtub3dpbmcgd2hlcmUgeW91IG1pZ2h0IGJlIHN3ZXB0IG9mZiB0by4";

@@ -7,65 +7,14 @@
 
 use crate::config::{Config, FetchSettings, KeySource};
 use crate::decision::{KeyStore, Keys};
-use crate::keys::jwks::{KeySet, KeySetError};
+use crate::keys::jwks::KeySet;
 use crate::keys::shared_data::{load_record, update_record, SharedStore};
 use crate::keys::shared_fetch_record::{KeySetRecord, RefetchDecision};
 use sha2::{Digest, Sha256};
-use std::fmt::{self, Write as _};
+use std::fmt::Write as _;
 
 /// How long past its own timeout a fetch may hold the lease before others take over.
 pub const LEASE_MARGIN_MS: u64 = 1_000;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FetchError {
-    /// No HTTP answer: connect failure, reset or timeout, or the call could not be made.
-    NoResponse,
-    Status(u32),
-    TooLarge(usize),
-    NotKeySet(KeySetError),
-    NoUsableKeys,
-    Discovery(crate::keys::discovery::DiscoveryError),
-}
-
-impl fmt::Display for FetchError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FetchError::NoResponse => write!(f, "no response (connect failure, reset or timeout)"),
-            FetchError::Status(s) => write!(f, "HTTP status {s}"),
-            FetchError::TooLarge(n) => write!(f, "body of {n} bytes is over the limit"),
-            FetchError::NotKeySet(e) => write!(f, "body is not a key set: {e}"),
-            FetchError::NoUsableKeys => write!(f, "key set holds no usable RS256 key"),
-            FetchError::Discovery(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-/// The status check every fetched document passes first. `status` is `None` when the host got
-/// no HTTP answer at all.
-pub fn check_status(status: Option<u32>) -> Result<(), FetchError> {
-    match status {
-        None => Err(FetchError::NoResponse),
-        Some(200) => Ok(()),
-        Some(other) => Err(FetchError::Status(other)),
-    }
-}
-
-/// Judges a JWKS answer.
-pub fn key_set_from_response(
-    status: Option<u32>,
-    body: &[u8],
-    max_bytes: usize,
-) -> Result<KeySet, FetchError> {
-    check_status(status)?;
-    if body.len() > max_bytes {
-        return Err(FetchError::TooLarge(body.len()));
-    }
-    let set = KeySet::parse(body).map_err(FetchError::NotKeySet)?;
-    if set.usable_count() == 0 {
-        return Err(FetchError::NoUsableKeys);
-    }
-    Ok(set)
-}
 
 /// Hex digits of the SHA-256 that name a shared key set: 64 bits, so distinct configurations
 /// in one Envoy do not meet by chance, in a key every worker passes to the host on every sync.
@@ -409,6 +358,7 @@ impl KeyStore for KeyCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::fetch_cycle::key_set_from_response;
     use crate::keys::shared_data::MemoryStore;
 
     const CONFIG: &str = r#"{"providers":[{"name":"p","issuer":"i","audiences":["a"],
@@ -439,30 +389,6 @@ mod tests {
             ),
             _ => false,
         }
-    }
-
-    #[test]
-    fn answers_are_judged_strictly() {
-        assert_eq!(
-            key_set_from_response(None, b"", 10).err(),
-            Some(FetchError::NoResponse)
-        );
-        assert_eq!(
-            key_set_from_response(Some(500), b"", 10).err(),
-            Some(FetchError::Status(500))
-        );
-        assert!(matches!(
-            key_set_from_response(Some(200), b"<html>", 100),
-            Err(FetchError::NotKeySet(_))
-        ));
-        assert_eq!(
-            key_set_from_response(Some(200), br#"{"keys":[]}"#, 100).err(),
-            Some(FetchError::NoUsableKeys)
-        );
-        assert_eq!(
-            key_set_from_response(Some(200), &[b' '; 11], 10).err(),
-            Some(FetchError::TooLarge(11))
-        );
     }
 
     #[test]
