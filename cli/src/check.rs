@@ -9,7 +9,7 @@ use rolegate::config::{Config, Provider};
 use rolegate::decision::reply::local_reply;
 use rolegate::decision::rules::Requirement;
 use rolegate::decision::{
-    self, decide, Allow, Denial, DenyReason, KeyStore, Keys, Outcome, RequestHeaders,
+    self, decide, Allow, Denial, DenyReason, KeySetState, Outcome, ProviderKeys, RequestHeaders,
     WaitPermission,
 };
 use rolegate::keys::fetch_cycle::key_set_from_response;
@@ -44,11 +44,11 @@ struct FileKeys<'a> {
     refused: Vec<Option<String>>,
 }
 
-impl KeyStore for FileKeys<'_> {
-    fn keys(&self, provider: usize) -> Keys<'_> {
+impl ProviderKeys for FileKeys<'_> {
+    fn keys(&self, provider: usize) -> KeySetState<'_> {
         match self.refused.get(provider) {
-            Some(None) => Keys::Ready(self.set),
-            _ => Keys::Unavailable,
+            Some(None) => KeySetState::Ready(self.set),
+            _ => KeySetState::Unavailable,
         }
     }
 }
@@ -101,7 +101,7 @@ fn check_signature(
     else {
         return Signature::NoIssuer;
     };
-    let Keys::Ready(set) = keys.keys(provider) else {
+    let KeySetState::Ready(set) = keys.keys(provider) else {
         return Signature::NoKeys(provider);
     };
     let name = key_name(parsed);

@@ -71,7 +71,12 @@ pub fn digest_signature(signing_input: &[u8]) -> Vec<u8> {
 pub struct DigestVerifier;
 
 impl rolegate::crypto::rs256::SignatureVerifier for DigestVerifier {
-    fn verify(&self, key: &rolegate::crypto::rs256::Rs256Key, message: &[u8], signature: &[u8]) -> bool {
+    fn verify(
+        &self,
+        key: &rolegate::crypto::rs256::Rs256Key,
+        message: &[u8],
+        signature: &[u8],
+    ) -> bool {
         signature.len() == key.modulus().len() && signature == digest_signature(message)
     }
 }

@@ -13,7 +13,7 @@ use crate::request::extract::{self, Extracted};
 use crate::request::path_screen;
 use crate::token;
 use crate::token::claims::{self, LifetimeError, TokenFacts};
-use crate::token::verified_token_cache::{TokenCache, VerifiedToken};
+use crate::token::verified_token_cache::{VerifiedToken, VerifiedTokenCache};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::rc::Rc;
@@ -31,7 +31,7 @@ pub trait RequestHeaders {
 }
 
 /// The state of one provider's key set.
-pub enum Keys<'a> {
+pub enum KeySetState<'a> {
     Ready(&'a KeySet),
     /// The first fetch has not finished yet: worth waiting for.
     Pending,
@@ -39,8 +39,11 @@ pub enum Keys<'a> {
     Unavailable,
 }
 
-pub trait KeyStore {
-    fn keys(&self, provider: usize) -> Keys<'_>;
+/// Each configured provider's signing keys, by the provider's index in the configuration: what
+/// the decision verifies with. A worker answers from its view of the shared key sets
+/// (`WorkerKeySets`); the CLI and tests from key sets they were given.
+pub trait ProviderKeys {
+    fn keys(&self, provider: usize) -> KeySetState<'_>;
 
     /// Changes whenever the provider's key set does; cached tokens are re-checked then.
     fn generation(&self, _provider: usize) -> u64 {
@@ -55,7 +58,7 @@ pub trait KeyStore {
 }
 
 /// Whether the provider's keys have outlived `max_stale_seconds` at `now`.
-fn keys_too_old(keys: &dyn KeyStore, provider: usize, now: i64) -> bool {
+fn keys_too_old(keys: &dyn ProviderKeys, provider: usize, now: i64) -> bool {
     keys.usable_until(provider)
         .is_some_and(|until| now >= until)
 }
@@ -295,10 +298,10 @@ fn as_text<'v>(value: &'v Option<Cow<'_, [u8]>>) -> &'v str {
 
 /// What a decision draws on besides the configuration and the request.
 pub struct Environment<'a> {
-    pub keys: &'a dyn KeyStore,
+    pub keys: &'a dyn ProviderKeys,
     pub verifier: &'a dyn SignatureVerifier,
     /// Verified tokens of this worker; `None` verifies every token afresh.
-    pub cache: Option<&'a TokenCache>,
+    pub cache: Option<&'a VerifiedTokenCache>,
     /// Unix seconds.
     pub now: i64,
     pub wait: WaitPermission,
@@ -308,7 +311,7 @@ pub struct Environment<'a> {
 pub fn decide<'c>(
     config: &'c Config,
     request: &dyn RequestHeaders,
-    keys: &dyn KeyStore,
+    keys: &dyn ProviderKeys,
     now: i64,
     wait: WaitPermission,
 ) -> Outcome<'c> {
@@ -486,7 +489,7 @@ fn match_rule(config: &Config, request: &dyn RequestHeaders) -> Result<Option<us
 
 /// A cached token stays verified while its provider's keys are unchanged, or still hold the
 /// very key that verified it under the same name. Returns the generation to re-stamp.
-fn still_verified(entry: &VerifiedToken, keys: &dyn KeyStore, now: i64) -> Option<u64> {
+fn still_verified(entry: &VerifiedToken, keys: &dyn ProviderKeys, now: i64) -> Option<u64> {
     if keys_too_old(keys, entry.provider, now) {
         return None;
     }
@@ -494,7 +497,7 @@ fn still_verified(entry: &VerifiedToken, keys: &dyn KeyStore, now: i64) -> Optio
     if generation == entry.generation {
         return Some(generation);
     }
-    let Keys::Ready(set) = keys.keys(entry.provider) else {
+    let KeySetState::Ready(set) = keys.keys(entry.provider) else {
         return None;
     };
     match set.lookup(entry.kid.as_deref(), entry.x5t.as_deref()) {
@@ -524,15 +527,17 @@ fn verify(
         .ok_or_else(|| deny(DenyReason::Issuer, "token issuer is not trusted"))?;
 
     let key_set = match env.keys.keys(provider_index) {
-        Keys::Ready(set) => set,
-        Keys::Pending if env.wait.for_first_keys => {
+        KeySetState::Ready(set) => set,
+        KeySetState::Pending if env.wait.for_first_keys => {
             return Err(Outcome::WaitForKeys {
                 provider: provider_index,
                 reason: WaitReason::FirstKeys,
                 otherwise: denial(DenyReason::NoKeys, NO_KEYS),
             })
         }
-        Keys::Pending | Keys::Unavailable => return Err(deny(DenyReason::NoKeys, NO_KEYS)),
+        KeySetState::Pending | KeySetState::Unavailable => {
+            return Err(deny(DenyReason::NoKeys, NO_KEYS))
+        }
     };
     // Kept keys that outlived max_stale_seconds may include one the IdP has withdrawn.
     if keys_too_old(env.keys, provider_index, env.now) {
@@ -664,9 +669,9 @@ mod tests {
         generation: u64,
     }
 
-    impl KeyStore for SwappableKeys {
-        fn keys(&self, _: usize) -> Keys<'_> {
-            Keys::Ready(&self.set)
+    impl ProviderKeys for SwappableKeys {
+        fn keys(&self, _: usize) -> KeySetState<'_> {
+            KeySetState::Ready(&self.set)
         }
         fn generation(&self, _: usize) -> u64 {
             self.generation
@@ -705,7 +710,7 @@ mod tests {
         token: &str,
         keys: &SwappableKeys,
         verifier: &CountingVerifier,
-        cache: &TokenCache,
+        cache: &VerifiedTokenCache,
         now: i64,
     ) -> Result<Allow<'c>, DenyReason> {
         let env = Environment {
@@ -730,7 +735,7 @@ mod tests {
             TOKEN,
             &keys(KEYS_WITH_KID, 1),
             &CountingVerifier::default(),
-            &TokenCache::new(10),
+            &VerifiedTokenCache::new(10),
             DURING,
         )
         .expect("allowed");
@@ -752,7 +757,7 @@ mod tests {
         let config = config();
         let keys = keys(KEYS_WITH_KID, 1);
         let verifier = CountingVerifier::default();
-        let cache = TokenCache::new(10);
+        let cache = VerifiedTokenCache::new(10);
         for _ in 0..3 {
             assert!(run(&config, TOKEN, &keys, &verifier, &cache, DURING).is_ok());
         }
@@ -798,7 +803,7 @@ mod tests {
         }
         let config = config();
         let keys = keys(KEYS_WITH_KID, 1);
-        let cache = TokenCache::new(10);
+        let cache = VerifiedTokenCache::new(10);
         let env = Environment {
             keys: &keys,
             verifier: &CountingVerifier::default(),
@@ -818,7 +823,7 @@ mod tests {
         let config = config();
         let keys = keys(KEYS_WITH_KID, 1);
         let verifier = CountingVerifier::default();
-        let cache = TokenCache::new(10);
+        let cache = VerifiedTokenCache::new(10);
         let mut tampered = TOKEN.trim().to_string();
         let last = tampered.pop().expect("char");
         tampered.push(if last == 'A' { 'B' } else { 'A' });
@@ -836,7 +841,7 @@ mod tests {
     fn a_cached_token_dies_with_its_key_but_survives_an_unrelated_refresh() {
         let config = config();
         let verifier = CountingVerifier::default();
-        let cache = TokenCache::new(10);
+        let cache = VerifiedTokenCache::new(10);
         assert!(run(
             &config,
             TOKEN,
@@ -1100,8 +1105,8 @@ mod tests {
         until: i64,
     }
 
-    impl KeyStore for AgingKeys {
-        fn keys(&self, provider: usize) -> Keys<'_> {
+    impl ProviderKeys for AgingKeys {
+        fn keys(&self, provider: usize) -> KeySetState<'_> {
             self.inner.keys(provider)
         }
         fn generation(&self, provider: usize) -> u64 {
@@ -1115,7 +1120,7 @@ mod tests {
     #[test]
     fn keys_past_max_stale_seconds_verify_nothing_not_even_cached_tokens() {
         let config = config();
-        let cache = TokenCache::new(10);
+        let cache = VerifiedTokenCache::new(10);
         let keys = AgingKeys {
             inner: keys(KEYS_WITH_KID, 1),
             until: DURING + 60,

@@ -3,7 +3,7 @@
 //! GET (the key set after a discovery document), the key set, or why the fetch failed. The host
 //! only moves bytes, so every rule about answers (status, size, issuer, key set) is tested here.
 //!
-//! Who may fetch, and what a result does to the shared record, is `key_cache`'s business.
+//! Who may fetch, and what a result does to the shared record, is `worker_key_sets`' business.
 
 use crate::config::{Endpoint, KeySource, Provider};
 use crate::keys::discovery::{self, DiscoveryError, MAX_DOCUMENT_BYTES};

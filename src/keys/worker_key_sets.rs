@@ -6,10 +6,10 @@
 //! ever replaced by a key set that holds usable keys.
 
 use crate::config::{Config, FetchSettings, KeySource};
-use crate::decision::{KeyStore, Keys};
+use crate::decision::{KeySetState, ProviderKeys};
 use crate::keys::jwks::KeySet;
-use crate::keys::shared_data::{load_record, update_record, SharedStore};
-use crate::keys::shared_fetch_record::{KeySetRecord, RefetchDecision};
+use crate::keys::shared_data::{load_record, update_record, SharedData};
+use crate::keys::shared_fetch_record::{RefetchDecision, SharedFetchRecord};
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
 
@@ -87,22 +87,22 @@ struct RemoteSlot {
     fetch: FetchSettings,
     lease_ms: u64,
     /// The shared record as last read.
-    record: KeySetRecord,
+    record: SharedFetchRecord,
 }
 
-struct ProviderKeys {
+struct ProviderSlot {
     set: Option<KeySet>,
     generation: u64,
     /// `None` for a provider with inline keys: nothing to fetch or share.
     remote: Option<RemoteSlot>,
 }
 
-pub struct KeyCache {
+pub struct WorkerKeySets {
     worker: u64,
-    providers: Vec<ProviderKeys>,
+    providers: Vec<ProviderSlot>,
 }
 
-impl KeyCache {
+impl WorkerKeySets {
     /// `worker` must differ between the workers sharing one store (it names lease holders).
     pub fn new(config: &Config, worker: u64) -> Self {
         let providers = config
@@ -111,7 +111,7 @@ impl KeyCache {
             .map(|p| {
                 let (stages, fetch) = match &p.keys {
                     KeySource::Local(set) => {
-                        return ProviderKeys {
+                        return ProviderSlot {
                             set: Some(set.clone()),
                             generation: 1,
                             remote: None,
@@ -122,7 +122,7 @@ impl KeyCache {
                     KeySource::Discovery { fetch, .. } => (2, *fetch),
                 };
                 let base = shared_key_base(&p.name, &p.keys, &fetch);
-                ProviderKeys {
+                ProviderSlot {
                     set: None,
                     generation: 0,
                     remote: Some(RemoteSlot {
@@ -130,17 +130,17 @@ impl KeyCache {
                         body_key: format!("{base}/jwks"),
                         fetch,
                         lease_ms: fetch.timeout_ms.saturating_mul(stages) + LEASE_MARGIN_MS,
-                        record: KeySetRecord::default(),
+                        record: SharedFetchRecord::default(),
                     }),
                 }
             })
             .collect();
-        KeyCache { worker, providers }
+        WorkerKeySets { worker, providers }
     }
 
     /// Reads the shared records; re-parses a key set only when its generation moved. Returns
     /// the providers whose record changed, so their waiting requests can be looked at again.
-    pub fn sync(&mut self, store: &dyn SharedStore) -> Vec<usize> {
+    pub fn sync(&mut self, store: &dyn SharedData) -> Vec<usize> {
         let mut changed = Vec::new();
         for (i, p) in self.providers.iter_mut().enumerate() {
             let Some(remote) = p.remote.as_mut() else {
@@ -170,7 +170,7 @@ impl KeyCache {
 
     /// Takes the fetch lease of every provider whose fetch is due and not running anywhere;
     /// the caller must then fetch each returned provider and report back.
-    pub fn claim_due(&mut self, store: &dyn SharedStore, now_ms: u64) -> Vec<usize> {
+    pub fn claim_due(&mut self, store: &dyn SharedData, now_ms: u64) -> Vec<usize> {
         let worker = self.worker;
         let mut claimed = Vec::new();
         for (i, p) in self.providers.iter_mut().enumerate() {
@@ -190,7 +190,7 @@ impl KeyCache {
     }
 
     /// Gives up the leases this worker holds (it is shutting down; its fetches die with it).
-    pub fn release_leases(&mut self, store: &dyn SharedStore) {
+    pub fn release_leases(&mut self, store: &dyn SharedData) {
         let worker = self.worker;
         for remote in self.providers.iter_mut().filter_map(|p| p.remote.as_mut()) {
             if let Some((record, ())) = update_record(store, &remote.record_key, |r| {
@@ -210,7 +210,7 @@ impl KeyCache {
     /// the next refresh.
     pub fn fetch_succeeded(
         &mut self,
-        store: &dyn SharedStore,
+        store: &dyn SharedData,
         provider: usize,
         body: &[u8],
         set: KeySet,
@@ -244,7 +244,7 @@ impl KeyCache {
     /// Records a failed fetch: the last good keys stay, the next attempt backs off.
     pub fn fetch_failed(
         &mut self,
-        store: &dyn SharedStore,
+        store: &dyn SharedData,
         provider: usize,
         now_ms: u64,
         jitter: f64,
@@ -269,7 +269,7 @@ impl KeyCache {
     /// count to wait beyond.
     pub fn request_refetch(
         &self,
-        store: &dyn SharedStore,
+        store: &dyn SharedData,
         provider: usize,
         now_ms: u64,
     ) -> (RefetchDecision, u64) {
@@ -327,7 +327,7 @@ impl KeyCache {
     }
 }
 
-impl KeyStore for KeyCache {
+impl ProviderKeys for WorkerKeySets {
     fn generation(&self, provider: usize) -> u64 {
         self.providers.get(provider).map_or(0, |p| p.generation)
     }
@@ -343,14 +343,14 @@ impl KeyStore for KeyCache {
 
     /// Requests may wait for the first keys only until a fetch has failed: after that an IdP
     /// outage must answer at once (503), not pile requests up.
-    fn keys(&self, provider: usize) -> Keys<'_> {
+    fn keys(&self, provider: usize) -> KeySetState<'_> {
         let Some(p) = self.providers.get(provider) else {
-            return Keys::Unavailable;
+            return KeySetState::Unavailable;
         };
         match (&p.set, &p.remote) {
-            (Some(set), _) => Keys::Ready(set),
-            (None, Some(remote)) if remote.record.consecutive_failures == 0 => Keys::Pending,
-            _ => Keys::Unavailable,
+            (Some(set), _) => KeySetState::Ready(set),
+            (None, Some(remote)) if remote.record.consecutive_failures == 0 => KeySetState::Pending,
+            _ => KeySetState::Unavailable,
         }
     }
 }
@@ -359,7 +359,7 @@ impl KeyStore for KeyCache {
 mod tests {
     use super::*;
     use crate::keys::fetch_cycle::key_set_from_response;
-    use crate::keys::shared_data::MemoryStore;
+    use crate::keys::shared_data::MemorySharedData;
 
     const CONFIG: &str = r#"{"providers":[{"name":"p","issuer":"i","audiences":["a"],
         "remote_jwks":{"cluster":"idp","uri":"http://idp/keys","cache_duration_seconds":10,"timeout_ms":1000}}],
@@ -370,9 +370,9 @@ mod tests {
         format!(r#"{{"keys":[{{"kty":"RSA","kid":"{kid}","n":"{N}","e":"AQAB"}}]}}"#)
     }
 
-    fn workers(n: u64) -> Vec<KeyCache> {
+    fn workers(n: u64) -> Vec<WorkerKeySets> {
         let config = Config::parse(CONFIG.as_bytes()).expect("config");
-        (1..=n).map(|w| KeyCache::new(&config, w)).collect()
+        (1..=n).map(|w| WorkerKeySets::new(&config, w)).collect()
     }
 
     fn good(kid: &str) -> (String, KeySet) {
@@ -381,9 +381,9 @@ mod tests {
         (b, set)
     }
 
-    fn kid_known(cache: &KeyCache, kid: &str) -> bool {
-        match cache.keys(0) {
-            Keys::Ready(set) => matches!(
+    fn kid_known(key_sets: &WorkerKeySets, kid: &str) -> bool {
+        match key_sets.keys(0) {
+            KeySetState::Ready(set) => matches!(
                 set.lookup(Some(kid), None),
                 crate::keys::jwks::KeyLookup::Found(_)
             ),
@@ -393,11 +393,11 @@ mod tests {
 
     #[test]
     fn one_fetch_for_all_workers_and_every_worker_picks_the_keys_up() {
-        let store = MemoryStore::default();
+        let store = MemorySharedData::default();
         let mut ws = workers(3);
         for w in &mut ws {
             w.sync(&store);
-            assert!(matches!(w.keys(0), Keys::Pending));
+            assert!(matches!(w.keys(0), KeySetState::Pending));
         }
         let first: Vec<usize> = ws
             .iter_mut()
@@ -426,29 +426,29 @@ mod tests {
                 .as_bytes(),
         )
         .expect("config");
-        let store = MemoryStore::default();
-        let mut cache = KeyCache::new(&config, 1);
-        assert_eq!(cache.usable_until(0), None, "no keys yet");
+        let store = MemorySharedData::default();
+        let mut key_sets = WorkerKeySets::new(&config, 1);
+        assert_eq!(key_sets.usable_until(0), None, "no keys yet");
         let (body, set) = good("k1");
-        assert_eq!(cache.claim_due(&store, 5_000_000), vec![0]);
-        cache.fetch_succeeded(&store, 0, body.as_bytes(), set, 5_000_000, 0.5);
-        assert_eq!(cache.usable_until(0), Some(5_000 + 60));
+        assert_eq!(key_sets.claim_due(&store, 5_000_000), vec![0]);
+        key_sets.fetch_succeeded(&store, 0, body.as_bytes(), set, 5_000_000, 0.5);
+        assert_eq!(key_sets.usable_until(0), Some(5_000 + 60));
         // A failed refresh (an empty set, say) does not move the limit.
-        assert_eq!(cache.claim_due(&store, 5_010_000), vec![0]);
-        cache.fetch_failed(&store, 0, 5_010_000, 0.5);
-        assert_eq!(cache.usable_until(0), Some(5_060));
-        let unlimited = KeyCache::new(&Config::parse(CONFIG.as_bytes()).expect("config"), 2);
+        assert_eq!(key_sets.claim_due(&store, 5_010_000), vec![0]);
+        key_sets.fetch_failed(&store, 0, 5_010_000, 0.5);
+        assert_eq!(key_sets.usable_until(0), Some(5_060));
+        let unlimited = WorkerKeySets::new(&Config::parse(CONFIG.as_bytes()).expect("config"), 2);
         assert_eq!(unlimited.usable_until(0), None);
     }
 
     #[test]
     fn failures_keep_good_keys_and_end_first_key_waits() {
-        let store = MemoryStore::default();
+        let store = MemorySharedData::default();
         let mut ws = workers(2);
         assert_eq!(ws[0].claim_due(&store, 0), vec![0]);
         ws[0].fetch_failed(&store, 0, 10, 0.5);
         ws[1].sync(&store);
-        assert!(matches!(ws[1].keys(0), Keys::Unavailable));
+        assert!(matches!(ws[1].keys(0), KeySetState::Unavailable));
         assert!(ws[1].claim_due(&store, 500).is_empty(), "backing off");
         assert_eq!(ws[1].claim_due(&store, 1_010), vec![0]);
         let (b, set) = good("k1");
@@ -466,7 +466,7 @@ mod tests {
 
     #[test]
     fn a_worker_going_away_releases_its_lease() {
-        let store = MemoryStore::default();
+        let store = MemorySharedData::default();
         let mut ws = workers(2);
         assert_eq!(ws[0].claim_due(&store, 0), vec![0]);
         ws[1].release_leases(&store);
@@ -480,7 +480,7 @@ mod tests {
 
     #[test]
     fn a_lost_lease_is_taken_over_after_it_expires() {
-        let store = MemoryStore::default();
+        let store = MemorySharedData::default();
         let mut ws = workers(2);
         assert_eq!(ws[0].claim_due(&store, 0), vec![0]);
         assert!(ws[1].claim_due(&store, 1_999).is_empty());
@@ -489,7 +489,7 @@ mod tests {
 
     #[test]
     fn unknown_kids_refetch_once_then_are_rate_limited() {
-        let store = MemoryStore::default();
+        let store = MemorySharedData::default();
         let mut ws = workers(2);
         ws[0].claim_due(&store, 0);
         let (b, set) = good("k1");
@@ -526,9 +526,9 @@ mod tests {
 
     fn record_key_of(config: &str) -> String {
         let config = Config::parse(config.as_bytes()).expect("config");
-        let cache = KeyCache::new(&config, 1);
-        let key = cache.record_key(0).expect("remote").to_string();
-        let body = cache.body_key(0).expect("remote");
+        let key_sets = WorkerKeySets::new(&config, 1);
+        let key = key_sets.record_key(0).expect("remote").to_string();
+        let body = key_sets.body_key(0).expect("remote");
         assert_eq!(key.strip_suffix("/record"), body.strip_suffix("/jwks"));
         key
     }
@@ -604,7 +604,7 @@ mod tests {
 
     #[test]
     fn an_unchanged_key_set_is_not_parsed_again() {
-        let store = MemoryStore::default();
+        let store = MemorySharedData::default();
         let mut ws = workers(2);
         ws[0].claim_due(&store, 0);
         let (b, set) = good("k1");
