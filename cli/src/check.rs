@@ -5,17 +5,19 @@ use crate::decode::{now as current_time, segment, time_lines};
 use crate::text::{list, pretty_json, utc};
 use crate::validate::{load as load_config, rule_text};
 use crate::{read_file, read_token, CliError, Output};
-use rolegate::config::{Config, Provider};
-use rolegate::decision::reply::local_reply;
+// The decision itself through the crate's API; the explanation of each step reads the layers
+// (feature `internals`).
+use rolegate::config::Provider;
+use rolegate::decision;
 use rolegate::decision::rules::Requirement;
-use rolegate::decision::{
-    self, decide, Allow, Denial, DenyReason, KeySetState, Outcome, ProviderKeys, RequestHeaders,
-    WaitPermission,
-};
 use rolegate::keys::fetch_cycle::key_set_from_response;
-use rolegate::keys::jwks::{KeyLookup, KeySet};
+use rolegate::keys::jwks::KeyLookup;
 use rolegate::token::claims::{self, MAX_NUMERIC_DATE};
 use rolegate::token::{self, UnverifiedToken};
+use rolegate::{
+    decide, local_reply, Allow, Config, Denial, DenyReason, KeySet, KeySetState, Outcome,
+    ProviderKeys, RequestHeaders, WaitPermission,
+};
 use serde_json::{Map, Value};
 
 const OPTIONS: &[&str] = &[

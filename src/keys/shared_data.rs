@@ -2,7 +2,9 @@
 //! so the key-set lifecycle can be tested natively with several simulated workers.
 
 use crate::keys::shared_fetch_record::SharedFetchRecord;
+#[cfg(any(test, feature = "internals"))]
 use std::cell::RefCell;
+#[cfg(any(test, feature = "internals"))]
 use std::collections::HashMap;
 
 pub trait SharedData {
@@ -78,13 +80,16 @@ pub fn next_worker_id(store: &dyn SharedData, key: &str, fallback: u64) -> u64 {
     fallback.max(1)
 }
 
-/// An in-process store with the same CAS rules as Envoy's shared data.
+/// An in-process store with the same CAS rules as Envoy's shared data, for simulating several
+/// workers natively.
+#[cfg(any(test, feature = "internals"))]
 #[derive(Default)]
 pub struct MemorySharedData {
     entries: RefCell<HashMap<String, (Vec<u8>, u32)>>,
     next_cas: RefCell<u32>,
 }
 
+#[cfg(any(test, feature = "internals"))]
 impl SharedData for MemorySharedData {
     fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
         self.entries.borrow().get(key).cloned()

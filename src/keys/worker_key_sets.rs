@@ -299,10 +299,6 @@ impl WorkerKeySets {
         self.remote(provider).map_or(0, |r| r.lease_ms)
     }
 
-    pub fn fetch_settings(&self, provider: usize) -> Option<&FetchSettings> {
-        self.remote(provider).map(|r| &r.fetch)
-    }
-
     /// Seconds since the provider's keys were last fetched; `None` before the first success.
     pub fn age_seconds(&self, provider: usize, now_ms: u64) -> Option<u64> {
         let record = &self.remote(provider)?.record;
@@ -312,12 +308,14 @@ impl WorkerKeySets {
     }
 
     /// The shared-data key of the provider's record (lease, schedule, generation); `None` for
-    /// inline keys.
+    /// inline keys. Tests plant hostile records under it.
+    #[cfg(any(test, feature = "internals"))]
     pub fn record_key(&self, provider: usize) -> Option<&str> {
         self.remote(provider).map(|r| r.record_key.as_str())
     }
 
     /// The shared-data key of the provider's last good key set body.
+    #[cfg(any(test, feature = "internals"))]
     pub fn body_key(&self, provider: usize) -> Option<&str> {
         self.remote(provider).map(|r| r.body_key.as_str())
     }
