@@ -2,32 +2,58 @@
 //!
 //! Everything but `host` is plain Rust with no proxy-wasm import, tested natively; `host` binds
 //! it to the proxy-wasm ABI and exists only in the wasm build.
+//!
+//! The layers are crate-private. What the crate offers on purpose is re-exported below: compile
+//! a configuration, decide a request against it with the keys at hand, and turn a denial into
+//! its HTTP answer. The white-box users, which check or explain each step (the integration
+//! tests, the fuzz targets, the operator CLI), turn on the `internals` feature: it makes the
+//! layers public as they are, so nothing is written twice for them.
 
-pub mod backoff;
-pub mod base64url;
-pub mod claim_condition;
-pub mod claims;
+// Natively and without `internals`, the shell that uses most of the core is not compiled, so
+// most of it looks unused; the wasm build, which has the shell, still reports dead code.
+#![cfg_attr(
+    not(any(target_arch = "wasm32", feature = "internals")),
+    allow(dead_code)
+)]
+
+#[cfg(feature = "internals")]
 pub mod config;
+#[cfg(not(feature = "internals"))]
+mod config;
+
+#[cfg(feature = "internals")]
+pub mod crypto;
+#[cfg(not(feature = "internals"))]
+mod crypto;
+
+#[cfg(feature = "internals")]
 pub mod decision;
-pub mod discovery;
-pub mod extract;
-pub mod fetch_cycle;
-pub mod field_reader;
-pub mod foreign_verify;
-pub mod header_pairs;
-pub mod host_pattern;
-pub mod jwks;
-pub mod key_cache;
-pub mod key_set_record;
-pub mod path_screen;
-pub mod reply;
-pub mod rs256;
-pub mod rsa_public;
-pub mod rules;
-pub mod shared_store;
-pub mod spki;
+#[cfg(not(feature = "internals"))]
+mod decision;
+
+#[cfg(feature = "internals")]
+pub mod keys;
+#[cfg(not(feature = "internals"))]
+mod keys;
+
+#[cfg(feature = "internals")]
+pub mod request;
+#[cfg(not(feature = "internals"))]
+mod request;
+
+#[cfg(feature = "internals")]
 pub mod token;
-pub mod token_cache;
+#[cfg(not(feature = "internals"))]
+mod token;
 
 #[cfg(target_arch = "wasm32")]
 mod host;
+
+pub use config::field_reader::ConfigError;
+pub use config::{Config, ConfigWarning};
+pub use decision::reply::{local_reply, LocalReply};
+pub use decision::{
+    decide, Allow, Denial, DenyReason, KeySetState, Outcome, ProviderKeys, RequestHeaders,
+    WaitPermission, WaitReason,
+};
+pub use keys::jwks::KeySet;

@@ -14,17 +14,18 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use rolegate::claims::{self, LifetimeError, MAX_CLAIM_HEADER_BYTES, MAX_NUMERIC_DATE};
 use rolegate::config::{Config, KeySource};
+use rolegate::crypto::rs256::{KeyWeakness, Rs256Key};
 use rolegate::decision::{
-    decide, DenyReason, KeyStore, Keys, Outcome, RequestHeaders, WaitPermission,
+    decide, DenyReason, KeySetState, Outcome, ProviderKeys, RequestHeaders, WaitPermission,
 };
-use rolegate::discovery::{self, DiscoveryError, MAX_DOCUMENT_BYTES};
-use rolegate::jwks::{KeyLookup, KeySet, KeySetError, Unusable, MAX_JSON_DEPTH, MAX_KEYS};
-use rolegate::key_cache::{key_set_from_response, FetchError, KeyCache};
-use rolegate::key_set_record::KeySetRecord;
-use rolegate::rs256::{KeyWeakness, Rs256Key};
-use rolegate::shared_store::{MemoryStore, SharedStore};
+use rolegate::keys::discovery::{self, DiscoveryError, MAX_DOCUMENT_BYTES};
+use rolegate::keys::fetch_cycle::{key_set_from_response, FetchError};
+use rolegate::keys::jwks::{KeyLookup, KeySet, KeySetError, Unusable, MAX_JSON_DEPTH, MAX_KEYS};
+use rolegate::keys::shared_data::{MemorySharedData, SharedData};
+use rolegate::keys::shared_fetch_record::SharedFetchRecord;
+use rolegate::keys::worker_key_sets::WorkerKeySets;
+use rolegate::token::claims::{self, LifetimeError, MAX_CLAIM_HEADER_BYTES, MAX_NUMERIC_DATE};
 use rolegate::token::{self, Segment, TokenError};
 use rsa::{BoxedUint, Pkcs1v15Sign, PrivateKey};
 use serde_json::{Map, Value};
@@ -131,11 +132,11 @@ fn bearer(token: &str) -> Request {
 
 struct Inline<'a>(&'a Config);
 
-impl KeyStore for Inline<'_> {
-    fn keys(&self, provider: usize) -> Keys<'_> {
+impl ProviderKeys for Inline<'_> {
+    fn keys(&self, provider: usize) -> KeySetState<'_> {
         match self.0.providers.get(provider).map(|p| &p.keys) {
-            Some(KeySource::Local(set)) => Keys::Ready(set),
-            _ => Keys::Unavailable,
+            Some(KeySource::Local(set)) => KeySetState::Ready(set),
+            _ => KeySetState::Unavailable,
         }
     }
 }
@@ -738,15 +739,15 @@ fn shared_records_with_out_of_range_numbers_are_not_read() {
         "v2 0 0 0 0 0 0 0 0 0",
         "",
     ] {
-        assert_eq!(KeySetRecord::decode(bad.as_bytes()), None, "{bad:?}");
+        assert_eq!(SharedFetchRecord::decode(bad.as_bytes()), None, "{bad:?}");
     }
-    assert_eq!(KeySetRecord::decode(&[b'v', b'1', b' ', 0xff]), None);
+    assert_eq!(SharedFetchRecord::decode(&[b'v', b'1', b' ', 0xff]), None);
 }
 
 #[test]
 fn extreme_shared_records_never_wrap_into_a_past_state() {
     let max = "v1 18446744073709551615 18446744073709551615 18446744073709551615 4294967295 18446744073709551615 18446744073709551615 18446744073709551615 18446744073709551615 1";
-    let mut r = KeySetRecord::decode(max.as_bytes()).expect("in range");
+    let mut r = SharedFetchRecord::decode(max.as_bytes()).expect("in range");
     assert_eq!(r.encode(), max);
     assert!(r.try_claim(u64::MAX, u64::MAX, u64::MAX));
     assert_eq!(r.lease_expires_ms, u64::MAX);
@@ -759,7 +760,7 @@ fn extreme_shared_records_never_wrap_into_a_past_state() {
     assert_eq!((r.generation, r.completed), (1, u64::MAX));
     let _ = r.request_refetch(u64::MAX, u64::MAX);
     let _ = r.request_refetch(0, u64::MAX);
-    assert_eq!(KeySetRecord::decode(r.encode().as_bytes()), Some(r));
+    assert_eq!(SharedFetchRecord::decode(r.encode().as_bytes()), Some(r));
 }
 
 const REMOTE: &str = r#"{"providers":[{"name":"p","issuer":"i","audiences":["a"],
@@ -768,15 +769,15 @@ const REMOTE: &str = r#"{"providers":[{"name":"p","issuer":"i","audiences":["a"]
 #[test]
 fn a_corrupt_shared_record_is_replaced_and_an_oversized_body_ignored() {
     let config = Config::parse(REMOTE.as_bytes()).unwrap();
-    let store = MemoryStore::default();
-    let mut cache = KeyCache::new(&config, 3);
+    let store = MemorySharedData::default();
+    let mut cache = WorkerKeySets::new(&config, 3);
     let record_key = cache.record_key(0).unwrap().to_string();
     let body_key = cache.body_key(0).unwrap().to_string();
     assert!(store.set(&record_key, &[0xff; 64], 0));
     let _ = cache.sync(&store);
     assert_eq!(cache.claim_due(&store, 10), vec![0]);
     let (record, _) = store.get(&record_key).unwrap();
-    let record = KeySetRecord::decode(&record).expect("rewritten readable");
+    let record = SharedFetchRecord::decode(&record).expect("rewritten readable");
     assert_eq!(record.lease_holder, 3);
 
     // Another worker "published" a body over this provider's limit: it is not parsed.
@@ -786,9 +787,9 @@ fn a_corrupt_shared_record_is_replaced_and_an_oversized_body_ignored() {
     let mut published = record;
     published.generation = 1;
     assert!(store.set(&record_key, published.encode().as_bytes(), 0));
-    let mut other = KeyCache::new(&config, 4);
+    let mut other = WorkerKeySets::new(&config, 4);
     let _ = other.sync(&store);
-    assert!(matches!(other.keys(0), Keys::Pending));
+    assert!(matches!(other.keys(0), KeySetState::Pending));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -820,7 +821,7 @@ fn check_lifetime_does_not_overflow_for_any_skew() {
 #[test]
 
 fn a_changed_key_set_always_moves_the_generation() {
-    let mut r = KeySetRecord::decode(b"v1 18446744073709551615 0 0 0 0 0 0 0 0").unwrap();
+    let mut r = SharedFetchRecord::decode(b"v1 18446744073709551615 0 0 0 0 0 0 0 0").unwrap();
     let before = r.generation;
     r.succeeded(1, 10, 10, true, 0.5);
     assert_ne!(r.generation, before);
@@ -837,6 +838,10 @@ fn shared_records_are_decoded_strictly() {
         "v1 1 2 3 4 5 6 7 8 2",
         "v1 +1 2 3 4 5 6 7 8 0",
     ] {
-        assert_eq!(KeySetRecord::decode(lenient.as_bytes()), None, "{lenient}");
+        assert_eq!(
+            SharedFetchRecord::decode(lenient.as_bytes()),
+            None,
+            "{lenient}"
+        );
     }
 }

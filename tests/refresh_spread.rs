@@ -1,5 +1,5 @@
 //! A fleet's load on its IdP, simulated with the core's own scheduling code
-//! (`KeySetRecord::try_claim` / `succeeded`, which draw the next refresh from
+//! (`SharedFetchRecord::try_claim` / `succeeded`, which draw the next refresh from
 //! `backoff::refresh_delay_ms`): 10,000 proxies started within a minute refresh every 600 s for
 //! six hours. Each proxy is one Envoy, with its own shared record; the fetch itself is taken to
 //! be instant. Over the last hour the busiest second must see at most three times the mean.
@@ -7,7 +7,7 @@
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use rolegate::key_set_record::KeySetRecord;
+use rolegate::keys::shared_fetch_record::SharedFetchRecord;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -22,7 +22,8 @@ const LEASE_MS: u64 = 6_000;
 fn last_hour_per_second(seed: u64, mut jitter: impl FnMut(&mut StdRng) -> f64) -> Vec<u32> {
     let mut rng = StdRng::seed_from_u64(seed);
     let end = HOURS * HOUR_MS;
-    let mut records: Vec<KeySetRecord> = (0..PROXIES).map(|_| KeySetRecord::default()).collect();
+    let mut records: Vec<SharedFetchRecord> =
+        (0..PROXIES).map(|_| SharedFetchRecord::default()).collect();
     let mut due: BinaryHeap<Reverse<(u64, usize)>> = (0..records.len())
         .map(|i| Reverse((rng.random_range(0..START_WINDOW_MS), i)))
         .collect();

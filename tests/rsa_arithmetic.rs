@@ -11,8 +11,8 @@
 
 mod support;
 
-use rolegate::rs256::{PureRust, Rs256Key, SignatureVerifier};
-use rolegate::rsa_public::Modulus;
+use rolegate::crypto::rs256::{PureRust, Rs256Key, SignatureVerifier};
+use rolegate::crypto::rsa_public::Modulus;
 use rsa::hazmat::rsa_encrypt;
 use rsa::{BoxedUint, PublicKey};
 use serde_json::Value;

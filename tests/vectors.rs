@@ -15,14 +15,14 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use rolegate::base64url;
-use rolegate::claims::{self, LifetimeError};
 use rolegate::config::{Config, KeySource};
+use rolegate::crypto::rs256::Rs256Key;
 use rolegate::decision::{
-    self, DenyReason, KeyStore, Keys, Outcome, RequestHeaders, WaitPermission,
+    self, DenyReason, KeySetState, Outcome, ProviderKeys, RequestHeaders, WaitPermission,
 };
-use rolegate::jwks::{KeyLookup, KeySet, KeySetError, Unusable};
-use rolegate::rs256::Rs256Key;
+use rolegate::keys::jwks::{KeyLookup, KeySet, KeySetError, Unusable};
+use rolegate::token::base64url;
+use rolegate::token::claims::{self, LifetimeError};
 use rolegate::token::{self, Segment, TokenError, UnverifiedToken};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -409,11 +409,11 @@ impl RequestHeaders for Request {
 /// The keys of `local_jwks` providers, as configured.
 struct LocalKeys<'c>(&'c Config);
 
-impl KeyStore for LocalKeys<'_> {
-    fn keys(&self, provider: usize) -> Keys<'_> {
+impl ProviderKeys for LocalKeys<'_> {
+    fn keys(&self, provider: usize) -> KeySetState<'_> {
         match self.0.providers.get(provider).map(|p| &p.keys) {
-            Some(KeySource::Local(set)) => Keys::Ready(set),
-            _ => Keys::Unavailable,
+            Some(KeySource::Local(set)) => KeySetState::Ready(set),
+            _ => KeySetState::Unavailable,
         }
     }
 }

@@ -5,17 +5,19 @@ use crate::decode::{now as current_time, segment, time_lines};
 use crate::text::{list, pretty_json, utc};
 use crate::validate::{load as load_config, rule_text};
 use crate::{read_file, read_token, CliError, Output};
-use rolegate::claims::{self, MAX_NUMERIC_DATE};
-use rolegate::config::{Config, Provider};
-use rolegate::decision::{
-    self, decide, Allow, Denial, DenyReason, KeyStore, Keys, Outcome, RequestHeaders,
-    WaitPermission,
-};
-use rolegate::jwks::{KeyLookup, KeySet};
-use rolegate::key_cache::key_set_from_response;
-use rolegate::reply::local_reply;
-use rolegate::rules::Requirement;
+// The decision itself through the crate's API; the explanation of each step reads the layers
+// (feature `internals`).
+use rolegate::config::Provider;
+use rolegate::decision;
+use rolegate::decision::rules::Requirement;
+use rolegate::keys::fetch_cycle::key_set_from_response;
+use rolegate::keys::jwks::KeyLookup;
+use rolegate::token::claims::{self, MAX_NUMERIC_DATE};
 use rolegate::token::{self, UnverifiedToken};
+use rolegate::{
+    decide, local_reply, Allow, Config, Denial, DenyReason, KeySet, KeySetState, Outcome,
+    ProviderKeys, RequestHeaders, WaitPermission,
+};
 use serde_json::{Map, Value};
 
 const OPTIONS: &[&str] = &[
@@ -44,11 +46,11 @@ struct FileKeys<'a> {
     refused: Vec<Option<String>>,
 }
 
-impl KeyStore for FileKeys<'_> {
-    fn keys(&self, provider: usize) -> Keys<'_> {
+impl ProviderKeys for FileKeys<'_> {
+    fn keys(&self, provider: usize) -> KeySetState<'_> {
         match self.refused.get(provider) {
-            Some(None) => Keys::Ready(self.set),
-            _ => Keys::Unavailable,
+            Some(None) => KeySetState::Ready(self.set),
+            _ => KeySetState::Unavailable,
         }
     }
 }
@@ -101,7 +103,7 @@ fn check_signature(
     else {
         return Signature::NoIssuer;
     };
-    let Keys::Ready(set) = keys.keys(provider) else {
+    let KeySetState::Ready(set) = keys.keys(provider) else {
         return Signature::NoKeys(provider);
     };
     let name = key_name(parsed);

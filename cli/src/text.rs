@@ -101,7 +101,7 @@ const LENIENT: GeneralPurpose = GeneralPurpose::new(
 /// non-zero trailing bits. `None` for any other character or an impossible length.
 pub fn decode_base64(text: &str) -> Option<(Vec<u8>, Base64Mode)> {
     // The strict verdict is the filter's own decoder, so "Strict" means "the filter reads it".
-    if let Some(bytes) = rolegate::base64url::decode(text) {
+    if let Some(bytes) = rolegate::token::base64url::decode(text) {
         return Some((bytes, Base64Mode::Strict));
     }
     let body = text

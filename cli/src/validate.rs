@@ -3,8 +3,9 @@
 use crate::args::Options;
 use crate::text::list;
 use crate::{read_file, CliError, Output};
-use rolegate::config::{Config, FetchSettings, KeySource};
-use rolegate::rules::{PathMatch, Requirement, Rule};
+use rolegate::config::{FetchSettings, KeySource};
+use rolegate::decision::rules::{PathMatch, Requirement, Rule};
+use rolegate::Config;
 
 /// Reads and validates a configuration file; every problem becomes one line of the error.
 pub fn load(path: &str) -> Result<Config, CliError> {

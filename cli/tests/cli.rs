@@ -593,7 +593,7 @@ fn decode_is_lenient_and_says_so() {
     // Any alg decodes; the filter's verdict on it is noted.
     let hs256 = format!(
         "{}.{}.c2ln",
-        rolegate::base64url::encode(br#"{"alg":"HS256","typ":"JWT"}"#),
+        rolegate::token::base64url::encode(br#"{"alg":"HS256","typ":"JWT"}"#),
         token.split('.').nth(1).unwrap()
     );
     let r = run(&["decode", &hs256]);

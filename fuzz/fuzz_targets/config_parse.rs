@@ -3,7 +3,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use rolegate::config::{Config, KeySource};
-use rolegate::key_cache::KeyCache;
+use rolegate::keys::worker_key_sets::WorkerKeySets;
 
 fuzz_target!(|data: &[u8]| {
     let config = match Config::parse(data) {
@@ -27,5 +27,5 @@ fuzz_target!(|data: &[u8]| {
             assert!(f.timeout_ms >= 1 && f.cache_duration_seconds >= 1);
         }
     }
-    let _ = KeyCache::new(&config, 1);
+    let _ = WorkerKeySets::new(&config, 1);
 });

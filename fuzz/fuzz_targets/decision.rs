@@ -9,21 +9,22 @@
 //! taken as is: the seeds carry tokens signed up front.
 //!
 //! Each input is decided without a token cache (`decide`), then through `decide_with` and a
-//! fresh `TokenCache` (a miss: same answer required), and once more from the cache, possibly an
-//! hour later under a new key-set generation: the cached answer must equal a fresh decision.
+//! fresh `VerifiedTokenCache` (a miss: same answer required), and once more from the cache,
+//! possibly an hour later under a new key-set generation: the cached answer must equal a fresh
+//! decision.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rolegate::claims::MAX_CLAIM_HEADER_BYTES;
 use rolegate::config::KeySource;
 use rolegate::decision::{
-    decide_with, select_rule, DenyReason, Environment, KeyStore, Keys, Outcome, WaitPermission,
-    WaitReason,
+    decide_with, select_rule, DenyReason, Environment, KeySetState, Outcome, ProviderKeys,
+    WaitPermission, WaitReason,
 };
-use rolegate::jwks::KeySet;
+use rolegate::keys::jwks::KeySet;
+use rolegate::token::claims::MAX_CLAIM_HEADER_BYTES;
 
-use rolegate::rules::Requirement;
-use rolegate::token_cache::TokenCache;
+use rolegate::decision::rules::Requirement;
+use rolegate::token::verified_token_cache::VerifiedTokenCache;
 use rolegate_fuzz::{
     decision_config, flags, signed_token, template_tokens, DecisionInput, DigestVerifier, Headers,
 };
@@ -36,12 +37,12 @@ struct Store {
     generation: u64,
 }
 
-impl KeyStore for Store {
-    fn keys(&self, provider: usize) -> Keys<'_> {
+impl ProviderKeys for Store {
+    fn keys(&self, provider: usize) -> KeySetState<'_> {
         match (self.state, self.sets.get(provider)) {
-            (2, _) => Keys::Pending,
-            (3, _) | (_, None) => Keys::Unavailable,
-            (_, Some(set)) => Keys::Ready(set),
+            (2, _) => KeySetState::Pending,
+            (3, _) | (_, None) => KeySetState::Unavailable,
+            (_, Some(set)) => KeySetState::Ready(set),
         }
     }
 
@@ -86,8 +87,8 @@ fn presigned() -> &'static HashSet<String> {
 }
 
 fn env<'a>(
-    keys: &'a dyn KeyStore,
-    cache: &'a TokenCache,
+    keys: &'a dyn ProviderKeys,
+    cache: &'a VerifiedTokenCache,
     now: i64,
     wait: WaitPermission,
 ) -> Environment<'a> {
@@ -104,7 +105,7 @@ fn env<'a>(
 fn decide<'c>(
     config: &'c rolegate::config::Config,
     request: &Headers,
-    keys: &dyn KeyStore,
+    keys: &dyn ProviderKeys,
     now: i64,
     wait: WaitPermission,
 ) -> Outcome<'c> {
@@ -157,7 +158,7 @@ fuzz_target!(|data: &[u8]| {
     let outcome = decide(config, &request, &store(state, 1), now, wait);
 
     // The same request through a token cache: first a miss (must answer the same), then a hit.
-    let cache = TokenCache::new(4);
+    let cache = VerifiedTokenCache::new(4);
     let first_store = store(state, 1);
     assert_eq!(
         decide_with(config, &request, &env(&first_store, &cache, now, wait)),

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rolegate::header_pairs::HeaderPairs;
+use rolegate::request::header_pairs::HeaderPairs;
 
 fn serialize(pairs: &[(&[u8], &[u8])]) -> Vec<u8> {
     let mut out = (pairs.len() as u32).to_le_bytes().to_vec();

@@ -3,9 +3,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rolegate::jwks::{KeyLookup, KeySet, MAX_KEYS};
-use rolegate::key_cache::key_set_from_response;
-use rolegate::rs256::Rs256Key;
+use rolegate::crypto::rs256::Rs256Key;
+use rolegate::keys::fetch_cycle::key_set_from_response;
+use rolegate::keys::jwks::{KeyLookup, KeySet, MAX_KEYS};
 
 const MESSAGE: &[u8] = b"eyJhbGciOiJSUzI1NiIsImtpZCI6ImJpbGJvLmJhZ2dpbnNAaG9iYml0b24uZXhhbXBsZSJ9.SXTigJlzIGEgZGFuZ2Vyb3VzIGJ1c2luZXNzLCBGcm9kbywgZ29pbmcgb3V0IHlvdXIgZG9vci4gWW91IHN0ZXAgb250byB0aGUgcm9hZCwgYW5kIGlmIHlvdSBkb24ndCBrZWVwIHlvdXIgZmVldCwgdGhlcmXigJlzIG5vIGtub3dpbmcgd2hlcmUgeW91IG1pZ2h0IGJlIHN3ZXB0IG9mZiB0by4";
 const SIGNATURE: &str = "MRjdkly7_-oTPTS3AXP41iQIGKa80A0ZmTuV5MEaHoxnW2e5CZ5NlKtainoFmKZopdHM1O2U4mwzJdQx996ivp83xuglII7PNDi84wnB-BDkoBwA78185hX-Es4JIwmDLJK3lfWRa-XtL0RnltuYv746iYTh_qHRD68BNt1uSNCrUCTJDt5aAE6x8wW1Kt9eRo4QPocSadnHXFxnt8Is9UzpERV0ePPQdLuW3IS_de3xyIrDaLGdjluPxUAhb6L2aXic1U12podGU0KLUQSE_oI-ZnmKJ3F4uOZDnd6QZWJushZ41Axf_fcIe8u9ipH84ogoree7vjbU5y18kDquDg";
@@ -20,11 +20,11 @@ fn verify_found<'a>(set: &KeySet, lookup: KeyLookup<'a>, seen: &mut Vec<&'a Rs25
         return;
     }
     seen.push(key);
-    let signature = rolegate::base64url::decode(SIGNATURE).unwrap_or_default();
+    let signature = rolegate::token::base64url::decode(SIGNATURE).unwrap_or_default();
     // Only the RFC 7520 modulus can accept the RFC 7520 signature.
     if key.verify(MESSAGE, &signature) {
         assert_eq!(
-            rolegate::base64url::encode(key.modulus()).get(..20),
+            rolegate::token::base64url::encode(key.modulus()).get(..20),
             Some("n4EPtAOCc9AlkeQHPzHS")
         );
     }

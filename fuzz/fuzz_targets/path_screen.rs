@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rolegate::path_screen::{path_part, screen};
+use rolegate::request::path_screen::{path_part, screen};
 
 /// Every escape decoded: what a decoding upstream sees (lossy where escapes are broken).
 fn decode_all(path: &str) -> Vec<u8> {

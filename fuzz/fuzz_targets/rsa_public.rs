@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rolegate::rsa_public::Modulus;
+use rolegate::crypto::rsa_public::Modulus;
 use rsa::hazmat::rsa_encrypt;
 use rsa::{BoxedUint, PublicKey};
 

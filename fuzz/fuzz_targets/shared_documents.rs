@@ -6,11 +6,11 @@
 
 use libfuzzer_sys::fuzz_target;
 use rolegate::config::Config;
-use rolegate::discovery::{self, DiscoveryError, MAX_DOCUMENT_BYTES};
-use rolegate::foreign_verify;
-use rolegate::key_cache::KeyCache;
-use rolegate::key_set_record::KeySetRecord;
-use rolegate::shared_store::{MemoryStore, SharedStore};
+use rolegate::crypto::foreign_verify;
+use rolegate::keys::discovery::{self, DiscoveryError, MAX_DOCUMENT_BYTES};
+use rolegate::keys::shared_data::{MemorySharedData, SharedData};
+use rolegate::keys::shared_fetch_record::SharedFetchRecord;
+use rolegate::keys::worker_key_sets::WorkerKeySets;
 use std::sync::OnceLock;
 
 const REMOTE_CONFIG: &str = r#"{"providers":[{"name":"p","issuer":"https://idp.example/","audiences":["a"],
@@ -33,10 +33,10 @@ fn u64_at(ops: &[u8], at: usize) -> u64 {
 /// Decodes a record, checks it re-encodes to itself, then runs the lease / refetch state
 /// machine over it with fuzzed clocks and workers (overflow checks are on in fuzz builds).
 fn record(text: &[u8], ops: &[u8]) {
-    let Some(mut r) = KeySetRecord::decode(text) else {
+    let Some(mut r) = SharedFetchRecord::decode(text) else {
         return;
     };
-    assert_eq!(KeySetRecord::decode(r.encode().as_bytes()), Some(r));
+    assert_eq!(SharedFetchRecord::decode(r.encode().as_bytes()), Some(r));
     for op in ops.chunks(17) {
         let (Some(&code), a, b) = (op.first(), u64_at(op, 1), u64_at(op, 9)) else {
             break;
@@ -76,7 +76,7 @@ fn record(text: &[u8], ops: &[u8]) {
             }
         }
         assert!(r.completed >= before.completed);
-        assert_eq!(KeySetRecord::decode(r.encode().as_bytes()), Some(r));
+        assert_eq!(SharedFetchRecord::decode(r.encode().as_bytes()), Some(r));
     }
 }
 
@@ -94,8 +94,8 @@ fn discovery_document(doc: &[u8]) {
 
 /// A worker syncing from a store whose record and key-set body are the fuzzed bytes.
 fn synced_from_store(record: &[u8], body: &[u8]) {
-    let store = MemoryStore::default();
-    let mut cache = KeyCache::new(config(), 7);
+    let store = MemorySharedData::default();
+    let mut cache = WorkerKeySets::new(config(), 7);
     let record_key = cache.record_key(0).expect("remote").to_string();
     store.set(&record_key, record, 0);
     store.set(cache.body_key(0).expect("remote"), body, 0);
@@ -105,7 +105,7 @@ fn synced_from_store(record: &[u8], body: &[u8]) {
     let _ = cache.age_seconds(0, u64::MAX);
     // Whatever was there, the record left behind must be readable.
     let stored = store.get(&record_key).map(|(b, _)| b).unwrap_or_default();
-    assert!(KeySetRecord::decode(&stored).is_some() || stored == record);
+    assert!(SharedFetchRecord::decode(&stored).is_some() || stored == record);
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -70,8 +70,13 @@ pub fn digest_signature(signing_input: &[u8]) -> Vec<u8> {
 /// Accepts exactly the signatures `digest_signature` makes, of the key's length.
 pub struct DigestVerifier;
 
-impl rolegate::rs256::SignatureVerifier for DigestVerifier {
-    fn verify(&self, key: &rolegate::rs256::Rs256Key, message: &[u8], signature: &[u8]) -> bool {
+impl rolegate::crypto::rs256::SignatureVerifier for DigestVerifier {
+    fn verify(
+        &self,
+        key: &rolegate::crypto::rs256::Rs256Key,
+        message: &[u8],
+        signature: &[u8],
+    ) -> bool {
         signature.len() == key.modulus().len() && signature == digest_signature(message)
     }
 }

@@ -1,7 +1,7 @@
 //! Envoy's `verify_signature` foreign function behind the core's `VerifySignatureHost`; what
 //! each answer means is decided in `foreign_verify`.
 
-use crate::foreign_verify::{HostAnswer, HostVerifier, VerifySignatureHost};
+use crate::crypto::foreign_verify::{HostAnswer, HostVerifier, VerifySignatureHost};
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::Status;
 

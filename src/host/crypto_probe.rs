@@ -7,7 +7,7 @@
 
 use super::crypto::host_crypto;
 use super::log;
-use crate::rs256::{Rs256Key, SignatureVerifier};
+use crate::crypto::rs256::{Rs256Key, SignatureVerifier};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, RootContext};
 use proxy_wasm::types::BufferType;

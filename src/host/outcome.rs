@@ -4,11 +4,11 @@ use super::clock;
 use super::log;
 use super::request_snapshot::RequestSnapshot;
 use super::worker::Worker;
+use crate::decision::reply::local_reply;
 use crate::decision::{
     self, Denial, DenyReason, Environment, HeaderEditor, Outcome, WaitPermission, WaitReason,
 };
-use crate::key_set_record::RefetchDecision;
-use crate::reply::local_reply;
+use crate::keys::shared_fetch_record::RefetchDecision;
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{Action, MapType};
 
@@ -24,7 +24,13 @@ pub fn decide_and_apply(
     let mut outcome = decide(worker, &headers, wait);
     // An answer that turns on the state of the keys is given only after one look at the shared
     // record: another worker may have fetched since this worker's last tick.
-    if depends_on_key_state(&outcome) && !worker.keys.borrow_mut().sync(&worker.store).is_empty() {
+    if depends_on_key_state(&outcome)
+        && !worker
+            .key_sets
+            .borrow_mut()
+            .sync(&worker.shared_data)
+            .is_empty()
+    {
         outcome = decide(worker, &headers, wait);
     }
     match outcome {
@@ -63,11 +69,11 @@ pub fn decide_and_apply(
 }
 
 fn decide<'w>(worker: &'w Worker, headers: &RequestSnapshot, wait: WaitPermission) -> Outcome<'w> {
-    let keys = worker.keys.borrow();
+    let keys = worker.key_sets.borrow();
     let env = Environment {
         keys: &*keys,
         verifier: &worker.crypto,
-        cache: Some(&worker.tokens),
+        cache: Some(&worker.verified_tokens),
         now: clock::now_seconds(),
         wait,
     };
@@ -101,13 +107,13 @@ fn depends_on_key_state(outcome: &Outcome) -> bool {
 fn hold(worker: &Worker, context_id: u32, provider: usize, reason: WaitReason) -> bool {
     let now = clock::now_ms();
     let after_completed = match reason {
-        WaitReason::FirstKeys => worker.keys.borrow().completed_fetches(provider),
+        WaitReason::FirstKeys => worker.key_sets.borrow().completed_fetches(provider),
         WaitReason::UnknownKid => {
             let (verdict, completed) =
                 worker
-                    .keys
+                    .key_sets
                     .borrow()
-                    .request_refetch(&worker.store, provider, now);
+                    .request_refetch(&worker.shared_data, provider, now);
             match verdict {
                 RefetchDecision::Started => {
                     worker.metrics.unknown_kid_refetch(provider);

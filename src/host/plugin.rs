@@ -9,10 +9,10 @@ use super::request::{Request, Unconfigured};
 use super::shared_data::HostSharedData;
 use super::worker::{Waiter, Worker};
 use crate::config::Config;
-use crate::decision::{KeyStore, WaitPermission, WaitReason};
-use crate::fetch_cycle::{self, CallRefusal, FetchCycle, FetchFailure, Step};
-use crate::jwks::KeySet;
-use crate::shared_store::next_worker_id;
+use crate::decision::{ProviderKeys, WaitPermission, WaitReason};
+use crate::keys::fetch_cycle::{self, CallRefusal, FetchCycle, FetchFailure, Step};
+use crate::keys::jwks::KeySet;
+use crate::keys::shared_data::next_worker_id;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{BufferType, ContextType, MapType, Status};
@@ -44,9 +44,9 @@ impl Plugin {
     /// Starts every fetch this worker won the lease for.
     fn start_due_fetches(&mut self, worker: &Worker) {
         let due = worker
-            .keys
+            .key_sets
             .borrow_mut()
-            .claim_due(&worker.store, clock::now_ms());
+            .claim_due(&worker.shared_data, clock::now_ms());
         for provider in due {
             let first = worker
                 .config
@@ -95,8 +95,8 @@ impl Plugin {
             "key set fetch for provider {} failed: {why}; keeping the last good keys, retrying with back-off",
             worker.provider_name(provider)
         ));
-        worker.keys.borrow_mut().fetch_failed(
-            &worker.store,
+        worker.key_sets.borrow_mut().fetch_failed(
+            &worker.shared_data,
             provider,
             clock::now_ms(),
             randomness::unit_interval(),
@@ -112,8 +112,8 @@ impl Plugin {
             set.usable_count(),
             set.keys().len()
         ));
-        worker.keys.borrow_mut().fetch_succeeded(
-            &worker.store,
+        worker.key_sets.borrow_mut().fetch_succeeded(
+            &worker.shared_data,
             provider,
             body,
             set,
@@ -126,7 +126,7 @@ impl Plugin {
 
     /// Answers the waiting requests of `provider` that a finished fetch concerns.
     fn answer_waiters_of(&self, worker: &Worker, provider: usize) {
-        let completed = worker.keys.borrow().completed_fetches(provider);
+        let completed = worker.key_sets.borrow().completed_fetches(provider);
         let done = worker.take_waiters(|w| w.provider == provider && completed > w.after_completed);
         self.answer(worker, done, false);
     }
@@ -155,7 +155,7 @@ impl Plugin {
     fn record_ages(&self, worker: &Worker) {
         let now = clock::now_ms();
         let now_seconds = clock::now_seconds();
-        let keys = worker.keys.borrow();
+        let keys = worker.key_sets.borrow();
         let mut was_stale = worker.keys_stale.borrow_mut();
         for provider in 0..worker.config.providers.len() {
             if let Some(age) = keys.age_seconds(provider, now) {
@@ -249,7 +249,7 @@ impl RootContext for Plugin {
         }
         let worker_id = next_worker_id(&HostSharedData, "rolegate/worker-seq", clock::now_ms());
         let worker = Rc::new(Worker::new(config, worker_id));
-        worker.keys.borrow_mut().sync(&worker.store);
+        worker.key_sets.borrow_mut().sync(&worker.shared_data);
         // Fetches start on the first tick, not here: Envoy configures a throwaway VM on the
         // main thread and destroys it at once; a lease taken there would be held by nobody.
         self.worker = Some(worker);
@@ -263,7 +263,7 @@ impl RootContext for Plugin {
         };
         // Requests may have synced in between, so waiters are matched against the fetch count
         // itself, not against what this sync saw change.
-        worker.keys.borrow_mut().sync(&worker.store);
+        worker.key_sets.borrow_mut().sync(&worker.shared_data);
         if !worker.waiters.borrow().is_empty() {
             for provider in 0..worker.config.providers.len() {
                 self.answer_waiters_of(&worker, provider);

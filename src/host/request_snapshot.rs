@@ -5,7 +5,7 @@
 //! each host call that returns data also calls back into the VM to allocate.
 
 use crate::decision::RequestHeaders;
-use crate::header_pairs::HeaderPairs;
+use crate::request::header_pairs::HeaderPairs;
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{MapType, Status};
 use std::borrow::Cow;

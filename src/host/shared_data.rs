@@ -1,11 +1,11 @@
 //! proxy-wasm shared data: one store for all worker VMs of the same `vm_id` in one Envoy.
 
-use crate::shared_store::SharedStore;
+use crate::keys::shared_data::SharedData;
 use proxy_wasm::hostcalls;
 
 pub struct HostSharedData;
 
-impl SharedStore for HostSharedData {
+impl SharedData for HostSharedData {
     fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
         match hostcalls::get_shared_data(key) {
             Ok((Some(value), Some(cas))) => Some((value, cas)),

@@ -6,8 +6,8 @@ use super::metrics::Metrics;
 use super::shared_data::HostSharedData;
 use crate::config::Config;
 use crate::decision::WaitReason;
-use crate::key_cache::KeyCache;
-use crate::token_cache::TokenCache;
+use crate::keys::worker_key_sets::WorkerKeySets;
+use crate::token::verified_token_cache::VerifiedTokenCache;
 use std::cell::RefCell;
 
 /// A paused request waiting for a provider's keys to change.
@@ -25,12 +25,12 @@ pub const WAIT_MARGIN_MS: u64 = 500;
 
 pub struct Worker {
     pub config: Config,
-    pub keys: RefCell<KeyCache>,
-    pub store: HostSharedData,
+    pub key_sets: RefCell<WorkerKeySets>,
+    pub shared_data: HostSharedData,
     pub waiters: RefCell<Vec<Waiter>>,
     pub metrics: Metrics,
     pub crypto: HostCrypto,
-    pub tokens: TokenCache,
+    pub verified_tokens: VerifiedTokenCache,
     /// Per provider: whether its keys were past `max_stale_seconds` at the last tick.
     pub keys_stale: RefCell<Vec<bool>>,
 }
@@ -40,7 +40,7 @@ pub struct Worker {
 impl Drop for Worker {
     fn drop(&mut self) {
         // Others must not wait for this worker's fetch leases to lapse.
-        self.keys.borrow_mut().release_leases(&self.store);
+        self.key_sets.borrow_mut().release_leases(&self.shared_data);
         self.metrics.flush();
     }
 }
@@ -50,16 +50,16 @@ impl Worker {
         let names: Vec<&str> = config.providers.iter().map(|p| p.name.as_str()).collect();
         let providers = names.len();
         let metrics = Metrics::define(&names);
-        let keys = RefCell::new(KeyCache::new(&config, worker_id));
-        let tokens = TokenCache::new(config.token_cache_size);
+        let key_sets = RefCell::new(WorkerKeySets::new(&config, worker_id));
+        let verified_tokens = VerifiedTokenCache::new(config.token_cache_size);
         Worker {
             config,
-            keys,
-            store: HostSharedData,
+            key_sets,
+            shared_data: HostSharedData,
             waiters: RefCell::new(Vec::new()),
             metrics,
             crypto: host_crypto(),
-            tokens,
+            verified_tokens,
             keys_stale: RefCell::new(vec![false; providers]),
         }
     }
@@ -79,7 +79,7 @@ impl Worker {
         after_completed: u64,
         now_ms: u64,
     ) {
-        let wait_ms = self.keys.borrow().lease_ms(provider);
+        let wait_ms = self.key_sets.borrow().lease_ms(provider);
         self.waiters.borrow_mut().push(Waiter {
             context_id,
             provider,

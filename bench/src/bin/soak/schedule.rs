@@ -135,7 +135,7 @@ pub fn describe_cycle() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rolegate::backoff::retry_delay_ms;
+    use rolegate::keys::backoff::retry_delay_ms;
 
     fn published_during(epochs: std::ops::RangeInclusive<i64>) -> Vec<usize> {
         epochs.flat_map(published_slots).collect()

@@ -6,66 +6,15 @@
 //! ever replaced by a key set that holds usable keys.
 
 use crate::config::{Config, FetchSettings, KeySource};
-use crate::decision::{KeyStore, Keys};
-use crate::jwks::{KeySet, KeySetError};
-use crate::key_set_record::{KeySetRecord, RefetchDecision};
-use crate::shared_store::{load_record, update_record, SharedStore};
+use crate::decision::{KeySetState, ProviderKeys};
+use crate::keys::jwks::KeySet;
+use crate::keys::shared_data::{load_record, update_record, SharedData};
+use crate::keys::shared_fetch_record::{RefetchDecision, SharedFetchRecord};
 use sha2::{Digest, Sha256};
-use std::fmt::{self, Write as _};
+use std::fmt::Write as _;
 
 /// How long past its own timeout a fetch may hold the lease before others take over.
 pub const LEASE_MARGIN_MS: u64 = 1_000;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FetchError {
-    /// No HTTP answer: connect failure, reset or timeout, or the call could not be made.
-    NoResponse,
-    Status(u32),
-    TooLarge(usize),
-    NotKeySet(KeySetError),
-    NoUsableKeys,
-    Discovery(crate::discovery::DiscoveryError),
-}
-
-impl fmt::Display for FetchError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FetchError::NoResponse => write!(f, "no response (connect failure, reset or timeout)"),
-            FetchError::Status(s) => write!(f, "HTTP status {s}"),
-            FetchError::TooLarge(n) => write!(f, "body of {n} bytes is over the limit"),
-            FetchError::NotKeySet(e) => write!(f, "body is not a key set: {e}"),
-            FetchError::NoUsableKeys => write!(f, "key set holds no usable RS256 key"),
-            FetchError::Discovery(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-/// The status check every fetched document passes first. `status` is `None` when the host got
-/// no HTTP answer at all.
-pub fn check_status(status: Option<u32>) -> Result<(), FetchError> {
-    match status {
-        None => Err(FetchError::NoResponse),
-        Some(200) => Ok(()),
-        Some(other) => Err(FetchError::Status(other)),
-    }
-}
-
-/// Judges a JWKS answer.
-pub fn key_set_from_response(
-    status: Option<u32>,
-    body: &[u8],
-    max_bytes: usize,
-) -> Result<KeySet, FetchError> {
-    check_status(status)?;
-    if body.len() > max_bytes {
-        return Err(FetchError::TooLarge(body.len()));
-    }
-    let set = KeySet::parse(body).map_err(FetchError::NotKeySet)?;
-    if set.usable_count() == 0 {
-        return Err(FetchError::NoUsableKeys);
-    }
-    Ok(set)
-}
 
 /// Hex digits of the SHA-256 that name a shared key set: 64 bits, so distinct configurations
 /// in one Envoy do not meet by chance, in a key every worker passes to the host on every sync.
@@ -138,22 +87,22 @@ struct RemoteSlot {
     fetch: FetchSettings,
     lease_ms: u64,
     /// The shared record as last read.
-    record: KeySetRecord,
+    record: SharedFetchRecord,
 }
 
-struct ProviderKeys {
+struct ProviderSlot {
     set: Option<KeySet>,
     generation: u64,
     /// `None` for a provider with inline keys: nothing to fetch or share.
     remote: Option<RemoteSlot>,
 }
 
-pub struct KeyCache {
+pub struct WorkerKeySets {
     worker: u64,
-    providers: Vec<ProviderKeys>,
+    providers: Vec<ProviderSlot>,
 }
 
-impl KeyCache {
+impl WorkerKeySets {
     /// `worker` must differ between the workers sharing one store (it names lease holders).
     pub fn new(config: &Config, worker: u64) -> Self {
         let providers = config
@@ -162,7 +111,7 @@ impl KeyCache {
             .map(|p| {
                 let (stages, fetch) = match &p.keys {
                     KeySource::Local(set) => {
-                        return ProviderKeys {
+                        return ProviderSlot {
                             set: Some(set.clone()),
                             generation: 1,
                             remote: None,
@@ -173,7 +122,7 @@ impl KeyCache {
                     KeySource::Discovery { fetch, .. } => (2, *fetch),
                 };
                 let base = shared_key_base(&p.name, &p.keys, &fetch);
-                ProviderKeys {
+                ProviderSlot {
                     set: None,
                     generation: 0,
                     remote: Some(RemoteSlot {
@@ -181,17 +130,17 @@ impl KeyCache {
                         body_key: format!("{base}/jwks"),
                         fetch,
                         lease_ms: fetch.timeout_ms.saturating_mul(stages) + LEASE_MARGIN_MS,
-                        record: KeySetRecord::default(),
+                        record: SharedFetchRecord::default(),
                     }),
                 }
             })
             .collect();
-        KeyCache { worker, providers }
+        WorkerKeySets { worker, providers }
     }
 
     /// Reads the shared records; re-parses a key set only when its generation moved. Returns
     /// the providers whose record changed, so their waiting requests can be looked at again.
-    pub fn sync(&mut self, store: &dyn SharedStore) -> Vec<usize> {
+    pub fn sync(&mut self, store: &dyn SharedData) -> Vec<usize> {
         let mut changed = Vec::new();
         for (i, p) in self.providers.iter_mut().enumerate() {
             let Some(remote) = p.remote.as_mut() else {
@@ -221,7 +170,7 @@ impl KeyCache {
 
     /// Takes the fetch lease of every provider whose fetch is due and not running anywhere;
     /// the caller must then fetch each returned provider and report back.
-    pub fn claim_due(&mut self, store: &dyn SharedStore, now_ms: u64) -> Vec<usize> {
+    pub fn claim_due(&mut self, store: &dyn SharedData, now_ms: u64) -> Vec<usize> {
         let worker = self.worker;
         let mut claimed = Vec::new();
         for (i, p) in self.providers.iter_mut().enumerate() {
@@ -241,7 +190,7 @@ impl KeyCache {
     }
 
     /// Gives up the leases this worker holds (it is shutting down; its fetches die with it).
-    pub fn release_leases(&mut self, store: &dyn SharedStore) {
+    pub fn release_leases(&mut self, store: &dyn SharedData) {
         let worker = self.worker;
         for remote in self.providers.iter_mut().filter_map(|p| p.remote.as_mut()) {
             if let Some((record, ())) = update_record(store, &remote.record_key, |r| {
@@ -261,7 +210,7 @@ impl KeyCache {
     /// the next refresh.
     pub fn fetch_succeeded(
         &mut self,
-        store: &dyn SharedStore,
+        store: &dyn SharedData,
         provider: usize,
         body: &[u8],
         set: KeySet,
@@ -295,7 +244,7 @@ impl KeyCache {
     /// Records a failed fetch: the last good keys stay, the next attempt backs off.
     pub fn fetch_failed(
         &mut self,
-        store: &dyn SharedStore,
+        store: &dyn SharedData,
         provider: usize,
         now_ms: u64,
         jitter: f64,
@@ -320,7 +269,7 @@ impl KeyCache {
     /// count to wait beyond.
     pub fn request_refetch(
         &self,
-        store: &dyn SharedStore,
+        store: &dyn SharedData,
         provider: usize,
         now_ms: u64,
     ) -> (RefetchDecision, u64) {
@@ -350,10 +299,6 @@ impl KeyCache {
         self.remote(provider).map_or(0, |r| r.lease_ms)
     }
 
-    pub fn fetch_settings(&self, provider: usize) -> Option<&FetchSettings> {
-        self.remote(provider).map(|r| &r.fetch)
-    }
-
     /// Seconds since the provider's keys were last fetched; `None` before the first success.
     pub fn age_seconds(&self, provider: usize, now_ms: u64) -> Option<u64> {
         let record = &self.remote(provider)?.record;
@@ -363,12 +308,14 @@ impl KeyCache {
     }
 
     /// The shared-data key of the provider's record (lease, schedule, generation); `None` for
-    /// inline keys.
+    /// inline keys. Tests plant hostile records under it.
+    #[cfg(any(test, feature = "internals"))]
     pub fn record_key(&self, provider: usize) -> Option<&str> {
         self.remote(provider).map(|r| r.record_key.as_str())
     }
 
     /// The shared-data key of the provider's last good key set body.
+    #[cfg(any(test, feature = "internals"))]
     pub fn body_key(&self, provider: usize) -> Option<&str> {
         self.remote(provider).map(|r| r.body_key.as_str())
     }
@@ -378,7 +325,7 @@ impl KeyCache {
     }
 }
 
-impl KeyStore for KeyCache {
+impl ProviderKeys for WorkerKeySets {
     fn generation(&self, provider: usize) -> u64 {
         self.providers.get(provider).map_or(0, |p| p.generation)
     }
@@ -394,14 +341,14 @@ impl KeyStore for KeyCache {
 
     /// Requests may wait for the first keys only until a fetch has failed: after that an IdP
     /// outage must answer at once (503), not pile requests up.
-    fn keys(&self, provider: usize) -> Keys<'_> {
+    fn keys(&self, provider: usize) -> KeySetState<'_> {
         let Some(p) = self.providers.get(provider) else {
-            return Keys::Unavailable;
+            return KeySetState::Unavailable;
         };
         match (&p.set, &p.remote) {
-            (Some(set), _) => Keys::Ready(set),
-            (None, Some(remote)) if remote.record.consecutive_failures == 0 => Keys::Pending,
-            _ => Keys::Unavailable,
+            (Some(set), _) => KeySetState::Ready(set),
+            (None, Some(remote)) if remote.record.consecutive_failures == 0 => KeySetState::Pending,
+            _ => KeySetState::Unavailable,
         }
     }
 }
@@ -409,7 +356,8 @@ impl KeyStore for KeyCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shared_store::MemoryStore;
+    use crate::keys::fetch_cycle::key_set_from_response;
+    use crate::keys::shared_data::MemorySharedData;
 
     const CONFIG: &str = r#"{"providers":[{"name":"p","issuer":"i","audiences":["a"],
         "remote_jwks":{"cluster":"idp","uri":"http://idp/keys","cache_duration_seconds":10,"timeout_ms":1000}}],
@@ -420,9 +368,9 @@ mod tests {
         format!(r#"{{"keys":[{{"kty":"RSA","kid":"{kid}","n":"{N}","e":"AQAB"}}]}}"#)
     }
 
-    fn workers(n: u64) -> Vec<KeyCache> {
+    fn workers(n: u64) -> Vec<WorkerKeySets> {
         let config = Config::parse(CONFIG.as_bytes()).expect("config");
-        (1..=n).map(|w| KeyCache::new(&config, w)).collect()
+        (1..=n).map(|w| WorkerKeySets::new(&config, w)).collect()
     }
 
     fn good(kid: &str) -> (String, KeySet) {
@@ -431,47 +379,23 @@ mod tests {
         (b, set)
     }
 
-    fn kid_known(cache: &KeyCache, kid: &str) -> bool {
-        match cache.keys(0) {
-            Keys::Ready(set) => matches!(
+    fn kid_known(key_sets: &WorkerKeySets, kid: &str) -> bool {
+        match key_sets.keys(0) {
+            KeySetState::Ready(set) => matches!(
                 set.lookup(Some(kid), None),
-                crate::jwks::KeyLookup::Found(_)
+                crate::keys::jwks::KeyLookup::Found(_)
             ),
             _ => false,
         }
     }
 
     #[test]
-    fn answers_are_judged_strictly() {
-        assert_eq!(
-            key_set_from_response(None, b"", 10).err(),
-            Some(FetchError::NoResponse)
-        );
-        assert_eq!(
-            key_set_from_response(Some(500), b"", 10).err(),
-            Some(FetchError::Status(500))
-        );
-        assert!(matches!(
-            key_set_from_response(Some(200), b"<html>", 100),
-            Err(FetchError::NotKeySet(_))
-        ));
-        assert_eq!(
-            key_set_from_response(Some(200), br#"{"keys":[]}"#, 100).err(),
-            Some(FetchError::NoUsableKeys)
-        );
-        assert_eq!(
-            key_set_from_response(Some(200), &[b' '; 11], 10).err(),
-            Some(FetchError::TooLarge(11))
-        );
-    }
-
-    #[test]
     fn one_fetch_for_all_workers_and_every_worker_picks_the_keys_up() {
-        let store = MemoryStore::default();
+        let store = MemorySharedData::default();
         let mut ws = workers(3);
         for w in &mut ws {
             w.sync(&store);
-            assert!(matches!(w.keys(0), Keys::Pending));
+            assert!(matches!(w.keys(0), KeySetState::Pending));
         }
         let first: Vec<usize> = ws
             .iter_mut()
@@ -500,29 +424,29 @@ mod tests {
                 .as_bytes(),
         )
         .expect("config");
-        let store = MemoryStore::default();
-        let mut cache = KeyCache::new(&config, 1);
-        assert_eq!(cache.usable_until(0), None, "no keys yet");
+        let store = MemorySharedData::default();
+        let mut key_sets = WorkerKeySets::new(&config, 1);
+        assert_eq!(key_sets.usable_until(0), None, "no keys yet");
         let (body, set) = good("k1");
-        assert_eq!(cache.claim_due(&store, 5_000_000), vec![0]);
-        cache.fetch_succeeded(&store, 0, body.as_bytes(), set, 5_000_000, 0.5);
-        assert_eq!(cache.usable_until(0), Some(5_000 + 60));
+        assert_eq!(key_sets.claim_due(&store, 5_000_000), vec![0]);
+        key_sets.fetch_succeeded(&store, 0, body.as_bytes(), set, 5_000_000, 0.5);
+        assert_eq!(key_sets.usable_until(0), Some(5_000 + 60));
         // A failed refresh (an empty set, say) does not move the limit.
-        assert_eq!(cache.claim_due(&store, 5_010_000), vec![0]);
-        cache.fetch_failed(&store, 0, 5_010_000, 0.5);
-        assert_eq!(cache.usable_until(0), Some(5_060));
-        let unlimited = KeyCache::new(&Config::parse(CONFIG.as_bytes()).expect("config"), 2);
+        assert_eq!(key_sets.claim_due(&store, 5_010_000), vec![0]);
+        key_sets.fetch_failed(&store, 0, 5_010_000, 0.5);
+        assert_eq!(key_sets.usable_until(0), Some(5_060));
+        let unlimited = WorkerKeySets::new(&Config::parse(CONFIG.as_bytes()).expect("config"), 2);
         assert_eq!(unlimited.usable_until(0), None);
     }
 
     #[test]
     fn failures_keep_good_keys_and_end_first_key_waits() {
-        let store = MemoryStore::default();
+        let store = MemorySharedData::default();
         let mut ws = workers(2);
         assert_eq!(ws[0].claim_due(&store, 0), vec![0]);
         ws[0].fetch_failed(&store, 0, 10, 0.5);
         ws[1].sync(&store);
-        assert!(matches!(ws[1].keys(0), Keys::Unavailable));
+        assert!(matches!(ws[1].keys(0), KeySetState::Unavailable));
         assert!(ws[1].claim_due(&store, 500).is_empty(), "backing off");
         assert_eq!(ws[1].claim_due(&store, 1_010), vec![0]);
         let (b, set) = good("k1");
@@ -540,7 +464,7 @@ mod tests {
 
     #[test]
     fn a_worker_going_away_releases_its_lease() {
-        let store = MemoryStore::default();
+        let store = MemorySharedData::default();
         let mut ws = workers(2);
         assert_eq!(ws[0].claim_due(&store, 0), vec![0]);
         ws[1].release_leases(&store);
@@ -554,7 +478,7 @@ mod tests {
 
     #[test]
     fn a_lost_lease_is_taken_over_after_it_expires() {
-        let store = MemoryStore::default();
+        let store = MemorySharedData::default();
         let mut ws = workers(2);
         assert_eq!(ws[0].claim_due(&store, 0), vec![0]);
         assert!(ws[1].claim_due(&store, 1_999).is_empty());
@@ -563,7 +487,7 @@ mod tests {
 
     #[test]
     fn unknown_kids_refetch_once_then_are_rate_limited() {
-        let store = MemoryStore::default();
+        let store = MemorySharedData::default();
         let mut ws = workers(2);
         ws[0].claim_due(&store, 0);
         let (b, set) = good("k1");
@@ -600,9 +524,9 @@ mod tests {
 
     fn record_key_of(config: &str) -> String {
         let config = Config::parse(config.as_bytes()).expect("config");
-        let cache = KeyCache::new(&config, 1);
-        let key = cache.record_key(0).expect("remote").to_string();
-        let body = cache.body_key(0).expect("remote");
+        let key_sets = WorkerKeySets::new(&config, 1);
+        let key = key_sets.record_key(0).expect("remote").to_string();
+        let body = key_sets.body_key(0).expect("remote");
         assert_eq!(key.strip_suffix("/record"), body.strip_suffix("/jwks"));
         key
     }
@@ -678,7 +602,7 @@ mod tests {
 
     #[test]
     fn an_unchanged_key_set_is_not_parsed_again() {
-        let store = MemoryStore::default();
+        let store = MemorySharedData::default();
         let mut ws = workers(2);
         ws[0].claim_due(&store, 0);
         let (b, set) = good("k1");

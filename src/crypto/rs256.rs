@@ -1,6 +1,6 @@
 //! RSASSA-PKCS1-v1_5 with SHA-256 (RFC 8017 §8.2.2), the only signature rolegate accepts.
 
-use crate::rsa_public::Modulus;
+use crate::crypto::rsa_public::Modulus;
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::sync::OnceLock;
@@ -122,7 +122,7 @@ impl Rs256Key {
         if e_value < 3 || e_value & 1 == 0 {
             return Err(KeyWeakness::BadExponent);
         }
-        let spki_der = crate::spki::rsa_public_key_der(n, e);
+        let spki_der = crate::crypto::spki::rsa_public_key_der(n, e);
         Ok(Rs256Key {
             modulus: n.to_vec(),
             exponent: e.to_vec(),

@@ -2,7 +2,7 @@
 //! key set's URI. Its issuer must be one rolegate trusts, or a spoofed document could point
 //! the proxy at an attacker's keys.
 
-use crate::jwks::{json_depth_exceeds, MAX_JSON_DEPTH};
+use crate::keys::jwks::{json_depth_exceeds, MAX_JSON_DEPTH};
 use serde_json::Value;
 use std::fmt;
 

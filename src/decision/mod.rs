@@ -2,15 +2,20 @@
 //!
 //! Pure: the host supplies headers, keys and the clock, and carries out the outcome.
 
-use crate::claims::{self, LifetimeError, TokenFacts};
+pub mod claim_condition;
+pub mod host_pattern;
+pub mod reply;
+pub mod rules;
+
 use crate::config::{ClaimToHeader, Config, PathScreening};
-use crate::extract::{self, Extracted};
-use crate::jwks::{KeyLookup, KeySet};
-use crate::path_screen;
-use crate::rs256::{PureRust, SignatureVerifier};
-use crate::rules::{self, Requirement, Rule};
+use crate::crypto::rs256::{PureRust, SignatureVerifier};
+use crate::decision::rules::{Requirement, Rule};
+use crate::keys::jwks::{KeyLookup, KeySet};
+use crate::request::extract::{self, Extracted};
+use crate::request::path_screen;
 use crate::token;
-use crate::token_cache::{TokenCache, VerifiedToken};
+use crate::token::claims::{self, LifetimeError, TokenFacts};
+use crate::token::verified_token_cache::{VerifiedToken, VerifiedTokenCache};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::rc::Rc;
@@ -28,7 +33,7 @@ pub trait RequestHeaders {
 }
 
 /// The state of one provider's key set.
-pub enum Keys<'a> {
+pub enum KeySetState<'a> {
     Ready(&'a KeySet),
     /// The first fetch has not finished yet: worth waiting for.
     Pending,
@@ -36,8 +41,11 @@ pub enum Keys<'a> {
     Unavailable,
 }
 
-pub trait KeyStore {
-    fn keys(&self, provider: usize) -> Keys<'_>;
+/// Each configured provider's signing keys, by the provider's index in the configuration: what
+/// the decision verifies with. A worker answers from its view of the shared key sets
+/// (`WorkerKeySets`); the CLI and tests from key sets they were given.
+pub trait ProviderKeys {
+    fn keys(&self, provider: usize) -> KeySetState<'_>;
 
     /// Changes whenever the provider's key set does; cached tokens are re-checked then.
     fn generation(&self, _provider: usize) -> u64 {
@@ -52,7 +60,7 @@ pub trait KeyStore {
 }
 
 /// Whether the provider's keys have outlived `max_stale_seconds` at `now`.
-fn keys_too_old(keys: &dyn KeyStore, provider: usize, now: i64) -> bool {
+fn keys_too_old(keys: &dyn ProviderKeys, provider: usize, now: i64) -> bool {
     keys.usable_until(provider)
         .is_some_and(|until| now >= until)
 }
@@ -292,10 +300,10 @@ fn as_text<'v>(value: &'v Option<Cow<'_, [u8]>>) -> &'v str {
 
 /// What a decision draws on besides the configuration and the request.
 pub struct Environment<'a> {
-    pub keys: &'a dyn KeyStore,
+    pub keys: &'a dyn ProviderKeys,
     pub verifier: &'a dyn SignatureVerifier,
     /// Verified tokens of this worker; `None` verifies every token afresh.
-    pub cache: Option<&'a TokenCache>,
+    pub cache: Option<&'a VerifiedTokenCache>,
     /// Unix seconds.
     pub now: i64,
     pub wait: WaitPermission,
@@ -305,7 +313,7 @@ pub struct Environment<'a> {
 pub fn decide<'c>(
     config: &'c Config,
     request: &dyn RequestHeaders,
-    keys: &dyn KeyStore,
+    keys: &dyn ProviderKeys,
     now: i64,
     wait: WaitPermission,
 ) -> Outcome<'c> {
@@ -483,7 +491,7 @@ fn match_rule(config: &Config, request: &dyn RequestHeaders) -> Result<Option<us
 
 /// A cached token stays verified while its provider's keys are unchanged, or still hold the
 /// very key that verified it under the same name. Returns the generation to re-stamp.
-fn still_verified(entry: &VerifiedToken, keys: &dyn KeyStore, now: i64) -> Option<u64> {
+fn still_verified(entry: &VerifiedToken, keys: &dyn ProviderKeys, now: i64) -> Option<u64> {
     if keys_too_old(keys, entry.provider, now) {
         return None;
     }
@@ -491,7 +499,7 @@ fn still_verified(entry: &VerifiedToken, keys: &dyn KeyStore, now: i64) -> Optio
     if generation == entry.generation {
         return Some(generation);
     }
-    let Keys::Ready(set) = keys.keys(entry.provider) else {
+    let KeySetState::Ready(set) = keys.keys(entry.provider) else {
         return None;
     };
     match set.lookup(entry.kid.as_deref(), entry.x5t.as_deref()) {
@@ -521,15 +529,17 @@ fn verify(
         .ok_or_else(|| deny(DenyReason::Issuer, "token issuer is not trusted"))?;
 
     let key_set = match env.keys.keys(provider_index) {
-        Keys::Ready(set) => set,
-        Keys::Pending if env.wait.for_first_keys => {
+        KeySetState::Ready(set) => set,
+        KeySetState::Pending if env.wait.for_first_keys => {
             return Err(Outcome::WaitForKeys {
                 provider: provider_index,
                 reason: WaitReason::FirstKeys,
                 otherwise: denial(DenyReason::NoKeys, NO_KEYS),
             })
         }
-        Keys::Pending | Keys::Unavailable => return Err(deny(DenyReason::NoKeys, NO_KEYS)),
+        KeySetState::Pending | KeySetState::Unavailable => {
+            return Err(deny(DenyReason::NoKeys, NO_KEYS))
+        }
     };
     // Kept keys that outlived max_stale_seconds may include one the IdP has withdrawn.
     if keys_too_old(env.keys, provider_index, env.now) {
@@ -626,15 +636,15 @@ fn admit<'c>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rs256::Rs256Key;
+    use crate::crypto::rs256::Rs256Key;
     use std::cell::Cell;
 
     const TOKEN: &str =
-        include_str!("../tests/vectors/azure-real/nav-pensjonskalkulator-v2-app-roles.jwt");
+        include_str!("../../tests/vectors/azure-real/nav-pensjonskalkulator-v2-app-roles.jwt");
     const KEYS_WITH_KID: &str =
-        include_str!("../tests/vectors/azure-real/entra-common-jwks-2024-09-03.json");
+        include_str!("../../tests/vectors/azure-real/entra-common-jwks-2024-09-03.json");
     const KEYS_WITHOUT_KID: &str =
-        include_str!("../tests/vectors/azure-real/entra-common-jwks-2024-06-24.json");
+        include_str!("../../tests/vectors/azure-real/entra-common-jwks-2024-06-24.json");
     const ISSUER: &str =
         "https://login.microsoftonline.com/966ac572-f5b7-4bbe-aa88-c76419c0f851/v2.0";
     const AUDIENCE: &str = "f407babd-8d0f-4afc-a6e7-46f28612670b";
@@ -661,9 +671,9 @@ mod tests {
         generation: u64,
     }
 
-    impl KeyStore for SwappableKeys {
-        fn keys(&self, _: usize) -> Keys<'_> {
-            Keys::Ready(&self.set)
+    impl ProviderKeys for SwappableKeys {
+        fn keys(&self, _: usize) -> KeySetState<'_> {
+            KeySetState::Ready(&self.set)
         }
         fn generation(&self, _: usize) -> u64 {
             self.generation
@@ -702,7 +712,7 @@ mod tests {
         token: &str,
         keys: &SwappableKeys,
         verifier: &CountingVerifier,
-        cache: &TokenCache,
+        cache: &VerifiedTokenCache,
         now: i64,
     ) -> Result<Allow<'c>, DenyReason> {
         let env = Environment {
@@ -727,7 +737,7 @@ mod tests {
             TOKEN,
             &keys(KEYS_WITH_KID, 1),
             &CountingVerifier::default(),
-            &TokenCache::new(10),
+            &VerifiedTokenCache::new(10),
             DURING,
         )
         .expect("allowed");
@@ -749,7 +759,7 @@ mod tests {
         let config = config();
         let keys = keys(KEYS_WITH_KID, 1);
         let verifier = CountingVerifier::default();
-        let cache = TokenCache::new(10);
+        let cache = VerifiedTokenCache::new(10);
         for _ in 0..3 {
             assert!(run(&config, TOKEN, &keys, &verifier, &cache, DURING).is_ok());
         }
@@ -795,7 +805,7 @@ mod tests {
         }
         let config = config();
         let keys = keys(KEYS_WITH_KID, 1);
-        let cache = TokenCache::new(10);
+        let cache = VerifiedTokenCache::new(10);
         let env = Environment {
             keys: &keys,
             verifier: &CountingVerifier::default(),
@@ -815,7 +825,7 @@ mod tests {
         let config = config();
         let keys = keys(KEYS_WITH_KID, 1);
         let verifier = CountingVerifier::default();
-        let cache = TokenCache::new(10);
+        let cache = VerifiedTokenCache::new(10);
         let mut tampered = TOKEN.trim().to_string();
         let last = tampered.pop().expect("char");
         tampered.push(if last == 'A' { 'B' } else { 'A' });
@@ -833,7 +843,7 @@ mod tests {
     fn a_cached_token_dies_with_its_key_but_survives_an_unrelated_refresh() {
         let config = config();
         let verifier = CountingVerifier::default();
-        let cache = TokenCache::new(10);
+        let cache = VerifiedTokenCache::new(10);
         assert!(run(
             &config,
             TOKEN,
@@ -921,7 +931,8 @@ mod tests {
         ] {
             assert_eq!(answer(&config, path), Err(DenyReason::Path), "{path:?}");
         }
-        let reply = crate::reply::local_reply(&denial(DenyReason::Path, NON_CANONICAL_PATH));
+        let reply =
+            crate::decision::reply::local_reply(&denial(DenyReason::Path, NON_CANONICAL_PATH));
         assert_eq!(reply.status, 400);
         assert_eq!(
             reply.body,
@@ -990,10 +1001,12 @@ mod tests {
     fn two_locations(forward: bool) -> Config {
         let mut config = config();
         config.forward = forward;
-        config.from_headers.push(crate::extract::TokenLocation {
-            name: "x-jwt-assertion".into(),
-            value_prefix: String::new(),
-        });
+        config
+            .from_headers
+            .push(crate::request::extract::TokenLocation {
+                name: "x-jwt-assertion".into(),
+                value_prefix: String::new(),
+            });
         config.token_headers = vec!["authorization".into(), "x-jwt-assertion".into()];
         config
     }
@@ -1078,7 +1091,7 @@ mod tests {
             };
             let failed = allow.apply(&mut editor).expect_err("refused");
             assert_eq!(failed.header, refuse);
-            let reply = crate::reply::local_reply(&failed.denial());
+            let reply = crate::decision::reply::local_reply(&failed.denial());
             assert_eq!(reply.status, 500);
             assert_eq!(
                 reply.body,
@@ -1094,8 +1107,8 @@ mod tests {
         until: i64,
     }
 
-    impl KeyStore for AgingKeys {
-        fn keys(&self, provider: usize) -> Keys<'_> {
+    impl ProviderKeys for AgingKeys {
+        fn keys(&self, provider: usize) -> KeySetState<'_> {
             self.inner.keys(provider)
         }
         fn generation(&self, provider: usize) -> u64 {
@@ -1109,7 +1122,7 @@ mod tests {
     #[test]
     fn keys_past_max_stale_seconds_verify_nothing_not_even_cached_tokens() {
         let config = config();
-        let cache = TokenCache::new(10);
+        let cache = VerifiedTokenCache::new(10);
         let keys = AgingKeys {
             inner: keys(KEYS_WITH_KID, 1),
             until: DURING + 60,
@@ -1132,7 +1145,7 @@ mod tests {
         match decide_at(DURING + 60) {
             Outcome::Deny(d) => {
                 assert_eq!((d.reason, d.description), (DenyReason::NoKeys, STALE_KEYS));
-                assert_eq!(crate::reply::local_reply(&d).status, 503);
+                assert_eq!(crate::decision::reply::local_reply(&d).status, 503);
             }
             other => panic!("the cached token must not outlive its keys: {other:?}"),
         }

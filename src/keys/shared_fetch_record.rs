@@ -4,10 +4,10 @@
 //! It is small and text-encoded so workers can poll it cheaply; the key set body itself is
 //! stored beside it and read only when `generation` moves.
 
-use crate::backoff::{refresh_delay_ms, retry_delay_ms};
+use crate::keys::backoff::{refresh_delay_ms, retry_delay_ms};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct KeySetRecord {
+pub struct SharedFetchRecord {
     /// Bumped each time a different good key set is stored; 0 = none yet.
     pub generation: u64,
     pub fetched_at_ms: u64,
@@ -38,7 +38,7 @@ pub enum RefetchDecision {
 
 const FORMAT: &str = "v1";
 
-impl KeySetRecord {
+impl SharedFetchRecord {
     pub fn encode(&self) -> String {
         format!(
             "{FORMAT} {} {} {} {} {} {} {} {} {}",
@@ -68,7 +68,7 @@ impl KeySetRecord {
             }
             field.parse::<u64>().ok()
         };
-        let record = KeySetRecord {
+        let record = SharedFetchRecord {
             generation: next()?,
             fetched_at_ms: next()?,
             next_fetch_ms: next()?,
@@ -166,7 +166,7 @@ mod tests {
 
     #[test]
     fn encoding_round_trips_and_rejects_garbage() {
-        let r = KeySetRecord {
+        let r = SharedFetchRecord {
             generation: 3,
             fetched_at_ms: 1_700_000_000_000,
             next_fetch_ms: 9,
@@ -177,15 +177,15 @@ mod tests {
             last_refetch_ms: 12,
             refetch_requested: true,
         };
-        assert_eq!(KeySetRecord::decode(r.encode().as_bytes()), Some(r));
-        assert_eq!(KeySetRecord::decode(b"v1 1 2"), None);
-        assert_eq!(KeySetRecord::decode(b"v0 1 2 3 4 5 6 7 8 0"), None);
-        assert_eq!(KeySetRecord::decode(&[0xff, 0xfe]), None);
+        assert_eq!(SharedFetchRecord::decode(r.encode().as_bytes()), Some(r));
+        assert_eq!(SharedFetchRecord::decode(b"v1 1 2"), None);
+        assert_eq!(SharedFetchRecord::decode(b"v0 1 2 3 4 5 6 7 8 0"), None);
+        assert_eq!(SharedFetchRecord::decode(&[0xff, 0xfe]), None);
     }
 
     #[test]
     fn one_lease_at_a_time_until_it_expires() {
-        let mut r = KeySetRecord::default();
+        let mut r = SharedFetchRecord::default();
         assert!(r.try_claim(1, 0, 6_000));
         assert!(!r.try_claim(2, 100, 6_000), "held");
         assert!(
@@ -202,7 +202,7 @@ mod tests {
 
     #[test]
     fn a_late_answer_from_a_lost_lease_does_not_release_the_new_holder() {
-        let mut r = KeySetRecord::default();
+        let mut r = SharedFetchRecord::default();
         assert!(r.try_claim(1, 0, 1_000));
         assert!(r.try_claim(2, 1_000, 1_000));
         r.failed(1, 1_100, 0.5);
@@ -211,7 +211,7 @@ mod tests {
 
     #[test]
     fn failures_back_off() {
-        let mut r = KeySetRecord::default();
+        let mut r = SharedFetchRecord::default();
         assert!(r.try_claim(1, 0, 1_000));
         r.failed(1, 10, 0.5);
         assert!(!r.has_keys());
@@ -224,7 +224,7 @@ mod tests {
 
     #[test]
     fn unknown_kid_refetches_are_rate_limited_from_the_previous_refetch_only() {
-        let mut r = KeySetRecord::default();
+        let mut r = SharedFetchRecord::default();
         assert!(r.try_claim(1, 0, 1_000));
         r.succeeded(1, 100, 600_000, true, 0.5);
         // Seconds after start-up: allowed at once.

@@ -1,10 +1,12 @@
 //! The plugin configuration: read strictly, validated whole, compiled once at configure time.
 
-use crate::extract::TokenLocation;
-use crate::field_reader::{describe, index_path, ConfigError, ObjectReader, Problems};
-use crate::jwks::KeySet;
-use crate::path_screen;
-use crate::rules::{PathMatch, Requirement, Rule};
+pub mod field_reader;
+
+use crate::config::field_reader::{describe, index_path, ConfigError, ObjectReader, Problems};
+use crate::decision::rules::{PathMatch, Requirement, Rule};
+use crate::keys::jwks::KeySet;
+use crate::request::extract::TokenLocation;
+use crate::request::path_screen;
 use serde_json::Value;
 
 pub const DEFAULT_CACHE_DURATION_SECONDS: u64 = 600;

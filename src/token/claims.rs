@@ -69,6 +69,8 @@ impl Lifetime {
     }
 }
 
+/// The lifetime check straight from claims, for tests that probe it without a token around it.
+#[cfg(any(test, feature = "internals"))]
 pub fn check_lifetime(
     claims: &Map<String, Value>,
     now: i64,

@@ -4,8 +4,8 @@
 //! small RSA keys). Those are remembered by `kid` with the reason, so a token naming one gets a
 //! precise answer, but they never make the whole set fail.
 
-use crate::base64url;
-use crate::rs256::{KeyWeakness, Rs256Key};
+use crate::crypto::rs256::{KeyWeakness, Rs256Key};
+use crate::token::base64url;
 use serde_json::Value;
 use std::fmt;
 

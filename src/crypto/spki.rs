@@ -64,7 +64,8 @@ mod tests {
 
     #[test]
     fn matches_the_der_published_with_wycheproof_keys() {
-        let text = include_str!("../tests/vectors/wycheproof/rsa_signature_2048_sha256_test.json");
+        let text =
+            include_str!("../../tests/vectors/wycheproof/rsa_signature_2048_sha256_test.json");
         let doc: serde_json::Value = serde_json::from_str(text).expect("json");
         let hex = |s: &str| -> Vec<u8> {
             (0..s.len() / 2)

@@ -1,11 +1,13 @@
 //! The store all worker VMs of one Envoy share (proxy-wasm shared data), behind a small trait
 //! so the key-set lifecycle can be tested natively with several simulated workers.
 
-use crate::key_set_record::KeySetRecord;
+use crate::keys::shared_fetch_record::SharedFetchRecord;
+#[cfg(any(test, feature = "internals"))]
 use std::cell::RefCell;
+#[cfg(any(test, feature = "internals"))]
 use std::collections::HashMap;
 
-pub trait SharedStore {
+pub trait SharedData {
     /// The value and its CAS version; `None` when the key was never written.
     fn get(&self, key: &str) -> Option<(Vec<u8>, u32)>;
     /// Writes when `cas` is 0 or matches the current version (or the key is absent); false on a
@@ -18,22 +20,22 @@ pub trait SharedStore {
 const CREATE_ONLY_CAS: u32 = u32::MAX;
 const CAS_ATTEMPTS: usize = 16;
 
-fn read_record(store: &dyn SharedStore, key: &str) -> Option<(KeySetRecord, u32)> {
+fn read_record(store: &dyn SharedData, key: &str) -> Option<(SharedFetchRecord, u32)> {
     if let Some((bytes, cas)) = store.get(key) {
         // A record we cannot read is replaced, never trusted.
-        return Some((KeySetRecord::decode(&bytes).unwrap_or_default(), cas));
+        return Some((SharedFetchRecord::decode(&bytes).unwrap_or_default(), cas));
     }
     store.set(
         key,
-        KeySetRecord::default().encode().as_bytes(),
+        SharedFetchRecord::default().encode().as_bytes(),
         CREATE_ONLY_CAS,
     );
     let (bytes, cas) = store.get(key)?;
-    Some((KeySetRecord::decode(&bytes).unwrap_or_default(), cas))
+    Some((SharedFetchRecord::decode(&bytes).unwrap_or_default(), cas))
 }
 
 /// The current record (created empty if missing).
-pub fn load_record(store: &dyn SharedStore, key: &str) -> Option<KeySetRecord> {
+pub fn load_record(store: &dyn SharedData, key: &str) -> Option<SharedFetchRecord> {
     read_record(store, key).map(|(record, _)| record)
 }
 
@@ -41,10 +43,10 @@ pub fn load_record(store: &dyn SharedStore, key: &str) -> Option<KeySetRecord> {
 /// `change` returns whether it modified the record (and what to hand back). `None` when the
 /// store kept refusing.
 pub fn update_record<T>(
-    store: &dyn SharedStore,
+    store: &dyn SharedData,
     key: &str,
-    mut change: impl FnMut(&mut KeySetRecord) -> (bool, T),
-) -> Option<(KeySetRecord, T)> {
+    mut change: impl FnMut(&mut SharedFetchRecord) -> (bool, T),
+) -> Option<(SharedFetchRecord, T)> {
     for _ in 0..CAS_ATTEMPTS {
         let (mut record, cas) = read_record(store, key)?;
         let (modified, result) = change(&mut record);
@@ -57,7 +59,7 @@ pub fn update_record<T>(
 
 /// A number no other worker sharing `store` gets: it names fetch-lease holders. `fallback`
 /// (e.g. from the clock) is used if the store keeps refusing; never 0, which means "nobody".
-pub fn next_worker_id(store: &dyn SharedStore, key: &str, fallback: u64) -> u64 {
+pub fn next_worker_id(store: &dyn SharedData, key: &str, fallback: u64) -> u64 {
     for _ in 0..CAS_ATTEMPTS {
         let Some((bytes, cas)) = store.get(key) else {
             if store.set(key, b"1", CREATE_ONLY_CAS) {
@@ -78,14 +80,17 @@ pub fn next_worker_id(store: &dyn SharedStore, key: &str, fallback: u64) -> u64 
     fallback.max(1)
 }
 
-/// An in-process store with the same CAS rules as Envoy's shared data.
+/// An in-process store with the same CAS rules as Envoy's shared data, for simulating several
+/// workers natively.
+#[cfg(any(test, feature = "internals"))]
 #[derive(Default)]
-pub struct MemoryStore {
+pub struct MemorySharedData {
     entries: RefCell<HashMap<String, (Vec<u8>, u32)>>,
     next_cas: RefCell<u32>,
 }
 
-impl SharedStore for MemoryStore {
+#[cfg(any(test, feature = "internals"))]
+impl SharedData for MemorySharedData {
     fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
         self.entries.borrow().get(key).cloned()
     }
@@ -110,7 +115,7 @@ mod tests {
 
     #[test]
     fn create_only_writes_never_clobber() {
-        let store = MemoryStore::default();
+        let store = MemorySharedData::default();
         assert!(store.set("k", b"first", CREATE_ONLY_CAS));
         assert!(!store.set("k", b"second", CREATE_ONLY_CAS));
         assert_eq!(store.get("k").map(|(v, _)| v), Some(b"first".to_vec()));
@@ -118,14 +123,14 @@ mod tests {
 
     #[test]
     fn worker_ids_are_distinct() {
-        let store = MemoryStore::default();
+        let store = MemorySharedData::default();
         let ids: Vec<u64> = (0..4).map(|_| next_worker_id(&store, "seq", 99)).collect();
         assert_eq!(ids, vec![1, 2, 3, 4]);
     }
 
     #[test]
     fn updates_retry_on_a_concurrent_write() {
-        let store = MemoryStore::default();
+        let store = MemorySharedData::default();
         let mut interfered = false;
         let (record, ()) = update_record(&store, "r", |r| {
             if !interfered {

@@ -3,14 +3,65 @@
 //! GET (the key set after a discovery document), the key set, or why the fetch failed. The host
 //! only moves bytes, so every rule about answers (status, size, issuer, key set) is tested here.
 //!
-//! Who may fetch, and what a result does to the shared record, is `key_cache`'s business.
+//! Who may fetch, and what a result does to the shared record, is `worker_key_sets`' business.
 
 use crate::config::{Endpoint, KeySource, Provider};
-use crate::discovery::{self, DiscoveryError, MAX_DOCUMENT_BYTES};
-use crate::jwks::KeySet;
-use crate::key_cache::{check_status, key_set_from_response, FetchError};
+use crate::keys::discovery::{self, DiscoveryError, MAX_DOCUMENT_BYTES};
+use crate::keys::jwks::{KeySet, KeySetError};
 use std::fmt;
 use std::time::Duration;
+
+/// Why one answer of a fetch cycle was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchError {
+    /// No HTTP answer: connect failure, reset or timeout, or the call could not be made.
+    NoResponse,
+    Status(u32),
+    TooLarge(usize),
+    NotKeySet(KeySetError),
+    NoUsableKeys,
+    Discovery(DiscoveryError),
+}
+
+impl fmt::Display for FetchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FetchError::NoResponse => write!(f, "no response (connect failure, reset or timeout)"),
+            FetchError::Status(s) => write!(f, "HTTP status {s}"),
+            FetchError::TooLarge(n) => write!(f, "body of {n} bytes is over the limit"),
+            FetchError::NotKeySet(e) => write!(f, "body is not a key set: {e}"),
+            FetchError::NoUsableKeys => write!(f, "key set holds no usable RS256 key"),
+            FetchError::Discovery(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// The status check every fetched document passes first. `status` is `None` when the host got
+/// no HTTP answer at all.
+fn check_status(status: Option<u32>) -> Result<(), FetchError> {
+    match status {
+        None => Err(FetchError::NoResponse),
+        Some(200) => Ok(()),
+        Some(other) => Err(FetchError::Status(other)),
+    }
+}
+
+/// Judges a JWKS answer.
+pub fn key_set_from_response(
+    status: Option<u32>,
+    body: &[u8],
+    max_bytes: usize,
+) -> Result<KeySet, FetchError> {
+    check_status(status)?;
+    if body.len() > max_bytes {
+        return Err(FetchError::TooLarge(body.len()));
+    }
+    let set = KeySet::parse(body).map_err(FetchError::NotKeySet)?;
+    if set.usable_count() == 0 {
+        return Err(FetchError::NoUsableKeys);
+    }
+    Ok(set)
+}
 
 /// One GET for the host to dispatch to `endpoint.cluster`. It borrows the endpoint from the
 /// configuration or from `Step::Call`, so that starting a cycle copies no strings.
@@ -193,8 +244,6 @@ impl FetchCycle {
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::discovery::DiscoveryError;
-    use crate::jwks::KeySetError;
 
     const ISSUER: &str = "https://login.example/t/v2.0";
     const REMOTE: &str = r#"{"providers":[{"name":"p","issuer":"https://login.example/t/v2.0","audiences":["a"],
@@ -243,6 +292,30 @@ mod tests {
             Step::Call(cycle, _) => cycle,
             other => panic!("expected the key-set call, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn answers_are_judged_strictly() {
+        assert_eq!(
+            key_set_from_response(None, b"", 10).err(),
+            Some(FetchError::NoResponse)
+        );
+        assert_eq!(
+            key_set_from_response(Some(500), b"", 10).err(),
+            Some(FetchError::Status(500))
+        );
+        assert!(matches!(
+            key_set_from_response(Some(200), b"<html>", 100),
+            Err(FetchError::NotKeySet(_))
+        ));
+        assert_eq!(
+            key_set_from_response(Some(200), br#"{"keys":[]}"#, 100).err(),
+            Some(FetchError::NoUsableKeys)
+        );
+        assert_eq!(
+            key_set_from_response(Some(200), &[b' '; 11], 10).err(),
+            Some(FetchError::TooLarge(11))
+        );
     }
 
     #[test]

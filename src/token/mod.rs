@@ -1,7 +1,10 @@
 //! Compact JWS parsing (RFC 7515 §7.1) for RS256 tokens: structure first, crypto later.
 
-use crate::base64url;
-use crate::jwks::{json_depth_exceeds, MAX_JSON_DEPTH};
+pub mod base64url;
+pub mod claims;
+pub mod verified_token_cache;
+
+use crate::keys::jwks::{json_depth_exceeds, MAX_JSON_DEPTH};
 use serde_json::{Map, Value};
 use std::fmt;
 

@@ -5,7 +5,7 @@
 //! fingerprint of the key that verified it: after a key-set change it survives only if the
 //! same key is still there under the same name. Lifetime is re-checked on every use.
 
-use crate::claims::TokenFacts;
+use crate::token::claims::TokenFacts;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -55,7 +55,7 @@ struct Inner {
     hand: usize,
 }
 
-pub struct TokenCache {
+pub struct VerifiedTokenCache {
     capacity: usize,
     inner: RefCell<Inner>,
 }
@@ -100,9 +100,9 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     difference == 0
 }
 
-impl TokenCache {
+impl VerifiedTokenCache {
     pub fn new(capacity: usize) -> Self {
-        TokenCache {
+        VerifiedTokenCache {
             capacity,
             inner: RefCell::new(Inner {
                 slots: Vec::with_capacity(capacity.min(4096)),
@@ -175,10 +175,12 @@ impl TokenCache {
         }
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn len(&self) -> usize {
         self.inner.borrow().index.len()
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -209,7 +211,7 @@ mod tests {
         VerifiedToken {
             provider,
             facts: TokenFacts {
-                lifetime: Err(crate::claims::LifetimeError::ExpMissingOrInvalid),
+                lifetime: Err(crate::token::claims::LifetimeError::ExpMissingOrInvalid),
                 roles: Vec::new(),
                 header_values: Rc::from(Vec::new()),
             },
@@ -220,7 +222,7 @@ mod tests {
         }
     }
 
-    fn hit(cache: &TokenCache, token: &str) -> Option<usize> {
+    fn hit(cache: &VerifiedTokenCache, token: &str) -> Option<usize> {
         cache.with(token.as_bytes(), |e| Some(e.generation), |e| e.provider)
     }
 
@@ -240,7 +242,7 @@ mod tests {
 
     #[test]
     fn exact_tokens_only() {
-        let cache = TokenCache::new(4);
+        let cache = VerifiedTokenCache::new(4);
         cache.insert(b"a.b.c", entry(7));
         assert_eq!(hit(&cache, "a.b.c"), Some(7));
         assert_eq!(hit(&cache, "a.b.d"), None);
@@ -249,7 +251,7 @@ mod tests {
 
     #[test]
     fn bounded_with_second_chance_for_used_entries() {
-        let cache = TokenCache::new(3);
+        let cache = VerifiedTokenCache::new(3);
         for (i, t) in ["t0", "t1", "t2"].iter().enumerate() {
             cache.insert(t.as_bytes(), entry(i));
         }
@@ -266,11 +268,11 @@ mod tests {
 
     #[test]
     fn refused_entries_are_dropped_and_capacity_zero_disables() {
-        let cache = TokenCache::new(2);
+        let cache = VerifiedTokenCache::new(2);
         cache.insert(b"t", entry(1));
         assert_eq!(cache.with(b"t", |_| None, |e| e.provider), None);
         assert_eq!(hit(&cache, "t"), None);
-        let off = TokenCache::new(0);
+        let off = VerifiedTokenCache::new(0);
         off.insert(b"t", entry(1));
         assert_eq!(hit(&off, "t"), None);
         assert!(off.is_empty());
