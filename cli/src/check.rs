@@ -3,12 +3,14 @@
 use crate::args::Options;
 use crate::decode::{now as current_time, segment, time_lines};
 use crate::text::{list, pretty_json, utc};
-use crate::validate::{load as load_config, rule_text};
+use crate::validate::{load as load_config, rule_name, rule_text};
 use crate::{read_file, read_token, CliError, Output};
 // The decision itself through the crate's API; the explanation of each step reads the layers
 // (feature `internals`).
 use rolegate::config::Provider;
 use rolegate::decision;
+use rolegate::decision::claim_condition::{claim_texts, ClaimCondition};
+use rolegate::decision::host_pattern::host_name;
 use rolegate::decision::rules::Requirement;
 use rolegate::keys::fetch_cycle::key_set_from_response;
 use rolegate::keys::jwks::KeyLookup;
@@ -21,9 +23,9 @@ use rolegate::{
 use serde_json::{Map, Value};
 
 const OPTIONS: &[&str] = &[
-    "--config", "--jwks", "--token", "--path", "--method", "--at",
+    "--config", "--jwks", "--token", "--path", "--method", "--host", "--at",
 ];
-const AUTHORITY: &str = "localhost";
+const DEFAULT_HOST: &str = "localhost";
 
 /// The request the filter sees: pseudo-headers and the token header.
 struct Request {
@@ -136,6 +138,20 @@ fn parse_path(value: Option<&str>, options: &Options) -> Result<String, CliError
     Ok(path.to_string())
 }
 
+fn parse_host(value: Option<&str>, options: &Options) -> Result<String, CliError> {
+    let host = value.unwrap_or(DEFAULT_HOST);
+    if host.is_empty()
+        || host
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '/')
+    {
+        return Err(options.usage(format!(
+            "--host {host:?} must be a host name, with a port if you like (api.contoso.com:8443)"
+        )));
+    }
+    Ok(host.to_string())
+}
+
 fn parse_at(value: Option<&str>, options: &Options) -> Result<Option<i64>, CliError> {
     let Some(text) = value else {
         return Ok(None);
@@ -156,6 +172,7 @@ struct Facts<'a> {
     keys: &'a FileKeys<'a>,
     method: &'a str,
     path: &'a str,
+    host: &'a str,
     now: i64,
     token: &'a str,
     parsed: &'a Result<UnverifiedToken<'a>, token::TokenError>,
@@ -163,11 +180,37 @@ struct Facts<'a> {
     signature: Signature,
     /// The rule the decision matched, as it reports it.
     rule: Option<usize>,
+    /// The claim entry a claim denial names, as the decision reports it.
+    condition: Option<usize>,
 }
 
 impl Facts<'_> {
     fn rule_index(&self) -> Option<usize> {
         self.rule
+    }
+
+    /// Which claim entry failed, what it wants and what the token offers.
+    fn condition_text(&self, field: &str, condition: &ClaimCondition) -> String {
+        let offered = self
+            .claims
+            .as_ref()
+            .and_then(|c| claim_texts(c, &condition.claim));
+        let offered = match offered {
+            None => "the token has no such claim (or an object or null there)".to_string(),
+            Some(texts) => format!(
+                "the token holds [{}]",
+                texts
+                    .iter()
+                    .map(|t| t.as_ref())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        format!(
+            "{field}: claim {:?} must be one of [{}]; {offered}",
+            condition.claim,
+            condition.values.join(", ")
+        )
     }
 
     fn claim(&self, name: &str) -> Option<&Value> {
@@ -184,15 +227,19 @@ impl Facts<'_> {
     fn detail(&self, reason: DenyReason) -> Option<String> {
         let skew = self.config.clock_skew_seconds;
         match reason {
-            DenyReason::Path => {
-                decision::select_rule(self.config, self.method, self.path.as_bytes())
-                    .err()
-                    .map(|why| format!("path {} is refused before any rule: {why}", self.path))
-            }
+            DenyReason::Path => decision::select_rule(
+                self.config,
+                host_name(self.host),
+                self.method,
+                self.path.as_bytes(),
+            )
+            .err()
+            .map(|why| format!("path {} is refused before any rule: {why}", self.path)),
             DenyReason::NoRule => Some(format!(
-                "no rule matches {} {} ({} rule(s); see 'rolegate config validate')",
+                "no rule matches {} {} on host {} ({} rule(s); see 'rolegate config validate')",
                 self.method,
                 self.path,
+                self.host,
                 self.config.rules.len()
             )),
             DenyReason::Malformed => match self.parsed {
@@ -204,18 +251,41 @@ impl Facts<'_> {
                 Err(e) => Some(e.to_string()),
                 Ok(_) => None,
             },
-            DenyReason::Issuer => Some(match self.claim("iss") {
-                Some(Value::String(iss)) => {
-                    let all: Vec<String> = self
-                        .config
-                        .providers
-                        .iter()
-                        .flat_map(|p| p.issuers.iter().cloned())
-                        .collect();
-                    format!("iss {iss:?} is not a configured issuer ({})", list(&all))
-                }
-                _ => "the token has no iss claim that is a string".to_string(),
-            }),
+            DenyReason::Issuer => {
+                Some(match self.claim("iss") {
+                    Some(Value::String(iss)) if self.provider().is_some() => {
+                        // Only a multi-tenant provider refuses an iss it was picked for.
+                        let tenants = self.provider().and_then(|(_, p)| p.tenant_issuers.as_ref());
+                        let named = tenants.and_then(|t| t.tenant_of(iss)).unwrap_or_default();
+                        match (self.claim("tid").and_then(Value::as_str), tenants) {
+                            (None, _) => {
+                                format!("iss {iss:?} names tenant {named}, but the token has no tid claim")
+                            }
+                            (Some(tid), _) if !tid.eq_ignore_ascii_case(named) => {
+                                format!("iss {iss:?} names tenant {named}, the tid claim {tid}")
+                            }
+                            (Some(tid), Some(t)) => match &t.tenants {
+                                Some(list_of) => format!(
+                                    "tenant {tid} is not one of azure_ad.tenants ({})",
+                                    list(list_of)
+                                ),
+                                None => format!("tenant {tid} is not accepted"),
+                            },
+                            (Some(tid), None) => format!("tenant {tid} is not accepted"),
+                        }
+                    }
+                    Some(Value::String(iss)) => {
+                        let all: Vec<String> = self
+                            .config
+                            .providers
+                            .iter()
+                            .flat_map(|p| p.issuers.iter().cloned())
+                            .collect();
+                        format!("iss {iss:?} is not a configured issuer ({})", list(&all))
+                    }
+                    _ => "the token has no iss claim that is a string".to_string(),
+                })
+            }
             DenyReason::NoKeys => self.provider().map(|(i, p)| {
                 let why = self
                     .keys
@@ -303,6 +373,20 @@ impl Facts<'_> {
                     if *require_all { "all" } else { "any" },
                     roles.join(", ")
                 ))
+            }
+            DenyReason::RequiredClaim => {
+                let (i, provider) = self.provider()?;
+                let j = self.condition?;
+                let condition = provider.required_claims.get(j)?;
+                Some(
+                    self.condition_text(&format!("providers[{i}].required_claims[{j}]"), condition),
+                )
+            }
+            DenyReason::Claim => {
+                let index = self.rule_index()?;
+                let j = self.condition?;
+                let condition = self.config.rules.get(index)?.claims.get(j)?;
+                Some(self.condition_text(&format!("rules[{index}].claims[{j}]"), condition))
             }
             DenyReason::Missing => None,
             // The description names the claim; the times are printed below.
@@ -398,6 +482,7 @@ pub fn run(args: &[String], out: &mut Output) -> Result<u8, CliError> {
     let jwks_path = options.required("--jwks")?;
     let token_spec = options.required("--token")?;
     let method = parse_method(options.get("--method"), &options)?;
+    let host = parse_host(options.get("--host"), &options)?;
     let path = parse_path(options.get("--path"), &options)?;
     let at = parse_at(options.get("--at"), &options)?;
 
@@ -419,7 +504,7 @@ pub fn run(args: &[String], out: &mut Output) -> Result<u8, CliError> {
         headers: vec![
             (":method".to_string(), method.clone()),
             (":path".to_string(), path.clone()),
-            (":authority".to_string(), AUTHORITY.to_string()),
+            (":authority".to_string(), host.clone()),
             (
                 location.name.clone(),
                 format!("{}{token}", location.value_prefix),
@@ -452,6 +537,7 @@ pub fn run(args: &[String], out: &mut Output) -> Result<u8, CliError> {
         keys: &keys,
         method: &method,
         path: &path,
+        host: &host,
         now,
         token: &token,
         parsed: &parsed,
@@ -464,9 +550,20 @@ pub fn run(args: &[String], out: &mut Output) -> Result<u8, CliError> {
                 otherwise: denial, ..
             } => denial.rule,
         },
+        condition: match &outcome {
+            Outcome::Allow(_) => None,
+            Outcome::Deny(denial)
+            | Outcome::WaitForKeys {
+                otherwise: denial, ..
+            } => denial.condition,
+        },
     };
     let rule = facts.rule_index().and_then(|i| config.rules.get(i));
-    let anonymous = rule.is_some_and(|r| r.requirement == Requirement::Anonymous);
+    // Anonymous as far as the token goes: the rule never looked at one.
+    let anonymous = match &outcome {
+        Outcome::Allow(allow) => !allow.verified,
+        _ => rule.is_some_and(|r| r.requirement == Requirement::Anonymous),
+    };
 
     // Verified: the decision says it got past a good signature, and the signature verifies
     // when redone here against the same key file.
@@ -487,7 +584,7 @@ pub fn run(args: &[String], out: &mut Output) -> Result<u8, CliError> {
 
     out.line("");
     out.line(format!(
-        "request:   {method} {path} (:authority {AUTHORITY}; {}: {}<token, {} bytes>)",
+        "request:   {method} {path} (:authority {host}; {}: {}<token, {} bytes>)",
         location.name,
         location.value_prefix,
         token.len()
@@ -500,7 +597,11 @@ pub fn run(args: &[String], out: &mut Output) -> Result<u8, CliError> {
     let path_refused = matches!(&outcome, Outcome::Deny(d) if d.reason == DenyReason::Path);
     match facts.rule_index() {
         Some(i) => match config.rules.get(i) {
-            Some(rule) => out.line(format!("rule:      rules[{i}]: {}", rule_text(rule))),
+            Some(rule) => out.line(format!(
+                "rule:      {}: {}",
+                rule_name(rule, i),
+                rule_text(rule)
+            )),
             None => out.line("rule:      none matches"),
         },
         None if path_refused => {

@@ -39,13 +39,13 @@ Exit codes: 0 allowed / configuration valid / decoded; 1 denied / not decodable;
 
 pub const CHECK_USAGE: &str = "\
 Usage: rolegate check --config CONFIG.json --jwks JWKS.json --token TOKEN|@FILE
-                      [--path PATH] [--method METHOD] [--at UNIX_SECONDS]
+                      [--path PATH] [--method METHOD] [--host HOST] [--at UNIX_SECONDS]
 
 Runs the decision the filter makes (rule, token, issuer, key, signature, audience, lifetime,
-roles) for one request, offline:
+required claims, roles, claims) for one request, offline:
   :method    METHOD (default GET; upper-cased)
   :path      PATH (default /; must start with /)
-  :authority localhost
+  :authority HOST (default localhost)
   the token in the first from_headers location (default 'authorization: Bearer TOKEN')
 
 JWKS.json stands in for the key set of every provider of the configuration, remote ones
@@ -57,6 +57,8 @@ with no usable RS256 key or over max_jwks_bytes, leaves that provider without ke
   --token T|@FILE   the bearer token; @FILE reads it from a file, @- from stdin
   --path PATH       request path, query included if you like (rules ignore it)
   --method METHOD   request method
+  --host HOST       request host (:authority), port included if you like; rules with
+                    match.hosts compare it without the port
   --at SECONDS      freeze the clock at these Unix seconds (default: now)
 
 Prints ALLOW or DENY, the status the filter answers (200 = the request continues upstream),

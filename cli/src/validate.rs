@@ -4,6 +4,8 @@ use crate::args::Options;
 use crate::text::list;
 use crate::{read_file, CliError, Output};
 use rolegate::config::{FetchSettings, KeySource};
+use rolegate::decision::claim_condition::ClaimCondition;
+use rolegate::decision::host_pattern::HostPattern;
 use rolegate::decision::rules::{PathMatch, Requirement, Rule};
 use rolegate::Config;
 
@@ -94,6 +96,22 @@ pub fn key_source_text(source: &KeySource) -> Vec<String> {
     }
 }
 
+/// `rules[i]`, with the rule's name when it has one.
+pub fn rule_name(rule: &Rule, index: usize) -> String {
+    match &rule.name {
+        Some(name) => format!("rules[{index}] {name}"),
+        None => format!("rules[{index}]"),
+    }
+}
+
+fn conditions_text(conditions: &[ClaimCondition]) -> String {
+    conditions
+        .iter()
+        .map(|c| format!("{} in [{}]", c.claim, c.values.join(", ")))
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
 pub fn rule_text(rule: &Rule) -> String {
     let path = match &rule.path {
         PathMatch::Prefix(p) => format!("prefix {p}"),
@@ -104,8 +122,18 @@ pub fn rule_text(rule: &Rule) -> String {
         None => "any method".to_string(),
         Some(m) => m.join("|"),
     };
+    let hosts = match &rule.hosts {
+        None => String::new(),
+        Some(hosts) => {
+            let names: Vec<String> = hosts.iter().map(HostPattern::text).collect();
+            format!("hosts {}, ", names.join("|"))
+        }
+    };
     let requirement = match &rule.requirement {
         Requirement::Anonymous => "anonymous: no token needed".to_string(),
+        Requirement::TokenIfPresent => {
+            "allow_missing: no token needed, but a token sent must be valid".to_string()
+        }
         Requirement::AnyValidToken => "any valid token".to_string(),
         Requirement::Roles {
             roles,
@@ -116,11 +144,38 @@ pub fn rule_text(rule: &Rule) -> String {
             require_all: true,
         } => format!("a valid token with all of the roles [{}]", roles.join(", ")),
     };
-    format!("{path}, {methods} -> {requirement}")
+    let claims = if rule.claims.is_empty() {
+        String::new()
+    } else {
+        format!(", claims {}", conditions_text(&rule.claims))
+    };
+    format!("{hosts}{path}, {methods} -> {requirement}{claims}")
+}
+
+/// Whether every host `later` names is one `earlier` names too.
+fn hosts_cover(earlier: Option<&[HostPattern]>, later: Option<&[HostPattern]>) -> bool {
+    let covers = |e: &HostPattern, l: &HostPattern| match (e, l) {
+        (HostPattern::Any, _) => true,
+        (_, HostPattern::Any) => false,
+        (HostPattern::Exact(e), HostPattern::Exact(l)) => e == l,
+        (HostPattern::Subdomains(suffix), HostPattern::Exact(l)) => {
+            l.len() > suffix.len() && l.ends_with(suffix.as_str())
+        }
+        (HostPattern::Subdomains(e), HostPattern::Subdomains(l)) => l.ends_with(e.as_str()),
+        (HostPattern::Exact(_), HostPattern::Subdomains(_)) => false,
+    };
+    match (earlier, later) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(e), Some(l)) => l.iter().all(|l| e.iter().any(|e| covers(e, l))),
+    }
 }
 
 /// Whether every request `later` matches is matched by `earlier` first.
 fn shadows(earlier: &Rule, later: &Rule) -> bool {
+    if !hosts_cover(earlier.hosts.as_deref(), later.hosts.as_deref()) {
+        return false;
+    }
     let methods = match (&earlier.methods, &later.methods) {
         (None, _) => true,
         (Some(_), None) => false,
@@ -144,7 +199,33 @@ pub fn summarize(config: &Config, out: &mut Output) {
     out.line(format!("providers ({}):", config.providers.len()));
     for (i, p) in config.providers.iter().enumerate() {
         out.line(format!("  [{i}] {}", p.name));
-        out.line(format!("      issuers:   {}", list(&p.issuers)));
+        match &p.tenant_issuers {
+            None => out.line(format!("      issuers:   {}", list(&p.issuers))),
+            Some(t) => {
+                let templates: Vec<String> = t
+                    .templates
+                    .iter()
+                    .map(|(before, after)| format!("{before}{{tid}}{after}"))
+                    .collect();
+                out.line(format!(
+                    "      issuers:   {} where {{tid}} is the token's tid claim",
+                    list(&templates)
+                ));
+                out.line(format!(
+                    "      tenants:   {}",
+                    match &t.tenants {
+                        Some(tenants) => list(tenants),
+                        None => "any (allow_any_tenant)".to_string(),
+                    }
+                ));
+            }
+        }
+        if !p.required_claims.is_empty() {
+            out.line(format!(
+                "      required:  {} (else 401)",
+                conditions_text(&p.required_claims)
+            ));
+        }
         out.line(format!("      audiences: {}", list(&p.audiences)));
         for (j, line) in key_source_text(&p.keys).iter().enumerate() {
             let label = if j == 0 { "keys:     " } else { "          " };
@@ -156,7 +237,12 @@ pub fn summarize(config: &Config, out: &mut Output) {
         config.rules.len()
     ));
     for (i, rule) in config.rules.iter().enumerate() {
-        out.line(format!("  [{i}] {}", rule_text(rule)));
+        let name = rule
+            .name
+            .as_ref()
+            .map(|n| format!(" {n}:"))
+            .unwrap_or_default();
+        out.line(format!("  [{i}]{name} {}", rule_text(rule)));
     }
     let locations: Vec<String> = config
         .from_headers
@@ -208,9 +294,12 @@ mod tests {
 
     fn rule(path: PathMatch, methods: Option<&[&str]>) -> Rule {
         Rule {
+            name: None,
+            hosts: None,
             path,
             methods: methods.map(|m| m.iter().map(|s| s.to_string()).collect()),
             requirement: Requirement::AnyValidToken,
+            claims: Vec::new(),
         }
     }
 
@@ -236,5 +325,22 @@ mod tests {
         assert!(shadows(&separated, &exact));
         assert!(shadows(&all, &separated));
         assert!(!shadows(&separated, &all));
+    }
+
+    #[test]
+    fn hosts_limit_shadowing() {
+        let host = |t: &str| HostPattern::parse(t).expect("host");
+        let mut api = rule(PathMatch::Prefix("/".into()), None);
+        api.hosts = Some(vec![host("api.contoso.com")]);
+        let mut subdomains = rule(PathMatch::Prefix("/".into()), None);
+        subdomains.hosts = Some(vec![host("*.contoso.com")]);
+        let mut deeper = rule(PathMatch::Prefix("/".into()), None);
+        deeper.hosts = Some(vec![host("*.eu.contoso.com")]);
+        let anywhere = rule(PathMatch::Prefix("/".into()), None);
+        assert!(shadows(&subdomains, &api));
+        assert!(shadows(&subdomains, &deeper));
+        assert!(!shadows(&deeper, &subdomains));
+        assert!(!shadows(&api, &anywhere), "other hosts still reach it");
+        assert!(shadows(&anywhere, &api));
     }
 }

@@ -1,12 +1,18 @@
 //! The plugin configuration: read strictly, validated whole, compiled once at configure time.
 
+pub mod azure_ad;
+pub mod claim_conditions;
 pub mod field_reader;
+pub mod rules;
 
+use crate::config::azure_ad::{read_azure_ad, AzureAd, TenantIssuers};
+use crate::config::claim_conditions::{assign_slots, read_claim_conditions};
 use crate::config::field_reader::{describe, index_path, ConfigError, ObjectReader, Problems};
+use crate::config::rules::{check_rule_names_distinct, read_rule};
+use crate::decision::claim_condition::{ClaimCondition, ClaimSlots};
 use crate::decision::rules::{PathMatch, Requirement, Rule};
 use crate::keys::jwks::KeySet;
 use crate::request::extract::TokenLocation;
-use crate::request::path_screen;
 use serde_json::Value;
 
 pub const DEFAULT_CACHE_DURATION_SECONDS: u64 = 600;
@@ -79,9 +85,23 @@ impl KeySource {
 #[derive(Debug, Clone)]
 pub struct Provider {
     pub name: String,
+    /// Exact issuers; empty for a multi-tenant Entra ID provider, which has `tenant_issuers`.
     pub issuers: Vec<String>,
+    pub tenant_issuers: Option<TenantIssuers>,
     pub audiences: Vec<String>,
     pub keys: KeySource,
+    /// Checked for every token of this provider, after lifetime; a failure is 401.
+    pub required_claims: Vec<ClaimCondition>,
+}
+
+impl Provider {
+    /// The issuers a discovery document for this provider may state.
+    pub fn document_issuers(&self) -> &[String] {
+        match &self.tenant_issuers {
+            Some(tenants) => &tenants.document_issuers,
+            None => &self.issuers,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,6 +149,9 @@ pub struct Config {
     pub max_token_bytes: usize,
     /// Verified tokens remembered per worker; 0 verifies every token afresh.
     pub token_cache_size: usize,
+    /// Every claim name a claim condition refers to; each verified token's values for them are
+    /// read once.
+    pub claim_slots: ClaimSlots,
 }
 
 impl Config {
@@ -179,11 +202,19 @@ impl Config {
         warnings
     }
 
-    /// The provider whose issuer list holds `iss`.
+    /// The provider whose issuer list holds `iss`; failing that, the multi-tenant provider
+    /// whose issuer templates fit it (the tenant is checked once the token is verified).
     pub fn provider_for_issuer(&self, iss: &str) -> Option<usize> {
         self.providers
             .iter()
             .position(|p| p.issuers.iter().any(|i| i == iss))
+            .or_else(|| {
+                self.providers.iter().position(|p| {
+                    p.tenant_issuers
+                        .as_ref()
+                        .is_some_and(|t| t.tenant_of(iss).is_some())
+                })
+            })
     }
 }
 
@@ -194,7 +225,7 @@ fn is_header_name(name: &str) -> bool {
         })
 }
 
-fn is_metric_safe(name: &str) -> bool {
+pub(crate) fn is_metric_safe(name: &str) -> bool {
     !name.is_empty()
         && name
             .bytes()
@@ -238,7 +269,7 @@ fn read_config(value: &Value, problems: &mut Problems) -> Option<Config> {
     };
     check_providers_distinct(&providers, problems);
 
-    let rules = match top.array("rules", problems) {
+    let mut rules: Vec<Rule> = match top.array("rules", problems) {
         Some([]) => {
             problems.add(
                 "rules",
@@ -340,8 +371,13 @@ fn read_config(value: &Value, problems: &mut Problems) -> Option<Config> {
         }
     }
 
+    check_rule_names_distinct(&rules, problems);
+    let mut providers = providers;
+    let claim_slots = assign_slots(&mut providers, &mut rules);
+
     top.finish(problems);
     Some(Config {
+        claim_slots,
         providers,
         rules,
         path_screening,
@@ -370,6 +406,19 @@ fn check_providers_distinct(providers: &[Provider], problems: &mut Problems) {
                 problems.add(
                     &format!("providers[{i}].issuers"),
                     format!("issuer {iss} belongs to two providers; a token's iss must pick one"),
+                );
+            }
+        }
+        if let Some(tenants) = &p.tenant_issuers {
+            let overlaps = earlier.clone().any(|o| {
+                o.tenant_issuers
+                    .as_ref()
+                    .is_some_and(|t| t.templates.iter().any(|x| tenants.templates.contains(x)))
+            });
+            if overlaps {
+                problems.add(
+                    &format!("providers[{i}].azure_ad.tenant"),
+                    "two multi-tenant providers of one cloud: a token's iss must pick one; list every tenant in one provider's tenants",
                 );
             }
         }
@@ -404,7 +453,7 @@ fn read_provider(path: &str, value: &Value, problems: &mut Problems) -> Option<P
         obj.has("issuers"),
         given.contains(&"azure_ad"),
     ) {
-        (false, false, true) => azure.as_ref().map(|(issuers, _)| issuers.clone()),
+        (false, false, true) => azure.as_ref().map(|a| a.issuers.clone()),
         (_, _, true) => {
             let field = if obj.has("issuer") {
                 "issuer"
@@ -473,7 +522,7 @@ fn read_provider(path: &str, value: &Value, problems: &mut Problems) -> Option<P
                 "discovery" => obj
                     .get("discovery")
                     .and_then(|v| read_discovery(&field, v, problems)),
-                "azure_ad" => azure.map(|(_, source)| source),
+                "azure_ad" => azure.as_ref().map(|a| a.keys.clone()),
                 _ => obj
                     .get("local_jwks")
                     .and_then(|v| read_local_jwks(&field, v, problems))
@@ -491,17 +540,26 @@ fn read_provider(path: &str, value: &Value, problems: &mut Problems) -> Option<P
             None
         }
     };
+    let required_claims = match obj.get("required_claims") {
+        Some(v) => read_claim_conditions(&obj.path_of("required_claims"), v, problems),
+        None => Some(Vec::new()),
+    };
     obj.finish(problems);
     Some(Provider {
         name: name?,
         issuers: issuers?,
+        tenant_issuers: azure.and_then(|a: AzureAd| a.tenant_issuers),
         audiences: audiences?,
         keys: keys?,
+        required_claims: required_claims?,
     })
 }
 
 /// The fetch settings every remote key source shares.
-fn read_fetch_settings(obj: &mut ObjectReader<'_>, problems: &mut Problems) -> FetchSettings {
+pub(crate) fn read_fetch_settings(
+    obj: &mut ObjectReader<'_>,
+    problems: &mut Problems,
+) -> FetchSettings {
     let cache_duration_seconds = obj
         .integer("cache_duration_seconds", 1, 7 * 24 * 3600, problems)
         .unwrap_or(DEFAULT_CACHE_DURATION_SECONDS);
@@ -581,142 +639,6 @@ fn read_discovery(path: &str, value: &Value, problems: &mut Problems) -> Option<
 }
 
 /// Expands the Entra ID preset into the tenant's issuers and its discovery document.
-fn read_azure_ad(
-    path: &str,
-    value: &Value,
-    problems: &mut Problems,
-) -> Option<(Vec<String>, KeySource)> {
-    let mut obj = ObjectReader::new(path, value, problems)?;
-    let tenant = obj.required_string("tenant", problems);
-    let cluster = obj.required_string("cluster", problems);
-    let cloud_name = obj
-        .string("cloud", problems)
-        .unwrap_or_else(|| "public".into());
-    let cloud = AzureCloud::from_name(&cloud_name);
-    if cloud.is_none() {
-        problems.add(
-            &obj.path_of("cloud"),
-            format!("expected \"public\", \"usgov\" or \"china\", got \"{cloud_name}\""),
-        );
-    }
-    let versions = if obj.has("versions") {
-        obj.string_list("versions", problems)
-    } else {
-        Some(vec!["v1".to_string(), "v2".to_string()])
-    };
-    let versions_ok = match &versions {
-        Some(list) if list.is_empty() => {
-            problems.add(&obj.path_of("versions"), "must list v1, v2 or both");
-            false
-        }
-        Some(list) => {
-            let bad: Vec<&String> = list.iter().filter(|v| *v != "v1" && *v != "v2").collect();
-            if !bad.is_empty() {
-                problems.add(
-                    &obj.path_of("versions"),
-                    format!("expected \"v1\" and/or \"v2\", got {bad:?}"),
-                );
-            }
-            bad.is_empty()
-        }
-        None => false,
-    };
-    if let Some(t) = &tenant {
-        if matches!(t.as_str(), "common" | "organizations" | "consumers") {
-            problems.add(
-                &obj.path_of("tenant"),
-                format!("{t} is not one tenant: tokens would carry each caller's tenant as issuer; give the tenant id"),
-            );
-        } else if !is_guid(t) {
-            problems.add(
-                &obj.path_of("tenant"),
-                "expected the tenant id, a GUID: tokens name the tenant by id, never by domain",
-            );
-        }
-    }
-    let fetch = read_fetch_settings(&mut obj, problems);
-    obj.finish(problems);
-    let (tenant, cluster, cloud, versions) = (tenant?, cluster?, cloud?, versions?);
-    if !versions_ok {
-        return None;
-    }
-    let mut issuers = Vec::new();
-    if versions.iter().any(|v| v == "v1") {
-        issuers.push(format!("https://{}/{tenant}/", cloud.v1_issuer_host()));
-    }
-    if versions.iter().any(|v| v == "v2") {
-        for host in cloud.v2_issuer_hosts() {
-            issuers.push(format!("https://{host}/{tenant}/v2.0"));
-        }
-    }
-    let document_uri = format!(
-        "https://{}/{tenant}/v2.0/.well-known/openid-configuration",
-        cloud.login_host()
-    );
-    let document = Endpoint::new(&cluster, &document_uri)?;
-    Some((
-        issuers,
-        KeySource::Discovery {
-            document,
-            jwks_cluster: cluster,
-            fetch,
-        },
-    ))
-}
-
-fn is_guid(text: &str) -> bool {
-    let groups: Vec<&str> = text.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, len)| g.len() == len && g.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
-/// The Entra ID cloud instances and their hosts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AzureCloud {
-    Public,
-    UsGov,
-    China,
-}
-
-impl AzureCloud {
-    fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "public" => Some(AzureCloud::Public),
-            "usgov" => Some(AzureCloud::UsGov),
-            "china" => Some(AzureCloud::China),
-            _ => None,
-        }
-    }
-
-    pub fn login_host(self) -> &'static str {
-        match self {
-            AzureCloud::Public => "login.microsoftonline.com",
-            AzureCloud::UsGov => "login.microsoftonline.us",
-            AzureCloud::China => "login.chinacloudapi.cn",
-        }
-    }
-
-    /// v1 tokens carry the STS host; US Government shares the global one.
-    pub fn v1_issuer_host(self) -> &'static str {
-        match self {
-            AzureCloud::Public | AzureCloud::UsGov => "sts.windows.net",
-            AzureCloud::China => "sts.chinacloudapi.cn",
-        }
-    }
-
-    /// China's v2 issuer moved to login.partner.microsoftonline.cn; both forms are seen.
-    pub fn v2_issuer_hosts(self) -> &'static [&'static str] {
-        match self {
-            AzureCloud::Public => &["login.microsoftonline.com"],
-            AzureCloud::UsGov => &["login.microsoftonline.us"],
-            AzureCloud::China => &["login.partner.microsoftonline.cn", "login.chinacloudapi.cn"],
-        }
-    }
-}
-
 fn read_local_jwks(path: &str, value: &Value, problems: &mut Problems) -> Option<KeySet> {
     if !value.is_object() {
         problems.add(
@@ -736,158 +658,6 @@ fn read_local_jwks(path: &str, value: &Value, problems: &mut Problems) -> Option
             None
         }
     }
-}
-
-fn read_rule(path: &str, value: &Value, problems: &mut Problems) -> Option<Rule> {
-    let mut obj = ObjectReader::new(path, value, problems)?;
-    let matcher = match obj.get("match") {
-        Some(m) => read_match(&obj.path_of("match"), m, problems),
-        None => {
-            problems.add(&obj.path_of("match"), "is required");
-            None
-        }
-    };
-    let anonymous = obj.bool("allow_anonymous", problems).unwrap_or(false);
-    let roles = if obj.has("roles") {
-        match obj.string_list("roles", problems) {
-            Some(list) if list.is_empty() => {
-                problems.add(
-                    &obj.path_of("roles"),
-                    "must list at least one role (omit it to accept any valid token)",
-                );
-                None
-            }
-            other => other,
-        }
-    } else {
-        None
-    };
-    let require_all = match obj.string("roles_match", problems).as_deref() {
-        None | Some("any") => false,
-        Some("all") => true,
-        Some(other) => {
-            problems.add(
-                &obj.path_of("roles_match"),
-                format!("expected \"any\" or \"all\", got \"{other}\""),
-            );
-            false
-        }
-    };
-    if obj.has("roles_match") && !obj.has("roles") {
-        problems.add(
-            &obj.path_of("roles_match"),
-            "only applies together with roles",
-        );
-    }
-    if anonymous && obj.has("roles") {
-        problems.add(
-            &obj.path_of("allow_anonymous"),
-            "cannot be combined with roles",
-        );
-    }
-    obj.finish(problems);
-    let requirement = match roles {
-        _ if anonymous => Requirement::Anonymous,
-        Some(roles) => Requirement::Roles { roles, require_all },
-        None => Requirement::AnyValidToken,
-    };
-    let (path_match, methods) = matcher?;
-    Some(Rule {
-        path: path_match,
-        methods,
-        requirement,
-    })
-}
-
-type Matcher = (PathMatch, Option<Vec<String>>);
-
-const PATH_MATCHERS: [&str; 3] = ["path_separated_prefix", "prefix", "path"];
-
-/// A rule's path is compared with the request's screened path, so it must be in the same
-/// canonical form: a rule for `/a/../b` could never match, and `%7e` would miss `~`.
-fn read_path_match(
-    field_path: &str,
-    field: &str,
-    value: &str,
-    problems: &mut Problems,
-) -> Option<PathMatch> {
-    if !value.starts_with('/') {
-        problems.add(field_path, "must start with '/'");
-        return None;
-    }
-    if value.contains(['?', '#']) {
-        problems.add(field_path, "must not hold a query or fragment ('?' or '#')");
-        return None;
-    }
-    let canonical = match path_screen::screen(value.as_bytes()) {
-        Ok(screened) if screened.matched == value => value.to_string(),
-        Ok(screened) => {
-            problems.add(
-                field_path,
-                format!("is not in canonical form: write {}", screened.matched),
-            );
-            return None;
-        }
-        Err(why) => {
-            problems.add(field_path, format!("is not in canonical form: {why}"));
-            return None;
-        }
-    };
-    match field {
-        "path_separated_prefix" if canonical.ends_with('/') => {
-            problems.add(
-                field_path,
-                "must not end with '/' (use prefix \"/\" to match every path)",
-            );
-            None
-        }
-        "path_separated_prefix" => Some(PathMatch::SeparatedPrefix(canonical)),
-        "prefix" => Some(PathMatch::Prefix(canonical)),
-        _ => Some(PathMatch::Exact(canonical)),
-    }
-}
-
-fn read_match(path: &str, value: &Value, problems: &mut Problems) -> Option<Matcher> {
-    let mut obj = ObjectReader::new(path, value, problems)?;
-    let given: Vec<(&'static str, String)> = PATH_MATCHERS
-        .iter()
-        .filter_map(|field| Some((*field, obj.string(field, problems)?)))
-        .collect();
-    let path_match = match given.as_slice() {
-        [(field, value)] => read_path_match(&obj.path_of(field), field, value, problems),
-        [] => {
-            if !PATH_MATCHERS.iter().any(|field| obj.has(field)) {
-                problems.add(
-                    &obj.path_of("path_separated_prefix"),
-                    "path_separated_prefix, prefix or path is required",
-                );
-            }
-            None
-        }
-        [_, (second, _), ..] => {
-            problems.add(
-                &obj.path_of(second),
-                "give one of path_separated_prefix, prefix and path",
-            );
-            None
-        }
-    };
-    let methods = if obj.has("methods") {
-        match obj.string_list("methods", problems) {
-            Some(list) if list.is_empty() => {
-                problems.add(&obj.path_of("methods"), "must list at least one method");
-                None
-            }
-            Some(list) => Some(list.iter().map(|m| m.to_ascii_uppercase()).collect()),
-            None => None,
-        }
-    } else {
-        None
-    };
-    let methods_ok = !obj.has("methods") || methods.is_some();
-    obj.finish(problems);
-    let path_match = path_match?;
-    methods_ok.then_some((path_match, methods))
 }
 
 fn read_from_header(path: &str, value: &Value, problems: &mut Problems) -> Option<TokenLocation> {
@@ -1245,7 +1015,7 @@ mod tests {
         );
         let e = errors(&azure.replace("11111111-2222-3333-4444-555555555555", "common"));
         assert!(
-            e[0].starts_with("providers[0].azure_ad.tenant: common is not one tenant"),
+            e[0].starts_with("providers[0].azure_ad.tenant: common is not supported"),
             "{e:?}"
         );
         let e = errors(&azure.replace(

@@ -9,7 +9,8 @@ pub mod rules;
 
 use crate::config::{ClaimToHeader, Config, PathScreening};
 use crate::crypto::rs256::{PureRust, SignatureVerifier};
-use crate::decision::rules::{Requirement, Rule};
+use crate::decision::claim_condition::first_failing;
+use crate::decision::rules::{RequestTarget, Requirement, Rule};
 use crate::keys::jwks::{KeyLookup, KeySet};
 use crate::request::extract::{self, Extracted};
 use crate::request::path_screen;
@@ -93,13 +94,17 @@ pub enum DenyReason {
     UnknownKid,
     WeakKey,
     Role,
+    /// A provider's `required_claims` entry does not hold (401, counted as `claim`).
+    RequiredClaim,
+    /// A rule's `claims` entry does not hold (403, counted as `claim`).
+    Claim,
     NoKeys,
     /// The request's headers could not be changed as an allowed request needs.
     Internal,
 }
 
 impl DenyReason {
-    pub const ALL: [DenyReason; 15] = [
+    pub const ALL: [DenyReason; 17] = [
         DenyReason::Path,
         DenyReason::NoRule,
         DenyReason::Missing,
@@ -113,6 +118,8 @@ impl DenyReason {
         DenyReason::UnknownKid,
         DenyReason::WeakKey,
         DenyReason::Role,
+        DenyReason::RequiredClaim,
+        DenyReason::Claim,
         DenyReason::NoKeys,
         DenyReason::Internal,
     ];
@@ -127,6 +134,8 @@ impl DenyReason {
                 | DenyReason::NotYetValid
                 | DenyReason::BadTimeClaim
                 | DenyReason::Role
+                | DenyReason::RequiredClaim
+                | DenyReason::Claim
         )
     }
 
@@ -145,6 +154,7 @@ impl DenyReason {
             DenyReason::UnknownKid => "unknown_kid",
             DenyReason::WeakKey => "weak_key",
             DenyReason::Role => "role",
+            DenyReason::RequiredClaim | DenyReason::Claim => "claim",
             DenyReason::NoKeys => "no_keys",
             DenyReason::Internal => "internal",
         }
@@ -161,6 +171,9 @@ pub struct Denial {
     pub realm: Option<String>,
     /// The index of the rule that matched, if one did.
     pub rule: Option<usize>,
+    /// For `RequiredClaim` and `Claim`: the index of the entry that failed, in the provider's
+    /// `required_claims` or the rule's `claims`.
+    pub condition: Option<usize>,
 }
 
 /// What an allowed request's headers become. Names are borrowed from the configuration and
@@ -270,6 +283,7 @@ fn denial(reason: DenyReason, description: &'static str) -> Denial {
         description,
         realm: None,
         rule: None,
+        condition: None,
     }
 }
 
@@ -278,6 +292,9 @@ fn deny(reason: DenyReason, description: &'static str) -> Outcome<'static> {
 }
 
 const NO_KEYS: &str = "signing keys are not available yet";
+pub const REQUIRED_CLAIM: &str = "token lacks a claim its provider requires";
+pub const RULE_CLAIM: &str = "token lacks a claim this resource requires";
+
 const UNKNOWN_KID: &str = "token signing key is unknown";
 const STALE_KEYS: &str = "signing keys are out of date";
 
@@ -370,24 +387,32 @@ fn decide_under<'c>(
     request: &dyn RequestHeaders,
     env: &Environment<'_>,
 ) -> Outcome<'c> {
+    let anonymous = Allow {
+        rule: index,
+        verified: false,
+        claim_headers: &config.claim_to_headers,
+        values: None,
+        token_headers: &[],
+    };
     if rule.requirement == Requirement::Anonymous {
-        return Outcome::Allow(Allow {
-            rule: index,
-            verified: false,
-            claim_headers: &config.claim_to_headers,
-            values: None,
-            token_headers: &[],
-        });
+        return Outcome::Allow(anonymous);
     }
 
     let token = match extract::extract(&config.from_headers, |n| request.header_bytes(n)) {
         Extracted::Token { token, .. } => token,
+        // allow_missing: no token is fine; a token that is there must be valid (below).
+        Extracted::Missing | Extracted::OtherScheme
+            if rule.requirement == Requirement::TokenIfPresent =>
+        {
+            return Outcome::Allow(anonymous);
+        }
         Extracted::Missing | Extracted::OtherScheme => {
             return Outcome::Deny(Denial {
                 reason: DenyReason::Missing,
                 description: "a Bearer token is required",
                 realm: Some(sanitized_realm(request.header(":authority"))),
                 rule: None,
+                condition: None,
             })
         }
     };
@@ -396,7 +421,7 @@ fn decide_under<'c>(
         let cached = cache.with(
             &token,
             |entry| still_verified(entry, env.keys, env.now),
-            |entry| admit(config, index, rule, &entry.facts, env.now),
+            |entry| admit(config, index, rule, entry.provider, &entry.facts, env.now),
         );
         if let Some(outcome) = cached {
             return outcome;
@@ -410,7 +435,14 @@ fn decide_under<'c>(
         Ok(verified) => verified,
         Err(outcome) => return outcome,
     };
-    let outcome = admit(config, index, rule, &verified.facts, env.now);
+    let outcome = admit(
+        config,
+        index,
+        rule,
+        verified.provider,
+        &verified.facts,
+        env.now,
+    );
     let lifetime_ok = !matches!(
         &outcome,
         Outcome::Deny(d) if matches!(d.reason, DenyReason::Expired | DenyReason::NotYetValid | DenyReason::BadTimeClaim)
@@ -448,23 +480,24 @@ impl std::fmt::Display for PathRefusal {
 /// route it under another rule than the one that matches it as written.
 pub fn select_rule(
     config: &Config,
+    host: Option<&str>,
     method: &str,
     raw_path: &[u8],
 ) -> Result<Option<usize>, PathRefusal> {
+    let first = |path: &str| {
+        let target = RequestTarget { host, method, path };
+        rules::first_match(&config.rules, &target)
+    };
     match config.path_screening {
         PathScreening::Off => {
             let path = std::str::from_utf8(raw_path).unwrap_or_default();
-            Ok(rules::first_match(
-                &config.rules,
-                method,
-                rules::path_only(path),
-            ))
+            Ok(first(rules::path_only(path)))
         }
         PathScreening::Reject => {
             let screened = path_screen::screen(raw_path).map_err(PathRefusal::NonCanonical)?;
-            let index = rules::first_match(&config.rules, method, &screened.matched);
+            let index = first(&screened.matched);
             match &screened.without_parameters {
-                Some(stripped) if rules::first_match(&config.rules, method, stripped) != index => {
+                Some(stripped) if first(stripped) != index => {
                     Err(PathRefusal::ParametersChangeTheRule)
                 }
                 _ => Ok(index),
@@ -480,9 +513,16 @@ fn match_rule(config: &Config, request: &dyn RequestHeaders) -> Result<Option<us
     } else {
         None
     };
+    // `:authority` only matters when some rule names hosts.
+    let authority = if config.rules.iter().any(|r| r.hosts.is_some()) {
+        request.header_bytes(":authority")
+    } else {
+        None
+    };
     let path = request.header_bytes(":path");
     select_rule(
         config,
+        host_pattern::host_name(as_text(&authority)),
         as_text(&method),
         path.as_deref().unwrap_or_default(),
     )
@@ -571,6 +611,13 @@ fn verify(
     if !claims::audience_allowed(&parsed.claims, &provider.audiences) {
         return Err(deny(DenyReason::Audience, "token audience is not accepted"));
     }
+    if let Some(tenants) = &provider.tenant_issuers {
+        let iss = parsed.claims.get("iss").and_then(Value::as_str);
+        let tid = parsed.claims.get("tid").and_then(Value::as_str);
+        if !iss.is_some_and(|iss| tenants.admits(iss, tid)) {
+            return Err(deny(DenyReason::Issuer, "token issuer is not trusted"));
+        }
+    }
     Ok(VerifiedToken {
         provider: provider_index,
         generation: env.keys.generation(provider_index),
@@ -581,6 +628,7 @@ fn verify(
             &parsed.claims,
             &config.roles_claim,
             config.claim_to_headers.iter().map(|c| c.claim.as_str()),
+            &config.claim_slots,
         ),
     })
 }
@@ -590,6 +638,7 @@ fn admit<'c>(
     config: &'c Config,
     index: usize,
     rule: &Rule,
+    provider: usize,
     facts: &TokenFacts,
     now: i64,
 ) -> Outcome<'c> {
@@ -612,10 +661,26 @@ fn admit<'c>(
             return deny(DenyReason::BadTimeClaim, "token nbf is not a NumericDate")
         }
     }
+    let required = config
+        .providers
+        .get(provider)
+        .map_or(&[][..], |p| &p.required_claims);
+    if let Some(failed) = first_failing(required, &facts.claim_texts) {
+        return Outcome::Deny(Denial {
+            condition: Some(failed),
+            ..denial(DenyReason::RequiredClaim, REQUIRED_CLAIM)
+        });
+    }
     if let Requirement::Roles { roles, require_all } = &rule.requirement {
         if !claims::roles_satisfied(&facts.roles, roles, *require_all) {
             return deny(DenyReason::Role, "token lacks a required role");
         }
+    }
+    if let Some(failed) = first_failing(&rule.claims, &facts.claim_texts) {
+        return Outcome::Deny(Denial {
+            condition: Some(failed),
+            ..denial(DenyReason::Claim, RULE_CLAIM)
+        });
     }
 
     // A header that gets a verified value is replaced, which drops any client-sent copy; only
@@ -1208,7 +1273,15 @@ mod tests {
             .collect();
         assert_eq!(
             after,
-            vec!["malformed", "expired", "not_yet_valid", "audience", "role"]
+            vec![
+                "malformed",
+                "expired",
+                "not_yet_valid",
+                "audience",
+                "role",
+                "claim",
+                "claim"
+            ]
         );
     }
 }

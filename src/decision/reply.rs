@@ -28,7 +28,7 @@ pub fn local_reply(denial: &Denial) -> LocalReply {
                 denial.realm.as_deref().unwrap_or_default()
             )),
         ),
-        DenyReason::Role => (
+        DenyReason::Role | DenyReason::Claim => (
             403,
             "insufficient_scope",
             Some("Bearer error=\"insufficient_scope\"".to_string()),
@@ -43,7 +43,8 @@ pub fn local_reply(denial: &Denial) -> LocalReply {
         | DenyReason::Issuer
         | DenyReason::Audience
         | DenyReason::UnknownKid
-        | DenyReason::WeakKey => (
+        | DenyReason::WeakKey
+        | DenyReason::RequiredClaim => (
             401,
             "invalid_token",
             Some(format!(
@@ -76,6 +77,7 @@ mod tests {
             description: "why",
             realm: Some("api.example".into()),
             rule: None,
+            condition: None,
         }
     }
 

@@ -1,5 +1,8 @@
 //! Ordered request rules, compiled at configure time; the first match decides.
 
+use crate::decision::claim_condition::ClaimCondition;
+use crate::decision::host_pattern::{self, HostPattern};
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PathMatch {
     /// Envoy's `prefix`: a plain string prefix, so `/calc` also matches `/calculator`.
@@ -32,6 +35,8 @@ impl PathMatch {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Requirement {
     Anonymous,
+    /// `allow_missing`: no token passes as anonymous; a token present must be valid.
+    TokenIfPresent,
     AnyValidToken,
     Roles {
         roles: Vec<String>,
@@ -41,10 +46,25 @@ pub enum Requirement {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
+    /// `rules[].name`, for logs, metrics and `rolegate check`.
+    pub name: Option<String>,
+    /// `match.hosts`; `None` matches every host.
+    pub hosts: Option<Vec<HostPattern>>,
     pub path: PathMatch,
     /// Upper-case method names; `None` matches every method.
     pub methods: Option<Vec<String>>,
     pub requirement: Requirement,
+    /// `claims`: every entry must hold, after the roles.
+    pub claims: Vec<ClaimCondition>,
+}
+
+/// What a request offers the rules to match on. `path` is without query or fragment; `host` is
+/// `host_pattern::host_name(:authority)`.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestTarget<'r> {
+    pub host: Option<&'r str>,
+    pub method: &'r str,
+    pub path: &'r str,
 }
 
 /// The path without query or fragment: rules are about resources, and `?` must not let a
@@ -55,19 +75,27 @@ pub fn path_only(path: &str) -> &str {
 }
 
 impl Rule {
-    /// `path` is the path alone, without query or fragment.
-    pub fn matches(&self, method: &str, path: &str) -> bool {
-        self.path.matches(path)
+    pub fn matches(&self, target: &RequestTarget<'_>) -> bool {
+        host_pattern::any_matches(self.hosts.as_deref(), target.host)
+            && self.path.matches(target.path)
             && self
                 .methods
                 .as_ref()
-                .is_none_or(|methods| methods.iter().any(|m| m == method))
+                .is_none_or(|methods| methods.iter().any(|m| m == target.method))
+    }
+
+    /// The name if it has one, else its index: how logs and messages refer to it.
+    pub fn label(&self, index: usize) -> String {
+        match &self.name {
+            Some(name) => name.clone(),
+            None => format!("rules[{index}]"),
+        }
     }
 }
 
-/// The index of the first rule that matches; `path` is without query or fragment.
-pub fn first_match(rules: &[Rule], method: &str, path: &str) -> Option<usize> {
-    rules.iter().position(|rule| rule.matches(method, path))
+/// The index of the first rule that matches.
+pub fn first_match(rules: &[Rule], target: &RequestTarget<'_>) -> Option<usize> {
+    rules.iter().position(|rule| rule.matches(target))
 }
 
 #[cfg(test)]
@@ -76,14 +104,22 @@ mod tests {
 
     fn rule(path: PathMatch, methods: Option<&[&str]>) -> Rule {
         Rule {
+            name: None,
+            hosts: None,
             path,
             methods: methods.map(|m| m.iter().map(|s| s.to_string()).collect()),
             requirement: Requirement::AnyValidToken,
+            claims: Vec::new(),
         }
     }
 
     fn first(rules: &[Rule], method: &str, path: &str) -> Option<usize> {
-        first_match(rules, method, path_only(path))
+        let target = RequestTarget {
+            host: None,
+            method,
+            path: path_only(path),
+        };
+        first_match(rules, &target)
     }
 
     #[test]
@@ -114,5 +150,32 @@ mod tests {
             plain.matches("/healthzX"),
             "Envoy's prefix is a string prefix"
         );
+    }
+
+    #[test]
+    fn hosts_narrow_a_rule_and_order_still_decides() {
+        let host = |text: &str| match HostPattern::parse(text) {
+            Ok(p) => p,
+            Err(e) => panic!("{text}: {e}"),
+        };
+        let mut api = rule(PathMatch::Prefix("/".into()), None);
+        api.hosts = Some(vec![host("api.contoso.com")]);
+        let mut tenants = rule(PathMatch::Prefix("/".into()), None);
+        tenants.hosts = Some(vec![host("*.tenants.contoso.com")]);
+        let anywhere = rule(PathMatch::Prefix("/".into()), None);
+        let rules = vec![api, tenants, anywhere];
+        let pick = |authority: &str| {
+            let target = RequestTarget {
+                host: host_pattern::host_name(authority),
+                method: "GET",
+                path: "/x",
+            };
+            first_match(&rules, &target)
+        };
+        assert_eq!(pick("API.contoso.com:8443"), Some(0));
+        assert_eq!(pick("a.tenants.contoso.com"), Some(1));
+        assert_eq!(pick("tenants.contoso.com"), Some(2));
+        assert_eq!(pick(""), Some(2));
+        assert_eq!(rules[0].label(0), "rules[0]");
     }
 }

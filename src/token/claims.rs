@@ -1,5 +1,6 @@
 //! Checks on verified claims: lifetime, audience, roles, and the values forwarded as headers.
 
+use crate::decision::claim_condition::{ClaimSlots, ClaimTexts};
 use serde_json::{Map, Value};
 use std::rc::Rc;
 
@@ -89,6 +90,9 @@ pub struct TokenFacts {
     /// One per configured claim header, in order: the value to set, or `None` to remove it.
     /// Shared, so each allowed request takes a reference rather than a copy.
     pub header_values: Rc<[Option<Rc<str>>]>,
+    /// The token's texts for each claim a condition names, by `ClaimSlots` slot; empty when
+    /// the configuration has no claim conditions.
+    pub claim_texts: Box<[ClaimTexts]>,
 }
 
 impl TokenFacts {
@@ -96,8 +100,10 @@ impl TokenFacts {
         claims: &Map<String, Value>,
         roles_claim: &str,
         header_claims: impl Iterator<Item = &'c str>,
+        slots: &ClaimSlots,
     ) -> TokenFacts {
         TokenFacts {
+            claim_texts: slots.texts_of(claims),
             lifetime: Lifetime::from_claims(claims),
             roles: roles(claims, roles_claim)
                 .into_iter()

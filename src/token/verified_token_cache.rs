@@ -214,6 +214,7 @@ mod tests {
                 lifetime: Err(crate::token::claims::LifetimeError::ExpMissingOrInvalid),
                 roles: Vec::new(),
                 header_values: Rc::from(Vec::new()),
+                claim_texts: Box::new([]),
             },
             generation: 1,
             kid: Some("k".into()),

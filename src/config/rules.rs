@@ -1,0 +1,242 @@
+//! `rules[]`: what each rule matches (hosts, path, methods) and what it requires.
+
+use crate::config::claim_conditions::read_claim_conditions;
+use crate::config::field_reader::{describe, index_path, ObjectReader, Problems};
+use crate::config::is_metric_safe;
+use crate::decision::host_pattern::HostPattern;
+use crate::decision::rules::{PathMatch, Requirement, Rule};
+use crate::request::path_screen;
+use serde_json::Value;
+
+/// One entry of `rules[]`. Claim conditions get their slots later, once every condition of the
+/// configuration is known (see `ClaimSlots`).
+pub fn read_rule(path: &str, value: &Value, problems: &mut Problems) -> Option<Rule> {
+    let mut obj = ObjectReader::new(path, value, problems)?;
+    let name = obj.string("name", problems);
+    if let Some(n) = &name {
+        if !is_metric_safe(n) {
+            problems.add(
+                &obj.path_of("name"),
+                "use letters, digits, '_' and '-' only (it names metrics)",
+            );
+        }
+    }
+    let matcher = match obj.get("match") {
+        Some(m) => read_match(&obj.path_of("match"), m, problems),
+        None => {
+            problems.add(&obj.path_of("match"), "is required");
+            None
+        }
+    };
+    let anonymous = obj.bool("allow_anonymous", problems).unwrap_or(false);
+    let allow_missing = obj.bool("allow_missing", problems).unwrap_or(false);
+    let roles = if obj.has("roles") {
+        match obj.string_list("roles", problems) {
+            Some(list) if list.is_empty() => {
+                problems.add(
+                    &obj.path_of("roles"),
+                    "must list at least one role (omit it to accept any valid token)",
+                );
+                None
+            }
+            other => other,
+        }
+    } else {
+        None
+    };
+    let require_all = match obj.string("roles_match", problems).as_deref() {
+        None | Some("any") => false,
+        Some("all") => true,
+        Some(other) => {
+            problems.add(
+                &obj.path_of("roles_match"),
+                format!("expected \"any\" or \"all\", got \"{other}\""),
+            );
+            false
+        }
+    };
+    if obj.has("roles_match") && !obj.has("roles") {
+        problems.add(
+            &obj.path_of("roles_match"),
+            "only applies together with roles",
+        );
+    }
+    let claims = match obj.get("claims") {
+        Some(v) => read_claim_conditions(&obj.path_of("claims"), v, problems),
+        None => Some(Vec::new()),
+    };
+    if anonymous && obj.has("roles") {
+        problems.add(
+            &obj.path_of("allow_anonymous"),
+            "cannot be combined with roles",
+        );
+    }
+    if anonymous && obj.has("claims") {
+        problems.add(
+            &obj.path_of("allow_anonymous"),
+            "cannot be combined with claims: an anonymous request has none",
+        );
+    }
+    if allow_missing {
+        for other in ["roles", "claims", "allow_anonymous"] {
+            if obj.has(other) {
+                problems.add(
+                    &obj.path_of("allow_missing"),
+                    format!("cannot be combined with {other}: a request without a token passes"),
+                );
+            }
+        }
+    }
+    obj.finish(problems);
+    let requirement = match roles {
+        _ if anonymous => Requirement::Anonymous,
+        _ if allow_missing => Requirement::TokenIfPresent,
+        Some(roles) => Requirement::Roles { roles, require_all },
+        None => Requirement::AnyValidToken,
+    };
+    let (hosts, path_match, methods) = matcher?;
+    Some(Rule {
+        name,
+        hosts,
+        path: path_match,
+        methods,
+        requirement,
+        claims: claims?,
+    })
+}
+
+/// Rule names are unique: they name metrics and are how `rolegate check` refers to a rule.
+pub fn check_rule_names_distinct(rules: &[Rule], problems: &mut Problems) {
+    for (i, rule) in rules.iter().enumerate() {
+        let Some(name) = &rule.name else { continue };
+        if rules.iter().take(i).any(|o| o.name.as_ref() == Some(name)) {
+            problems.add(
+                &format!("rules[{i}].name"),
+                format!("rule name {name} is used twice"),
+            );
+        }
+    }
+}
+
+type Matcher = (Option<Vec<HostPattern>>, PathMatch, Option<Vec<String>>);
+
+const PATH_MATCHERS: [&str; 3] = ["path_separated_prefix", "prefix", "path"];
+
+/// A rule's path is compared with the request's screened path, so it must be in the same
+/// canonical form: a rule for `/a/../b` could never match, and `%7e` would miss `~`.
+fn read_path_match(
+    field_path: &str,
+    field: &str,
+    value: &str,
+    problems: &mut Problems,
+) -> Option<PathMatch> {
+    if !value.starts_with('/') {
+        problems.add(field_path, "must start with '/'");
+        return None;
+    }
+    if value.contains(['?', '#']) {
+        problems.add(field_path, "must not hold a query or fragment ('?' or '#')");
+        return None;
+    }
+    let canonical = match path_screen::screen(value.as_bytes()) {
+        Ok(screened) if screened.matched == value => value.to_string(),
+        Ok(screened) => {
+            problems.add(
+                field_path,
+                format!("is not in canonical form: write {}", screened.matched),
+            );
+            return None;
+        }
+        Err(why) => {
+            problems.add(field_path, format!("is not in canonical form: {why}"));
+            return None;
+        }
+    };
+    match field {
+        "path_separated_prefix" if canonical.ends_with('/') => {
+            problems.add(
+                field_path,
+                "must not end with '/' (use prefix \"/\" to match every path)",
+            );
+            None
+        }
+        "path_separated_prefix" => Some(PathMatch::SeparatedPrefix(canonical)),
+        "prefix" => Some(PathMatch::Prefix(canonical)),
+        _ => Some(PathMatch::Exact(canonical)),
+    }
+}
+
+fn read_match(path: &str, value: &Value, problems: &mut Problems) -> Option<Matcher> {
+    let mut obj = ObjectReader::new(path, value, problems)?;
+    let given: Vec<(&'static str, String)> = PATH_MATCHERS
+        .iter()
+        .filter_map(|field| Some((*field, obj.string(field, problems)?)))
+        .collect();
+    let path_match = match given.as_slice() {
+        [(field, value)] => read_path_match(&obj.path_of(field), field, value, problems),
+        [] => {
+            if !PATH_MATCHERS.iter().any(|field| obj.has(field)) {
+                problems.add(
+                    &obj.path_of("path_separated_prefix"),
+                    "path_separated_prefix, prefix or path is required",
+                );
+            }
+            None
+        }
+        [_, (second, _), ..] => {
+            problems.add(
+                &obj.path_of(second),
+                "give one of path_separated_prefix, prefix and path",
+            );
+            None
+        }
+    };
+    let methods = if obj.has("methods") {
+        match obj.string_list("methods", problems) {
+            Some(list) if list.is_empty() => {
+                problems.add(&obj.path_of("methods"), "must list at least one method");
+                None
+            }
+            Some(list) => Some(list.iter().map(|m| m.to_ascii_uppercase()).collect()),
+            None => None,
+        }
+    } else {
+        None
+    };
+    let methods_ok = !obj.has("methods") || methods.is_some();
+    let hosts = match obj.get("hosts") {
+        Some(v) => read_hosts(&obj.path_of("hosts"), v, problems).map(Some),
+        None => Some(None),
+    };
+    obj.finish(problems);
+    let path_match = path_match?;
+    methods_ok.then_some((hosts?, path_match, methods))
+}
+
+/// `match.hosts`: a non-empty array of host patterns.
+fn read_hosts(path: &str, value: &Value, problems: &mut Problems) -> Option<Vec<HostPattern>> {
+    let Value::Array(items) = value else {
+        problems.add(
+            path,
+            format!("expected an array of host names, got {}", describe(value)),
+        );
+        return None;
+    };
+    if items.is_empty() {
+        problems.add(
+            path,
+            "must list at least one host (omit it to match every host)",
+        );
+        return None;
+    }
+    let mut hosts = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let field = index_path(path, i);
+        match item.as_str().map(HostPattern::parse) {
+            Some(Ok(host)) => hosts.push(host),
+            Some(Err(why)) => problems.add(&field, why),
+            None => problems.add(&field, format!("expected a string, got {}", describe(item))),
+        }
+    }
+    (hosts.len() == items.len()).then_some(hosts)
+}
