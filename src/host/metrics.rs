@@ -15,6 +15,9 @@ pub struct Metrics {
     /// One counter per metric name; several reasons may share a name.
     denied: Vec<(&'static str, BatchedCounter)>,
     providers: Vec<ProviderMetrics>,
+    /// By rule index: `rule.<name>.allowed` and `.denied` for named rules, as RBAC's
+    /// `track_per_rule_stats` does; `None` for rules without a name.
+    rules: Vec<Option<(BatchedCounter, BatchedCounter)>>,
 }
 
 /// A counter whose increments wait in the VM until `flush`.
@@ -62,8 +65,19 @@ fn increment(id: Option<u32>) {
 }
 
 impl Metrics {
-    pub fn define(provider_names: &[&str]) -> Self {
+    pub fn define(provider_names: &[&str], rule_names: &[Option<&str>]) -> Self {
         Metrics {
+            rules: rule_names
+                .iter()
+                .map(|name| {
+                    name.map(|n| {
+                        (
+                            BatchedCounter::new(&format!("rolegate.rule.{n}.allowed")),
+                            BatchedCounter::new(&format!("rolegate.rule.{n}.denied")),
+                        )
+                    })
+                })
+                .collect(),
             allowed: BatchedCounter::new("rolegate.allowed"),
             denied: {
                 let mut names: Vec<&'static str> = Vec::new();
@@ -107,14 +121,20 @@ impl Metrics {
         }
     }
 
-    pub fn allowed(&self) {
+    pub fn allowed(&self, rule: usize) {
         self.allowed.bump();
+        if let Some(Some((allowed, _))) = self.rules.get(rule) {
+            allowed.bump();
+        }
     }
 
-    pub fn denied(&self, reason: DenyReason) {
+    pub fn denied(&self, reason: DenyReason, rule: Option<usize>) {
         let name = reason.name();
         if let Some((_, counter)) = self.denied.iter().find(|(n, _)| *n == name) {
             counter.bump();
+        }
+        if let Some(Some((_, denied))) = rule.and_then(|r| self.rules.get(r)) {
+            denied.bump();
         }
     }
 
@@ -123,6 +143,10 @@ impl Metrics {
         self.allowed.flush();
         for (_, counter) in &self.denied {
             counter.flush();
+        }
+        for (allowed, denied) in self.rules.iter().flatten() {
+            allowed.flush();
+            denied.flush();
         }
     }
 

@@ -43,7 +43,7 @@ pub fn decide_and_apply(
                 send_denial(worker, &failed.denial());
                 return Action::Pause;
             }
-            worker.metrics.allowed();
+            worker.metrics.allowed(allow.rule);
             if resume {
                 let _ = hostcalls::resume_http_request();
             }
@@ -133,12 +133,16 @@ fn hold(worker: &Worker, context_id: u32, provider: usize, reason: WaitReason) -
 }
 
 fn send_denial(worker: &Worker, denial: &Denial) {
+    let rule = denial
+        .rule
+        .and_then(|i| Some(worker.config.rules.get(i)?.label(i)))
+        .unwrap_or_else(|| "no rule".to_string());
     log::debug(&format!(
-        "denied ({}): {}",
+        "denied ({}) under {rule}: {}",
         denial.reason.name(),
         denial.description
     ));
-    worker.metrics.denied(denial.reason);
+    worker.metrics.denied(denial.reason, denial.rule);
     let reply = local_reply(denial);
     let headers: Vec<(&str, &str)> = reply
         .headers

@@ -49,7 +49,9 @@ impl Worker {
     pub fn new(config: Config, worker_id: u64) -> Self {
         let names: Vec<&str> = config.providers.iter().map(|p| p.name.as_str()).collect();
         let providers = names.len();
-        let metrics = Metrics::define(&names);
+        let rule_names: Vec<Option<&str>> =
+            config.rules.iter().map(|r| r.name.as_deref()).collect();
+        let metrics = Metrics::define(&names, &rule_names);
         let key_sets = RefCell::new(WorkerKeySets::new(&config, worker_id));
         let verified_tokens = VerifiedTokenCache::new(config.token_cache_size);
         Worker {
