@@ -13,21 +13,22 @@
     clippy::indexing_slicing
 )]
 
-mod support;
-
 use std::collections::BTreeMap;
-use std::io::{BufReader, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use support::keys::{
-    self, b64url, bearer, claims, claims_with, header, jwks, key_a, key_b, key_c, key_weak, mint,
-    mint_hs256, mint_raw, token, API_APP_ID, AUDIENCE, CLIENT_ID, ISSUER, ISSUER_V1, KID_A, KID_B,
-    KID_C, KID_WEAK, OTHER_AUDIENCE, OTHER_ISSUER, ROLE,
+use rolegate_testkit::entra::{
+    self, claims, claims_with, API_APP_ID, AUDIENCE, CLIENT_ID, ISSUER, ISSUER_V1, OTHER_AUDIENCE,
+    OTHER_ISSUER, ROLE,
 };
-use support::{http, idp, Echo, Envoy, Idp, IdpMode, Response};
+use rolegate_testkit::http::{self, Client};
+use rolegate_testkit::jwks::jwks;
+use rolegate_testkit::test_keys::{
+    key_a, key_b, key_c, key_weak, standard_jwks, token, KID_A, KID_B, KID_C, KID_WEAK,
+};
+use rolegate_testkit::token::{b64url, bearer, header, mint, mint_hs256, mint_raw};
+use rolegate_testkit::{envoy, idp, Echo, Envoy, Idp, IdpMode, Response};
 
 // ---------------------------------------------------------------------------
 // configurations
@@ -79,12 +80,12 @@ struct Stack {
 
 impl Stack {
     fn start(config: &Value) -> Stack {
-        Stack::start_with_idp(config, Idp::start(keys::standard_jwks()))
+        Stack::start_with_idp(config, Idp::start(standard_jwks()))
     }
 
     fn start_with_idp(config: &Value, idp: Idp) -> Stack {
         let up = Echo::start();
-        let envoy = Envoy::start(config, idp.port(), up.port());
+        let envoy = Envoy::start_rolegate(config, idp.port(), up.port());
         Stack { envoy, up, idp }
     }
 
@@ -193,7 +194,7 @@ fn check_challenge(r: &Response, what: &str) -> Result<BTreeMap<String, String>,
             "{what}: want exactly one www-authenticate header: {r:?}"
         ));
     }
-    let (scheme, params) = parse_challenge(&all[0]).map_err(|e| format!("{what}: {e}: {r:?}"))?;
+    let (scheme, params) = parse_challenge(all[0]).map_err(|e| format!("{what}: {e}: {r:?}"))?;
     if scheme != "Bearer" {
         return Err(format!(
             "{what}: challenge scheme {scheme:?}, want Bearer: {r:?}"
@@ -261,7 +262,7 @@ fn assert_insufficient_scope(r: &Response, what: &str) {
 /// 200 from the echo upstream; returns what the upstream saw.
 fn upstream_saw(r: &Response, what: &str) -> Value {
     assert_eq!(r.status, 200, "{what}: want the upstream's 200: {r:?}");
-    let v = r.json();
+    let v = r.body_json();
     assert!(
         v.get("headers").is_some_and(Value::is_object),
         "{what}: not an echo reply: {r:?}"
@@ -306,12 +307,12 @@ fn harness_self_check_without_plugin() {
     );
 
     // IdP, directly.
-    let idp = Idp::start(keys::standard_jwks());
+    let idp = Idp::start(standard_jwks());
     let r = http::request(idp.port(), "GET", idp::JWKS_PATH, &[], None);
     assert_eq!(r.status, 200);
-    assert_eq!(r.json(), keys::standard_jwks());
+    assert_eq!(r.body_json(), standard_jwks());
     let r = http::request(idp.port(), "GET", idp::DISCOVERY_PATH, &[], None);
-    assert_eq!(r.json()["jwks_uri"], json!(idp::jwks_uri()));
+    assert_eq!(r.body_json()["jwks_uri"], json!(idp::jwks_uri()));
     assert_eq!(
         (
             idp.jwks_requests(),
@@ -337,36 +338,17 @@ fn harness_self_check_without_plugin() {
     );
     assert!(started.elapsed() >= Duration::from_millis(300));
     idp.set_mode(IdpMode::Hang);
-    let mut s = TcpStream::connect(("127.0.0.1", idp.port())).unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(300)))
-        .unwrap();
-    s.write_all(format!("GET {} HTTP/1.1\r\nhost: x\r\n\r\n", idp::JWKS_PATH).as_bytes())
-        .unwrap();
-    let mut buf = [0u8; 16];
-    let err = std::io::Read::read(&mut s, &mut buf).expect_err("hanging IdP must not answer");
-    assert!(matches!(
-        err.kind(),
-        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-    ));
-    drop(s);
+    let impatient = Client::with_timeout(Duration::from_millis(300));
+    let hung = impatient.send(idp.port(), "GET", idp::JWKS_PATH, &[], None);
+    assert!(hung.is_err(), "hanging IdP must not answer: {hung:?}");
+    idp.set_mode(IdpMode::Reset);
+    let reset = http::send(idp.port(), "GET", idp::JWKS_PATH, &[], None);
+    assert!(reset.is_err(), "a reset is no answer: {reset:?}");
     idp.set_mode(IdpMode::Normal);
     idp.set_jwks(jwks(&[(key_b(), KID_B)]));
-    // Keep-alive: two pipelined requests on one connection.
-    let mut s = TcpStream::connect(("127.0.0.1", idp.port())).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let one = format!("GET {} HTTP/1.1\r\nhost: x\r\n\r\n", idp::JWKS_PATH);
-    s.write_all(format!("{one}{one}").as_bytes()).unwrap();
-    let mut r = BufReader::new(s.try_clone().unwrap());
-    for _ in 0..2 {
-        let (start, headers) = http::read_head(&mut r).unwrap().expect("response");
-        assert!(start.starts_with("HTTP/1.1 200"), "{start}");
-        let body = http::read_body(&mut r, &headers, http::NoLength::Empty).unwrap();
-        assert_eq!(
-            serde_json::from_slice::<Value>(&body).unwrap(),
-            jwks(&[(key_b(), KID_B)])
-        );
-    }
-    drop(r);
+    let r = http::request(idp.port(), "GET", idp::JWKS_PATH, &[], None);
+    assert_eq!(r.body_json(), jwks(&[(key_b(), KID_B)]));
+    // Keep-alive and pipelining: testkit/tests/http_server.rs.
     assert!(idp.count(idp::JWKS_PATH) >= 7);
 
     // Envoy without the plugin, echo upstream behind it.
@@ -401,6 +383,7 @@ fn harness_self_check_without_plugin() {
     assert_eq!(up.count(), 23);
     assert!(envoy
         .admin_get("/stats?filter=http.ingress.downstream_rq_2xx")
+        .unwrap()
         .contains("downstream_rq_2xx"));
     assert_eq!(envoy.stat("http.ingress.downstream_rq_2xx"), Some(23));
     assert!(
@@ -482,7 +465,10 @@ fn rules_and_anonymous_access() {
         upstream_before,
         "denied requests must not reach the upstream"
     );
-    println!("stats: {}", s.envoy.admin_get("/stats?filter=rolegate"));
+    println!(
+        "stats: {}",
+        s.envoy.admin_get("/stats?filter=rolegate").unwrap()
+    );
 }
 
 #[test]
@@ -522,7 +508,7 @@ fn missing_credentials_get_a_realm_challenge() {
 #[test]
 fn unacceptable_tokens_are_rejected() {
     let s = Stack::start(&main_config());
-    let now = keys::now();
+    let now = entra::now();
     let good = token(&[ROLE]);
     let parts: Vec<&str> = good.split('.').collect();
     let (h64, p64, s64) = (parts[0], parts[1], parts[2]);
@@ -579,7 +565,10 @@ fn unacceptable_tokens_are_rejected() {
         );
         assert!(h.ends_with('='));
         let input = format!("{h}.{p64}");
-        format!("{input}.{}", b64url(&key_a().sign_rs256(input.as_bytes())))
+        format!(
+            "{input}.{}",
+            b64url(&key_a().sign_rs256(input.as_bytes()).unwrap())
+        )
     };
     let tampered = format!(
         "{h64}.{}.{s64}",
@@ -824,7 +813,7 @@ fn unacceptable_tokens_are_rejected() {
 #[test]
 fn accepted_tokens_reach_the_upstream_with_claim_headers() {
     let s = Stack::start(&main_config());
-    let now = keys::now();
+    let now = entra::now();
     let t = token(&[ROLE, "reader"]);
     let auth = bearer(&t);
 
@@ -1014,7 +1003,7 @@ fn accepted_tokens_reach_the_upstream_with_claim_headers() {
 /// after Envoy became ready; checks every one reaches the upstream (with the claim
 /// header) within `limit`.
 fn cold_start_burst(idp_mode: IdpMode, n: usize, limit: Duration, what: &str) {
-    let idp = Idp::start_with_mode(keys::standard_jwks(), idp_mode);
+    let idp = Idp::start_with_mode(standard_jwks(), idp_mode);
     let s = Stack::start_with_idp(&main_config(), idp);
     println!(
         "{what}: Envoy ready {:?} after the IdP started; {} JWKS request(s) so far",
@@ -1061,7 +1050,7 @@ fn cold_start_burst(idp_mode: IdpMode, n: usize, limit: Duration, what: &str) {
         .idp
         .request_log()
         .iter()
-        .map(|(at, r)| format!("{at:?} {} {}", r.method, r.path))
+        .map(|(at, r)| format!("{at:?} {} {}", r.method, r.target))
         .collect();
     println!("{what}: IdP requests: {log:?}");
     // Later requests are served from the cache.
@@ -1093,7 +1082,7 @@ fn cold_start_with_a_prompt_idp_is_prompt() {
 
 #[test]
 fn keys_never_fetched_give_503() {
-    let idp = Idp::start_with_mode(keys::standard_jwks(), IdpMode::Fail500);
+    let idp = Idp::start_with_mode(standard_jwks(), IdpMode::Fail500);
     let s = Stack::start_with_idp(&main_config(), idp);
     let t = token(&[ROLE]);
     let r = s.get_with_token("/calc/add", &t);
@@ -1130,7 +1119,7 @@ fn keys_never_fetched_give_503() {
 
 #[test]
 fn garbage_jwks_from_the_start_gives_503() {
-    let idp = Idp::start_with_mode(keys::standard_jwks(), IdpMode::Garbage);
+    let idp = Idp::start_with_mode(standard_jwks(), IdpMode::Garbage);
     let s = Stack::start_with_idp(&main_config(), idp);
     let r = s.get_with_token("/calc/add", &token(&[ROLE]));
     assert_local_reply(&r, 503, "IdP answering non-JSON");
@@ -1140,7 +1129,7 @@ fn garbage_jwks_from_the_start_gives_503() {
 
 #[test]
 fn hanging_idp_wait_is_bounded_by_timeout_ms() {
-    let idp = Idp::start_with_mode(keys::standard_jwks(), IdpMode::Hang);
+    let idp = Idp::start_with_mode(standard_jwks(), IdpMode::Hang);
     let s = Stack::start_with_idp(&main_config_with(remote_jwks(600, 1000)), idp);
     let t = token(&[ROLE]);
     for i in 0..2 {
@@ -1397,7 +1386,7 @@ fn rule_options_custom_roles_claim_and_forward() {
     );
 
     // clock_skew_seconds: 0.
-    let now = keys::now();
+    let now = entra::now();
     assert_invalid_token(
         &s.get_with_token(
             "/token/x",
@@ -1513,7 +1502,7 @@ fn from_headers_and_max_token_bytes() {
 
 #[test]
 fn bad_configurations_are_rejected() {
-    let idp = Idp::start(keys::standard_jwks());
+    let idp = Idp::start(standard_jwks());
     let up = Echo::start();
     let base = main_config();
     let mut cases: Vec<(&str, Value, &[&str])> = Vec::new();
@@ -1555,7 +1544,7 @@ fn bad_configurations_are_rejected() {
         if plugin_lines.is_empty() {
             failures.push(format!(
                 "{what}: no wasm log line names any of {fields:?}\n{}",
-                support::envoy::tail(&log, 25)
+                envoy::tail(&log, 25)
             ));
         } else {
             println!("{what}: {}", plugin_lines[0]);

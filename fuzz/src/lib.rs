@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// RFC 7520 §3.4 (`bilbo.baggins@hobbiton.example`), 2048-bit RSA private JWK.
-pub const PRIVATE_JWK: &str = include_str!("../keys/rfc7520_3_4_private.json");
+pub const PRIVATE_JWK: &str = include_str!("../../tests/keys/rfc7520_3_4_private.json");
 pub const KID: &str = "bilbo.baggins@hobbiton.example";
 pub const X5T: &str = "bilbo-thumbprint";
 /// A second, usable 2048-bit key whose private half we do not have (rotation / wrong key).

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::http::Response;
+use crate::http::Response;
 
 /// `error_description` of a token whose `kid` is not in the key set.
 pub const UNKNOWN_KID: &str = "token signing key is unknown";
@@ -45,7 +45,7 @@ pub fn challenge(r: &Response, what: &str) -> BTreeMap<String, String> {
         1,
         "{what}: want exactly one www-authenticate header: {r:?}"
     );
-    let value = all[0].trim();
+    let value = all.first().copied().unwrap_or_default().trim();
     let (scheme, mut rest) = value.split_once(' ').unwrap_or((value, ""));
     assert_eq!(scheme, "Bearer", "{what}: challenge scheme: {r:?}");
     let mut params = BTreeMap::new();
@@ -76,11 +76,12 @@ pub fn challenge(r: &Response, what: &str) -> BTreeMap<String, String> {
                     }
                 }
                 let end = end.unwrap_or_else(|| panic!("{what}: unterminated quote in {value:?}"));
-                (out, &quoted[end + 1..])
+                (out, quoted.get(end + 1..).unwrap_or_default())
             }
             None => {
                 let end = after.find(',').unwrap_or(after.len());
-                (after[..end].trim().to_string(), &after[end..])
+                let (value, tail) = after.split_at(end);
+                (value.trim().to_string(), tail)
             }
         };
         params.insert(name.trim().to_ascii_lowercase(), val);
@@ -155,7 +156,7 @@ pub fn keys_unavailable(r: &Response, what: &str) {
 /// 200 from the echo upstream; returns the request the upstream saw.
 pub fn upstream_ok(r: &Response, what: &str) -> Value {
     assert_eq!(r.status, 200, "{what}: want the upstream's 200: {r:?}");
-    let seen = r.json();
+    let seen = r.body_json();
     assert!(
         seen.get("headers").is_some_and(Value::is_object),
         "{what}: not an echo reply: {r:?}"
