@@ -586,3 +586,28 @@ fn discovery_document(state: &State) -> Value {
         "subject_types_supported": ["pairwise"],
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_is_never_a_usable_key_set() {
+        let good = json!({"keys": [{"kty": "RSA", "kid": "k", "n": "AQAB", "e": "AQAB"}]});
+        for turn in 0..5 {
+            let body = garbage(turn, &good);
+            let usable = serde_json::from_str::<Value>(&body)
+                .ok()
+                .and_then(|v| v["keys"].as_array().cloned())
+                .is_some_and(|keys| {
+                    keys.iter()
+                        .any(|k| k["kty"] == "RSA" && k.get("use").is_none())
+                });
+            assert!(!usable, "turn {turn}: {body}");
+        }
+        assert!(
+            serde_json::from_str::<Value>(&garbage(0, &good)).is_err(),
+            "the first is not even JSON"
+        );
+    }
+}
