@@ -81,6 +81,11 @@ impl Stack {
         Stack { envoy, up, idp }
     }
 
+    /// `GET path` through Envoy.
+    pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> Response {
+        self.envoy.get(path, headers)
+    }
+
     /// `GET path` with `authorization: Bearer <token>`.
     pub fn get_with_token(&self, path: &str, token: &str) -> Response {
         self.timed_get_with_token(path, token).0
