@@ -215,11 +215,6 @@ impl Idp {
         format!("{}/{}/{KEYS_ENDPOINT}", self.base_url(), self.tenant())
     }
 
-    /// The mode every request gets now (a schedule's of this moment).
-    pub fn mode(&self) -> IdpMode {
-        current_mode(&self.state)
-    }
-
     pub fn set_mode(&self, mode: IdpMode) {
         *lock(&self.state.modes) = Modes::Fixed(mode);
     }
@@ -296,14 +291,6 @@ impl Idp {
     /// Every request received so far, with when and how it was answered.
     pub fn exchanges(&self) -> Vec<Exchange> {
         lock(&self.state.log).clone()
-    }
-
-    /// Copies of every request received so far.
-    pub fn requests(&self) -> Vec<Request> {
-        lock(&self.state.log)
-            .iter()
-            .map(|e| e.request.clone())
-            .collect()
     }
 
     /// Every request received so far with its arrival time (since the IdP started).

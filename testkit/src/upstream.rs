@@ -57,9 +57,4 @@ impl Echo {
     pub fn count(&self) -> usize {
         lock(&self.seen).len()
     }
-
-    /// Copies of every request that reached the upstream.
-    pub fn requests(&self) -> Vec<Request> {
-        lock(&self.seen).clone()
-    }
 }

@@ -137,10 +137,6 @@ impl Server {
         self.addr.port()
     }
 
-    pub fn name(&self) -> &str {
-        &self.shared.name
-    }
-
     /// Serves until the process ends.
     pub fn run_forever(mut self) {
         if let Some(accept) = self.accept.take() {
