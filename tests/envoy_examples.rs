@@ -7,10 +7,10 @@
 //! The Envoy configurations shipped under `envoy/` are accepted by the real Envoy, and
 //! Envoy's own validation catches a broken plugin configuration, naming the field.
 
-mod support;
-
 use std::path::Path;
 use std::process::Command;
+
+use rolegate_testkit::workspace;
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -19,8 +19,8 @@ fn repo() -> &'static Path {
 /// Runs `envoy --mode validate` from the repository root (the examples name
 /// `dist/rolegate.wasm` relative to it); returns success and the combined output.
 fn validate(config: &Path) -> (bool, String) {
-    support::envoy::wasm_module();
-    let out = Command::new(support::envoy::envoy_binary())
+    workspace::wasm_module().unwrap();
+    let out = Command::new(workspace::envoy_binary().unwrap())
         .current_dir(repo())
         .args(["--mode", "validate", "-c"])
         .arg(config)

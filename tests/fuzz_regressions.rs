@@ -12,8 +12,6 @@
     clippy::indexing_slicing
 )]
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use rolegate::config::{Config, KeySource};
 use rolegate::crypto::rs256::{KeyWeakness, Rs256Key};
 use rolegate::decision::{
@@ -27,56 +25,21 @@ use rolegate::keys::shared_fetch_record::SharedFetchRecord;
 use rolegate::keys::worker_key_sets::WorkerKeySets;
 use rolegate::token::claims::{self, LifetimeError, MAX_CLAIM_HEADER_BYTES, MAX_NUMERIC_DATE};
 use rolegate::token::{self, Segment, TokenError};
-use rsa::{BoxedUint, Pkcs1v15Sign, PrivateKey};
+use rolegate_testkit::test_keys::{rfc7520, RFC7520_KID};
+use rolegate_testkit::token::{b64url as b64, mint_raw};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
-use std::sync::OnceLock;
 
 // ---------------------------------------------------------------------------------------------
-// Fixtures: the RFC 7520 §3.4 example key (the one the fuzz targets use), a configuration with
+// Fixtures: the RFC 7520 §3.4 example key (the one the fuzz targets use, from the test kit), a configuration with
 // it inline, and a request built from a few headers.
 
-const PRIVATE_JWK: &str = include_str!("../fuzz/keys/rfc7520_3_4_private.json");
-const KID: &str = "bilbo.baggins@hobbiton.example";
+const KID: &str = RFC7520_KID;
 const ISS: &str = "https://idp.example/";
 const NOW: i64 = 1_700_000_000;
 
-fn b64(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn jwk() -> Value {
-    serde_json::from_str(PRIVATE_JWK).unwrap()
-}
-
-fn member(name: &str) -> Vec<u8> {
-    URL_SAFE_NO_PAD
-        .decode(jwk()[name].as_str().unwrap())
-        .unwrap()
-}
-
-fn private_key() -> &'static PrivateKey {
-    static KEY: OnceLock<PrivateKey> = OnceLock::new();
-    KEY.get_or_init(|| {
-        let big = |n: &str| BoxedUint::from_be_slice_vartime(&member(n));
-        PrivateKey::from_components(big("n"), big("e"), big("d"), vec![big("p"), big("q")]).unwrap()
-    })
-}
-
-fn sign(input: &str) -> Vec<u8> {
-    private_key()
-        .sign(
-            Pkcs1v15Sign::new::<Sha256>(),
-            &Sha256::digest(input.as_bytes()),
-        )
-        .unwrap()
-}
-
 /// A token over the exact `claims` text (so numbers serde_json would rewrite stay as written).
 fn token_with(header: &str, claims: &str) -> String {
-    let input = format!("{}.{}", b64(header.as_bytes()), b64(claims.as_bytes()));
-    let signature = sign(&input);
-    format!("{input}.{}", b64(&signature))
+    mint_raw(rfc7520(), header.as_bytes(), claims.as_bytes())
 }
 
 fn token(claims: &str) -> String {
@@ -84,7 +47,7 @@ fn token(claims: &str) -> String {
 }
 
 fn public_jwk() -> String {
-    let n = jwk()["n"].as_str().unwrap().to_string();
+    let n = b64(rfc7520().modulus());
     format!(r#"{{"kty":"RSA","kid":"{KID}","use":"sig","n":"{n}","e":"AQAB"}}"#)
 }
 

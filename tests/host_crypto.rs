@@ -9,13 +9,11 @@
 //! `verify_signature` foreign function). The probe module is the filter's own code built with
 //! the test-only feature `crypto-probe` (`make probe`).
 
-mod support;
-
+use rolegate_testkit::bootstrap::{standard, wasm_filter};
+use rolegate_testkit::Envoy;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use support::envoy::{bootstrap, wasm_filter};
-use support::Envoy;
 
 fn probe_module() -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -55,7 +53,14 @@ fn rows(file: &str) -> Vec<Value> {
 fn run_probe(rows: Vec<Value>) -> (usize, usize, usize, String) {
     let wasm = probe_module();
     let config = json!({ "rows": rows });
-    let envoy = Envoy::start_with(|log| bootstrap(vec![wasm_filter(&config, &wasm)], 9, 9, log));
+    let envoy = Envoy::start_with(|dir| {
+        standard(
+            vec![wasm_filter(&config.to_string(), &wasm)],
+            9,
+            9,
+            &dir.join("access.log"),
+        )
+    });
     assert!(
         envoy.wait_for_log("crypto probe:", Duration::from_secs(30)),
         "no probe result:\n{}",

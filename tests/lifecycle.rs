@@ -17,21 +17,22 @@
     clippy::indexing_slicing
 )]
 
-mod support;
-
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
 
-use support::check::{self, UNKNOWN_KID, UNTRUSTED_ISSUER};
-use support::idp::{self, ENTRA_AUTHORITY, IDP_AUTHORITY};
-use support::istio::{self, FailClosed};
-use support::keys::{
-    claims, claims_with, header, jwks, key_a, key_b, key_c, mint, token, TestKey, API_APP_ID,
-    AUDIENCE, CLIENT_ID, ISSUER, ISSUER_V1, KID_A, KID_B, KID_C, OTHER_ISSUER, ROLE, TENANT,
+use rolegate_testkit::answers::{self as check, UNKNOWN_KID, UNTRUSTED_ISSUER};
+use rolegate_testkit::entra::{
+    claims, claims_with, API_APP_ID, AUDIENCE, CLIENT_ID, ISSUER, ISSUER_V1, OTHER_ISSUER, ROLE,
+    TENANT,
 };
-use support::stack::{assert_counter_reaches, eventually, Stack};
-use support::{Idp, IdpMode};
+use rolegate_testkit::idp::{self, ENTRA_AUTHORITY, IDP_AUTHORITY};
+use rolegate_testkit::istio::{self, FailClosed};
+use rolegate_testkit::jwks::jwks;
+use rolegate_testkit::stack::{assert_counter_reaches, eventually, Stack};
+use rolegate_testkit::test_keys::{key_a, key_b, key_c, token, KID_A, KID_B, KID_C};
+use rolegate_testkit::token::{header, mint};
+use rolegate_testkit::{Idp, IdpMode, SigningKey};
 
 /// Name of the provider in every configuration (it appears in the metric names).
 const PROVIDER: &str = "aad";
@@ -92,12 +93,12 @@ fn remote_config_with(remote_jwks: Value) -> Value {
 }
 
 /// A valid token with [`ROLE`] signed by `key` under `kid`.
-fn signed(key: &TestKey, kid: &str) -> String {
+fn signed(key: &SigningKey, kid: &str) -> String {
     mint(key, header(kid), claims(&[ROLE]))
 }
 
 /// Like [`signed`], with a unique `jti`: a token no worker has verified (and cached) yet.
-fn unseen(key: &TestKey, kid: &str) -> String {
+fn unseen(key: &SigningKey, kid: &str) -> String {
     mint(
         key,
         header(kid),
@@ -1023,11 +1024,11 @@ fn keys_past_max_stale_seconds_stop_verifying_until_a_fetch_succeeds() {
     let waited = emptied.elapsed();
     check::keys_unavailable(&refused, "keys past max_stale_seconds");
     assert_eq!(
-        check::error_code(&refused.json()),
+        check::error_code(&refused.body_json()),
         "temporarily_unavailable"
     );
     assert_eq!(
-        refused.json()["error_description"],
+        refused.body_json()["error_description"],
         "signing keys are out of date"
     );
     assert!(

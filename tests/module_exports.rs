@@ -10,8 +10,6 @@
     clippy::indexing_slicing
 )]
 
-mod support;
-
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -55,7 +53,7 @@ fn exports(module: &[u8]) -> BTreeSet<String> {
 
 #[test]
 fn the_module_exports_only_the_callbacks_it_uses() {
-    let path = support::envoy::wasm_module();
+    let path = rolegate_testkit::workspace::wasm_module().unwrap();
     let module = std::fs::read(&path).unwrap();
     let got = exports(&module);
 

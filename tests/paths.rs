@@ -11,17 +11,17 @@
     clippy::indexing_slicing
 )]
 
-mod support;
-
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use support::check;
-use support::envoy::{self, PathHandling};
-use support::keys::{self, bearer, token, API_APP_ID, AUDIENCE, ISSUER, ROLE};
-use support::stack::{assert_counter_reaches, Stack};
-use support::{idp, Idp, Response};
+use rolegate_testkit::answers as check;
+use rolegate_testkit::bootstrap::{self, PathHandling};
+use rolegate_testkit::entra::{API_APP_ID, AUDIENCE, ISSUER, ROLE};
+use rolegate_testkit::stack::{assert_counter_reaches, Stack};
+use rolegate_testkit::test_keys::{standard_jwks, token};
+use rolegate_testkit::token::bearer;
+use rolegate_testkit::{idp, Idp, Response};
 
 const HOST: &str = "calc.example.com";
 
@@ -310,6 +310,7 @@ fn want_for(case: &Case, handling: PathHandling, resolves_dot_parameters: bool) 
         PathHandling::Raw => case.raw,
         PathHandling::Normalized => case.normalized,
         PathHandling::NormalizedAndUnescaped => case.unescaped,
+        PathHandling::NormalizedAndRedirected => unreachable!("no case runs with redirects"),
     };
     match want {
         OnceEnvoyResolvesDotParameters(resolved) if resolves_dot_parameters => *resolved,
@@ -321,7 +322,7 @@ fn want_for(case: &Case, handling: PathHandling, resolves_dot_parameters: bool) 
 /// Whether this Envoy's normalize_path resolves `..;` (see `OnceEnvoyResolvesDotParameters`),
 /// from the version `/server_info` reports (`<commit>/1.39.1/Modified/RELEASE/BoringSSL`).
 fn resolves_dot_parameters(s: &Stack) -> bool {
-    let info: Value = serde_json::from_str(&s.envoy.admin_get("/server_info")).unwrap();
+    let info: Value = serde_json::from_str(&s.envoy.admin_get("/server_info").unwrap()).unwrap();
     let build = info["version"].as_str().unwrap();
     let version: Vec<u32> = build
         .split('/')
@@ -374,9 +375,9 @@ fn check_answer(r: &Response, want: Want, what: &str) {
 }
 
 fn run(handling: PathHandling) {
-    let s = Stack::start_with(Idp::start(keys::standard_jwks()), |p| {
+    let s = Stack::start_with(Idp::start(standard_jwks()), |p| {
         let mut bootstrap = p.standard(&config());
-        envoy::set_path_handling(&mut bootstrap, handling);
+        bootstrap::set_path_handling(&mut bootstrap, handling);
         bootstrap
     });
     let auth = bearer(&token(&[ROLE]));
@@ -427,9 +428,9 @@ fn turning_screening_off_or_opening_a_string_prefix_is_warned_about_at_start() {
     let mut config = config();
     config["path_screening"] = json!("off");
     config["rules"][0] = json!({"match": {"prefix": "/healthz"}, "allow_anonymous": true});
-    let s = Stack::start_with(Idp::start(keys::standard_jwks()), |p| {
+    let s = Stack::start_with(Idp::start(standard_jwks()), |p| {
         let mut bootstrap = p.standard(&config);
-        envoy::set_path_handling(&mut bootstrap, PathHandling::Raw);
+        bootstrap::set_path_handling(&mut bootstrap, PathHandling::Raw);
         bootstrap
     });
     for needle in [

@@ -1,9 +1,9 @@
 //! Access tokens shaped like the v2.0 app-only tokens Entra ID issues to daemons, and the
 //! token endpoint's success answer (RFC 6749 §5.1).
 
-use crate::jwt::{self, b64url};
 use crate::registrations::{Client, Registrations};
-use crate::signing_key::SigningKey;
+use rolegate_testkit::token::{self, b64url};
+use rolegate_testkit::SigningKey;
 use serde_json::{json, Map, Value};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -76,9 +76,9 @@ pub fn issue(
         .duration_since(UNIX_EPOCH)
         .map_err(|_| "the system clock is before 1970".to_string())?
         .as_secs();
-    let header = json!({"typ": "JWT", "alg": "RS256", "kid": key.kid()});
+    let header = json!({"typ": "JWT", "alg": "RS256", "kid": key.thumbprint()});
     let claims = claims(issuer, registrations, client, now, &OpaqueValues::random()?);
-    jwt::sign(key, &header, &claims)
+    token::sign(key, &header, &claims)
 }
 
 /// The token endpoint's JSON answer, members in Entra's order.

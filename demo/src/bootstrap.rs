@@ -6,7 +6,8 @@
 //! the demo's authorization server. The admin interface also listens on 127.0.0.1:0.
 
 use crate::registrations::Api;
-use serde_json::{json, Value};
+use rolegate_testkit::bootstrap::{self, PathHandling, Site};
+use serde_json::Value;
 use std::path::Path;
 
 /// The provider name in the plugin configuration; it names the JWKS metrics.
@@ -52,92 +53,18 @@ pub fn bootstrap(
     calc_port: u16,
     access_log: &Path,
 ) -> Value {
-    json!({
-        "admin": {"address": socket(0)},
-        "static_resources": {
-            "listeners": [{
-                "name": LISTENER,
-                "address": socket(0),
-                "filter_chains": [{"filters": [http_connection_manager(plugin_config, wasm, access_log)]}]
-            }],
-            "clusters": [cluster("idp", idp_port), cluster("calc", calc_port)]
-        }
-    })
-}
-
-fn http_connection_manager(plugin_config: &str, wasm: &Path, access_log: &Path) -> Value {
-    json!({
-        "name": "envoy.filters.network.http_connection_manager",
-        "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-            "stat_prefix": "demo",
-            // rolegate's rules match the path Envoy forwards: normalize it first.
-            "normalize_path": true,
-            "merge_slashes": true,
-            "path_with_escaped_slashes_action": "UNESCAPE_AND_REDIRECT",
-            "access_log": [{
-                "name": "envoy.access_loggers.file",
-                "typed_config": {
-                    "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
-                    "path": access_log.display().to_string()
-                }
-            }],
-            "route_config": {
-                "name": "calc",
-                "virtual_hosts": [{
-                    "name": "calc",
-                    "domains": ["*"],
-                    "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "calc"}}]
-                }]
-            },
-            "http_filters": [
-                wasm_filter(plugin_config, wasm),
-                {
-                    "name": "envoy.filters.http.router",
-                    "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}
-                }
-            ]
-        }
-    })
-}
-
-fn wasm_filter(plugin_config: &str, wasm: &Path) -> Value {
-    json!({
-        "name": "envoy.filters.http.wasm",
-        "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
-            "config": {
-                "name": "rolegate",
-                "root_id": "rolegate",
-                // A filter that cannot start must not let requests through.
-                "fail_open": false,
-                "vm_config": {
-                    "vm_id": "rolegate",
-                    "runtime": "envoy.wasm.runtime.v8",
-                    "code": {"local": {"filename": wasm.display().to_string()}}
-                },
-                "configuration": {
-                    "@type": "type.googleapis.com/google.protobuf.StringValue",
-                    "value": plugin_config
-                }
-            }
-        }
-    })
-}
-
-fn socket(port: u16) -> Value {
-    json!({"socket_address": {"address": "127.0.0.1", "port_value": port}})
-}
-
-fn cluster(name: &str, port: u16) -> Value {
-    json!({
-        "name": name,
-        "type": "STATIC",
-        "connect_timeout": "1s",
-        "load_assignment": {
-            "cluster_name": name,
-            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": socket(port)}}]}]
-        }
+    bootstrap::bootstrap(Site {
+        listener: LISTENER,
+        stat_prefix: "demo",
+        // rolegate's rules match the path Envoy forwards: normalize it first.
+        path_handling: PathHandling::NormalizedAndRedirected,
+        http_filters: vec![bootstrap::wasm_filter(plugin_config, wasm)],
+        route_to: "calc",
+        clusters: vec![
+            bootstrap::static_cluster("idp", idp_port),
+            bootstrap::static_cluster("calc", calc_port),
+        ],
+        access_log,
     })
 }
 
@@ -145,6 +72,7 @@ fn cluster(name: &str, port: u16) -> Value {
 mod tests {
     use super::*;
     use crate::registrations::{Registrations, BUILT_IN};
+    use serde_json::json;
 
     #[test]
     fn the_plugin_configuration_is_the_documented_one() {
@@ -179,5 +107,11 @@ mod tests {
         assert_eq!(config["vm_config"]["code"]["local"]["filename"], "/m.wasm");
         assert_eq!(config["fail_open"], false);
         assert_eq!(b["static_resources"]["clusters"][0]["name"], "idp");
+        let manager = &b["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+            ["typed_config"];
+        assert_eq!(
+            manager["path_with_escaped_slashes_action"],
+            "UNESCAPE_AND_REDIRECT"
+        );
     }
 }

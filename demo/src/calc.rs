@@ -6,15 +6,14 @@
 //! with `x-seen-authorization: present|absent`, so that the demo can show what reached the
 //! upstream.
 
-use crate::http_message::{Request, Response};
-use crate::http_server::{Handler, Server};
+use rolegate_testkit::http::{Handler, Limits, Request, Response, Server};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// Starts the calc API on `addr` (port 0: a free port).
 pub fn start(addr: SocketAddr) -> Result<Server, String> {
-    let handler: Handler = Arc::new(handle);
-    Server::start(addr, handler).map_err(|e| format!("bind {addr}: {e}"))
+    let handler: Handler = Arc::new(|request: &Request| handle(request).into());
+    Server::start("calc", addr, Limits::STRICT, handler).map_err(|e| format!("bind {addr}: {e}"))
 }
 
 /// Answers one request.
@@ -70,25 +69,17 @@ mod tests {
     use super::*;
 
     fn get(target: &str, headers: &[(&str, &str)]) -> Response {
-        handle(&Request {
-            method: "GET".into(),
-            target: target.into(),
-            headers: headers
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect(),
-            body: Vec::new(),
-        })
+        handle(&Request::new("GET", target, headers, &[]))
     }
 
     #[test]
     fn arithmetic_and_echo() {
         let r = get("/calc/v1/add/1/1", &[("x-client-id", "abc")]);
-        assert_eq!((r.status, r.text_body()), (200, "2".to_string()));
+        assert_eq!((r.status, r.body_text()), (200, "2".to_string()));
         assert_eq!(r.header("x-seen-client-id"), Some("abc"));
         assert_eq!(r.header("x-seen-authorization"), Some("absent"));
-        assert_eq!(get("/calc/v1/sub/1/5", &[]).text_body(), "-4");
-        assert_eq!(get("/calc/v1/mul/-3/7?x=1", &[]).text_body(), "-21");
+        assert_eq!(get("/calc/v1/sub/1/5", &[]).body_text(), "-4");
+        assert_eq!(get("/calc/v1/mul/-3/7?x=1", &[]).body_text(), "-21");
     }
 
     #[test]
@@ -102,7 +93,7 @@ mod tests {
         assert_eq!(
             (
                 get("/healthz", &[]).status,
-                get("/healthz", &[]).text_body()
+                get("/healthz", &[]).body_text()
             ),
             (200, "ok".into())
         );

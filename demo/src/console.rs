@@ -1,7 +1,8 @@
 //! How the tutorial prints: numbered steps with their shell commands, the answers, one
 //! line per check, and a `[PASS] Step N` or `[FAIL] Step N` verdict per step.
 
-use crate::http_message::{reason_phrase, Response};
+use rolegate_testkit::http::response::reason_phrase;
+use rolegate_testkit::http::Response;
 use serde_json::Value;
 
 /// Answers longer than this are cut when shown.
@@ -47,7 +48,7 @@ impl Step {
 
     /// Prints an HTTP answer: status line, the named headers, then the body.
     pub fn response(&self, response: &Response, headers: &[&str]) {
-        self.response_with_body(response, headers, &response.text_body());
+        self.response_with_body(response, headers, &response.body_text());
     }
 
     /// Like [`Step::response`] with the body shown as `body`.

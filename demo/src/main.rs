@@ -66,8 +66,7 @@ fn execute(command: Command) -> Result<ExitCode, String> {
             print_port,
         } => {
             let (registrations, _) = load(registrations.as_deref())?;
-            let running = Idp::start(registrations, localhost(port))?;
-            let idp = &running.idp;
+            let idp = Idp::start(registrations, localhost(port))?;
             if print_port {
                 announce(&idp.port().to_string())?;
             } else {
@@ -80,7 +79,7 @@ fn execute(command: Command) -> Result<ExitCode, String> {
                     idp.jwks_url()
                 ))?;
             }
-            running.server.run_forever();
+            idp.run_forever();
             Ok(ExitCode::SUCCESS)
         }
         Command::Calc { port, print_port } => {

@@ -2,8 +2,8 @@
 //! `error_description`, status 400, or 401 for `invalid_client` with a `WWW-Authenticate`
 //! challenge when the client authenticated with an `Authorization` header.
 
-use crate::http_message::Response;
-use serde_json::json;
+use rolegate_testkit::http::Response;
+use rolegate_testkit::idp::oauth_error;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
@@ -58,12 +58,7 @@ impl OAuthError {
     }
 
     pub fn to_response(&self) -> Response {
-        let response = Response::json(
-            self.status(),
-            &json!({"error": self.code.as_str(), "error_description": self.description}),
-        )
-        .with_header("cache-control", "no-store")
-        .with_header("pragma", "no-cache");
+        let response = oauth_error(self.status(), self.code.as_str(), &self.description);
         if self.challenge_basic && self.code == ErrorCode::InvalidClient {
             response.with_header(
                 "www-authenticate",

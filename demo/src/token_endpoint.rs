@@ -7,11 +7,11 @@
 //! which RFC 6749 §5.2 error to answer.
 
 use crate::form::{self, Form};
-use crate::http_message::Request;
 use crate::oauth_error::{ErrorCode, OAuthError};
 use crate::registrations::{Client, Registrations};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use rolegate_testkit::http::Request;
 
 const FORM_MEDIA_TYPE: &str = "application/x-www-form-urlencoded";
 
@@ -188,10 +188,8 @@ mod tests {
         )];
         all.extend(headers.iter().map(|(n, v)| (n.to_string(), v.to_string())));
         Request {
-            method: "POST".into(),
-            target: "/t/oauth2/v2.0/token".into(),
             headers: all,
-            body: body.as_bytes().to_vec(),
+            ..Request::new("POST", "/t/oauth2/v2.0/token", &[], body.as_bytes())
         }
     }
 

@@ -5,15 +5,16 @@
 use crate::bootstrap::{self, PROVIDER};
 use crate::calc;
 use crate::console::{section, shell_quote, shorten, Step};
-use crate::envoy::{self, Envoy};
 use crate::form;
-use crate::http_client;
-use crate::http_message::Response;
 use crate::idp::Idp;
-use crate::jwt;
 use crate::registrations::{Client, Registrations};
 use crate::signals;
+use crate::tamper::tamper;
 use crate::work_dir::WorkDir;
+use rolegate_testkit::envoy::{Bootstrap, Launch};
+use rolegate_testkit::http::{self, Response};
+use rolegate_testkit::token::decode_unverified;
+use rolegate_testkit::Envoy;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -72,8 +73,7 @@ pub fn run(options: Options) -> Result<Outcome, String> {
             "the registrations must include {GRANTED_CLIENT} and {OTHER_CLIENT}"
         ));
     };
-    let idp_server = Idp::start(registrations, localhost)?;
-    let idp = Arc::clone(&idp_server.idp);
+    let idp = Idp::start(registrations, localhost)?;
     let calc_server = calc::start(localhost)?;
     let work = Arc::new(WorkDir::create()?);
 
@@ -85,19 +85,19 @@ pub fn run(options: Options) -> Result<Outcome, String> {
     let config = bootstrap::bootstrap(
         &plugin,
         &wasm,
-        idp_server.server.port(),
+        idp.port(),
         calc_server.port(),
         &work.path().join("access.log"),
     );
-    let envoy = match Envoy::start(&options.envoy, &config, work.path()) {
+    let launch = Launch::new(&options.envoy, work.path())
+        .listener(bootstrap::LISTENER)
+        .wasm_debug_log()
+        .until(signals::interrupted);
+    let envoy = match launch.start(&Bootstrap::Json(config)) {
         Ok(envoy) => Arc::new(envoy),
         Err(e) => {
             work.keep();
-            return Err(format!(
-                "{e}\n{}\n(files kept in {})",
-                envoy::log_tail(work.path(), LOG_TAIL_LINES),
-                work.path().display()
-            ));
+            return Err(e.to_string());
         }
     };
     let (watched_envoy, watched_work) = (Arc::downgrade(&envoy), Arc::downgrade(&work));
@@ -143,7 +143,7 @@ pub fn run(options: Options) -> Result<Outcome, String> {
     if passed < results.len() {
         work.keep();
         println!("  Envoy's log ends with:");
-        println!("{}", envoy::log_tail(work.path(), LOG_TAIL_LINES));
+        println!("{}", envoy.notable_log_tail(LOG_TAIL_LINES));
         println!("  (bootstrap and logs kept in {})", work.path().display());
     }
     if options.keep_running {
@@ -157,7 +157,7 @@ pub fn run(options: Options) -> Result<Outcome, String> {
     drop(demo);
     drop(envoy);
     drop(calc_server);
-    drop(idp_server);
+    drop(idp);
     println!(
         "  {passed} of {} steps passed in {:.1} s. Envoy, the authorization server and calc are stopped.",
         results.len(),
@@ -237,9 +237,13 @@ fn wait_for_keys(envoy: &Envoy, idp: &Idp) {
     }
     println!("  Envoy is ready. rolegate found the keys through OIDC discovery (cluster idp):");
     for served in idp.served() {
+        let request = &served.request;
         println!(
             "    {} {}  -> {}  (user-agent: {})",
-            served.method, served.path, served.status, served.user_agent
+            request.method,
+            request.path(),
+            served.status.map_or("-".to_string(), |s| s.to_string()),
+            request.header("user-agent").unwrap_or("-")
         );
     }
 }
@@ -287,12 +291,12 @@ impl Demo<'_> {
         step.command(&self.token_command(client));
         let path = self.idp.token_url();
         let path = path.strip_prefix(self.idp.base_url()).unwrap_or(&path);
-        let answer = http_client::send(
+        let answer = http::send(
             self.idp.port(),
             "POST",
             path,
             &[("content-type", "application/x-www-form-urlencoded")],
-            self.token_form(client).as_bytes(),
+            Some(self.token_form(client).as_bytes()),
         );
         let answer = match answer {
             Ok(answer) => answer,
@@ -306,7 +310,7 @@ impl Demo<'_> {
             .get("access_token")
             .and_then(Value::as_str)
             .map(str::to_string);
-        let mut shown = answer.text_body();
+        let mut shown = answer.body_text();
         if let Some(t) = &token {
             shown = shown.replace(t.as_str(), &shorten(t, 40));
         }
@@ -338,7 +342,7 @@ impl Demo<'_> {
             .as_deref()
             .map(|a| vec![("authorization", a)])
             .unwrap_or_default();
-        match http_client::send(self.envoy.port(), "GET", path, &headers, &[]) {
+        match http::send(self.envoy.port(), "GET", path, &headers, None) {
             Ok(answer) => {
                 step.response(
                     &answer,
@@ -388,10 +392,7 @@ impl Demo<'_> {
             "print(json.dumps(json.loads(base64.urlsafe_b64decode(p+\"==\")),indent=2))' \"$CALC_TOKEN\""
                 .to_string(),
         ]);
-        let decoded = self
-            .granted_token
-            .as_deref()
-            .and_then(jwt::decode_unverified);
+        let decoded = self.granted_token.as_deref().and_then(decode_unverified);
         let Some((header, claims)) = decoded else {
             step.check(false, "the token from step 1 decodes");
             return step.finish();
@@ -441,7 +442,7 @@ impl Demo<'_> {
             return step.finish();
         };
         step.check(answer.status == 200, "status 200");
-        step.check(answer.text_body() == "2", "body is 2");
+        step.check(answer.body_text() == "2", "body is 2");
         step.check(
             answer.header("x-seen-client-id") == Some(self.granted.app_id.as_str()),
             "calc received x-client-id = calc-client's app id",
@@ -479,7 +480,7 @@ impl Demo<'_> {
         let token = self.fetch_token(&mut step, &client);
         let claims = token
             .as_deref()
-            .and_then(jwt::decode_unverified)
+            .and_then(decode_unverified)
             .map(|(_, claims)| claims);
         step.check(
             claims.as_ref().is_some_and(|c| c.get("roles").is_none()),
@@ -504,7 +505,7 @@ impl Demo<'_> {
     fn call_with_a_tampered_token(&mut self) -> bool {
         let mut step = Step::begin(6, "A tampered token: 401");
         let token = self.granted_token.clone().unwrap_or_default();
-        let Some((tampered, change)) = jwt::tamper(&token) else {
+        let Some((tampered, change)) = tamper(&token) else {
             step.check(false, "the token from step 1 can be tampered with");
             return step.finish();
         };

@@ -24,32 +24,15 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 const STEPS: u32 = 7;
 
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn required(variable: &str, default: &str, what: &str) -> PathBuf {
-    let path = std::env::var_os(variable)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join(default));
-    assert!(
-        path.is_file(),
-        "{what} not found at {} (set {variable} or run `make build envoy` in {})",
-        path.display(),
-        workspace().display()
-    );
-    path
+    rolegate_testkit::workspace::root()
 }
 
 fn envoy() -> PathBuf {
-    required("ROLEGATE_ENVOY", ".envoy/envoy/_bin/envoy", "Envoy")
+    rolegate_testkit::workspace::envoy_binary().unwrap()
 }
 
 fn wasm() -> PathBuf {
-    required("ROLEGATE_WASM", "dist/rolegate.wasm", "the rolegate module")
+    rolegate_testkit::workspace::wasm_module().unwrap()
 }
 
 /// A running `rolegate-demo run`, its output going to files.

@@ -13,10 +13,9 @@
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use rolegate_demo::form;
-use rolegate_demo::http_client;
-use rolegate_demo::http_message::Response;
-use rolegate_demo::idp::{Idp, RunningIdp};
+use rolegate_demo::idp::Idp;
 use rolegate_demo::registrations::{Client, Registrations, BUILT_IN};
+use rolegate_testkit::http::{self, Response};
 use rsa::{BoxedUint, Pkcs1v15Sign, PublicKey};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -24,8 +23,8 @@ use std::net::SocketAddr;
 use std::sync::OnceLock;
 
 /// One server for every test in this file (key generation takes a moment in debug builds).
-fn idp() -> &'static RunningIdp {
-    static IDP: OnceLock<RunningIdp> = OnceLock::new();
+fn idp() -> &'static Idp {
+    static IDP: OnceLock<Idp> = OnceLock::new();
     IDP.get_or_init(|| {
         let registrations = Registrations::parse(BUILT_IN).unwrap();
         Idp::start(registrations, SocketAddr::from(([127, 0, 0, 1], 0))).unwrap()
@@ -33,20 +32,15 @@ fn idp() -> &'static RunningIdp {
 }
 
 fn client(name: &str) -> Client {
-    idp()
-        .idp
-        .registrations()
-        .client_named(name)
-        .unwrap()
-        .clone()
+    idp().registrations().client_named(name).unwrap().clone()
 }
 
 fn token_path() -> String {
-    format!("/{}/oauth2/v2.0/token", idp().idp.registrations().tenant_id)
+    format!("/{}/oauth2/v2.0/token", idp().registrations().tenant_id)
 }
 
 fn default_scope() -> String {
-    format!("{}/.default", idp().idp.registrations().api.identifier_uri)
+    format!("{}/.default", idp().registrations().api.identifier_uri)
 }
 
 /// The form for calc-client with `changes` applied (an empty value removes the field).
@@ -69,12 +63,12 @@ fn calc_form(changes: &[(&str, &str)]) -> String {
 }
 
 fn post_with(body: &str, headers: &[(&str, &str)]) -> Response {
-    http_client::send(
-        idp().idp.port(),
+    http::send(
+        idp().port(),
         "POST",
         &token_path(),
         headers,
-        body.as_bytes(),
+        Some(body.as_bytes()),
     )
     .unwrap()
 }
@@ -101,16 +95,16 @@ fn assert_error(answer: &Response, status: u16, error: &str) -> String {
         (answer.status, body["error"].as_str()),
         (status, Some(error)),
         "{}",
-        answer.text_body()
+        answer.body_text()
     );
     assert!(answer
         .header("content-type")
         .is_some_and(|t| t.starts_with("application/json")));
     assert_eq!(answer.header("cache-control"), Some("no-store"));
     let description = body["error_description"].as_str().unwrap().to_string();
-    for c in &idp().idp.registrations().clients {
+    for c in &idp().registrations().clients {
         assert!(
-            !answer.text_body().contains(&c.secret),
+            !answer.body_text().contains(&c.secret),
             "an answer must not echo a secret"
         );
     }
@@ -118,7 +112,7 @@ fn assert_error(answer: &Response, status: u16, error: &str) -> String {
 }
 
 fn access_token(answer: &Response) -> String {
-    assert_eq!(answer.status, 200, "{}", answer.text_body());
+    assert_eq!(answer.status, 200, "{}", answer.body_text());
     let body = answer.json_body().unwrap();
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 3600);
@@ -133,8 +127,8 @@ fn b64_json(part: &str) -> Value {
 
 /// Verifies `token` with the key that discovery leads to; returns its claims.
 fn verify(token: &str) -> Value {
-    let idp = &idp().idp;
-    let discovery = http_client::get(
+    let idp = idp();
+    let discovery = http::client::get(
         idp.port(),
         &format!(
             "/{}/v2.0/.well-known/openid-configuration",
@@ -146,7 +140,7 @@ fn verify(token: &str) -> Value {
     let document = discovery.json_body().unwrap();
     let jwks_uri = document["jwks_uri"].as_str().unwrap();
     let jwks_path = jwks_uri.strip_prefix(idp.base_url()).unwrap();
-    let jwks = http_client::get(idp.port(), jwks_path)
+    let jwks = http::client::get(idp.port(), jwks_path)
         .unwrap()
         .json_body()
         .unwrap();
@@ -191,8 +185,8 @@ fn verify(token: &str) -> Value {
 fn client_secret_post_gets_an_entra_shaped_token_that_verifies() {
     let calc = client("calc-client");
     let claims = verify(&access_token(&post(&calc_form(&[]))));
-    let r = idp().idp.registrations();
-    assert_eq!(claims["iss"], idp().idp.issuer().as_str());
+    let r = idp().registrations();
+    assert_eq!(claims["iss"], idp().issuer().as_str());
     assert_eq!(claims["aud"], r.api.app_id.as_str());
     assert_eq!(claims["azp"], calc.app_id.as_str());
     assert_eq!(claims["azpacr"], "1");
@@ -217,7 +211,7 @@ fn client_secret_basic_works_and_the_api_app_id_scope_too() {
         ("client_secret", ""),
         (
             "scope",
-            &format!("{}/.default", idp().idp.registrations().api.app_id),
+            &format!("{}/.default", idp().registrations().api.app_id),
         ),
     ]);
     let answer = post_with(
@@ -318,7 +312,7 @@ fn invalid_client_with_basic_auth_challenges_basic() {
 
 #[test]
 fn invalid_scope() {
-    let api = &idp().idp.registrations().api;
+    let api = &idp().registrations().api;
     for scope in [
         "api://00000000-0000-4000-8000-000000000000/.default".to_string(),
         "https://graph.microsoft.com/.default".to_string(),
@@ -403,35 +397,35 @@ fn invalid_request() {
 
 #[test]
 fn wrong_method_and_unknown_tenant() {
-    let idp = &idp().idp;
-    let answer = http_client::get(idp.port(), &token_path()).unwrap();
+    let idp = idp();
+    let answer = http::client::get(idp.port(), &token_path()).unwrap();
     assert_eq!((answer.status, answer.header("allow")), (405, Some("POST")));
     let other_tenant = "/00000000-0000-4000-8000-000000000000/oauth2/v2.0/token";
-    let answer = http_client::send(
+    let answer = http::send(
         idp.port(),
         "POST",
         other_tenant,
         &[("content-type", "application/x-www-form-urlencoded")],
-        calc_form(&[]).as_bytes(),
+        Some(calc_form(&[]).as_bytes()),
     )
     .unwrap();
     assert_error(&answer, 400, "invalid_request");
-    let answer = http_client::get(
+    let answer = http::client::get(
         idp.port(),
         "/00000000-0000-4000-8000-000000000000/v2.0/.well-known/openid-configuration",
     )
     .unwrap();
     assert_eq!(answer.status, 400);
     assert_eq!(
-        http_client::get(idp.port(), "/nowhere").unwrap().status,
+        http::client::get(idp.port(), "/nowhere").unwrap().status,
         404
     );
 }
 
 #[test]
 fn discovery_names_the_issuer_the_token_endpoint_and_the_keys() {
-    let idp = &idp().idp;
-    let answer = http_client::get(
+    let idp = idp();
+    let answer = http::client::get(
         idp.port(),
         &format!(
             "/{}/v2.0/.well-known/openid-configuration",

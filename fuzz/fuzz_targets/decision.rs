@@ -23,6 +23,7 @@ use rolegate::decision::{
 use rolegate::keys::jwks::KeySet;
 use rolegate::token::claims::MAX_CLAIM_HEADER_BYTES;
 
+use rolegate::decision::host_pattern::host_name;
 use rolegate::decision::rules::Requirement;
 use rolegate::token::verified_token_cache::VerifiedTokenCache;
 use rolegate_fuzz::{
@@ -180,7 +181,8 @@ fuzz_target!(|data: &[u8]| {
 
     let method = input.field(0).unwrap_or_default();
     let path = input.field(1).unwrap_or_default();
-    let selected = select_rule(config, &method, path.as_bytes());
+    let authority = input.field(2).unwrap_or_default();
+    let selected = select_rule(config, host_name(&authority), &method, path.as_bytes());
     if selected.is_err() {
         assert!(
             matches!(&outcome, Outcome::Deny(d) if d.reason == DenyReason::Path),
@@ -207,7 +209,8 @@ fuzz_target!(|data: &[u8]| {
                 assert!(config.claim_to_headers.iter().any(|c| c.header == name));
                 assert!(header_safe(value), "unsafe header value {value:?}");
             }
-            if rule.requirement != Requirement::Anonymous {
+            if allow.verified {
+                assert_ne!(rule.requirement, Requirement::Anonymous);
                 assert!(state < 2, "allowed without keys");
                 if !signed {
                     let carried = |(n, v): &(&str, String)| {
@@ -222,6 +225,10 @@ fuzz_target!(|data: &[u8]| {
                     );
                 }
             } else {
+                assert!(matches!(
+                    rule.requirement,
+                    Requirement::Anonymous | Requirement::TokenIfPresent
+                ));
                 assert_eq!(allow.add_headers().count(), 0);
             }
         }

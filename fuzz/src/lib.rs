@@ -1,23 +1,19 @@
 //! Shared pieces of the rolegate fuzz targets: the fixed signing key (RFC 7520 §3.4, a
-//! published example key that protects nothing), the fixed configuration of the `decision`
+//! published example key that protects nothing, from the test kit), the fixed configuration of the `decision`
 //! target, and the byte layout of its structured input.
 //!
 //! The layout is written down here once so `examples/make_seeds.rs` and the target agree.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use rolegate::config::Config;
 use rolegate::decision::RequestHeaders;
-use rsa::{BoxedUint, Pkcs1v15Sign, PrivateKey};
-use serde_json::Value;
+use rolegate_testkit::test_keys::rfc7520;
+use rolegate_testkit::token::b64url;
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-/// RFC 7520 §3.4 (`bilbo.baggins@hobbiton.example`), 2048-bit RSA private JWK.
-pub const PRIVATE_JWK: &str = include_str!("../keys/rfc7520_3_4_private.json");
-pub const KID: &str = "bilbo.baggins@hobbiton.example";
+pub use rolegate_testkit::test_keys::RFC7520_KID as KID;
 pub const X5T: &str = "bilbo-thumbprint";
 /// A second, usable 2048-bit key whose private half we do not have (rotation / wrong key).
 const OTHER_N: &str = "ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddxHmfHQp-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-pCgNMsD1W_YpRPEwOWvG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-bSf63kpaSHSXndS5z5rexMdbBYUsLA9e-KXBdQOS-UTo7WTBEMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9kG4LT6_I5IhlJH7aGhyxXFvUK-DWNmoudF8NAco9_h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb54h4FRWyuXpoQ";
@@ -29,32 +25,12 @@ pub const OTHER_ISSUER: &str = "https://other.example/";
 pub const BASE_TIME: i64 = 1_700_000_000;
 
 pub fn b64(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn jwk_member(jwk: &Value, name: &str) -> Vec<u8> {
-    jwk.get(name)
-        .and_then(Value::as_str)
-        .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
-        .unwrap_or_default()
-}
-
-fn private_key() -> &'static PrivateKey {
-    static KEY: OnceLock<PrivateKey> = OnceLock::new();
-    KEY.get_or_init(|| {
-        let jwk: Value = serde_json::from_str(PRIVATE_JWK).unwrap_or(Value::Null);
-        let big = |name: &str| BoxedUint::from_be_slice_vartime(&jwk_member(&jwk, name));
-        PrivateKey::from_components(big("n"), big("e"), big("d"), vec![big("p"), big("q")])
-            .unwrap_or_else(|e| panic!("the RFC 7520 key does not load: {e}"))
-    })
+    b64url(bytes)
 }
 
 /// RS256 over `data` with the RFC 7520 key (about a millisecond: the costly part of `decision`).
 pub fn sign(data: &[u8]) -> Vec<u8> {
-    let digest = Sha256::digest(data);
-    private_key()
-        .sign(Pkcs1v15Sign::new::<Sha256>(), &digest)
-        .unwrap_or_else(|e| panic!("signing failed: {e}"))
+    rfc7520().sign_rs256(data).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The stand-in signature the `decision` target uses: SHA-256 of the signing input, repeated to
@@ -112,8 +88,7 @@ pub fn rsa_signed_token(header: &[u8], claims: &[u8]) -> String {
 
 /// The public RFC 7520 key as a JWK, with `extra` members (`,"kid":"x"` ...) spliced in.
 pub fn public_jwk(extra: &str) -> String {
-    let jwk: Value = serde_json::from_str(PRIVATE_JWK).unwrap_or(Value::Null);
-    let n = jwk.get("n").and_then(Value::as_str).unwrap_or_default();
+    let n = b64(rfc7520().modulus());
     format!(r#"{{"kty":"RSA","n":"{n}","e":"AQAB"{extra}}}"#)
 }
 
@@ -134,10 +109,14 @@ pub fn decision_config_json() -> String {
         {{"kty":"RSA","kid":"weak-key","n":"{weak_n}","e":"AQAB"}}
       ]}}}},
     {{"name": "other", "issuer": "{OTHER_ISSUER}", "audiences": ["other"],
-      "local_jwks": {{"keys": [{single}]}}}}
+      "local_jwks": {{"keys": [{single}]}},
+      "required_claims": [{{"claim": "idtyp", "values": ["app"]}}]}}
   ],
   "rules": [
     {{"match": {{"path_separated_prefix": "/healthz"}}, "allow_anonymous": true}},
+    {{"name": "docs", "match": {{"path_separated_prefix": "/docs"}}, "allow_missing": true}},
+    {{"name": "tenant-calc", "match": {{"hosts": ["*.tenants.example", "api.example"], "prefix": "/calc/"}},
+      "roles": ["invokeRole"], "claims": [{{"claim": "azp", "values": ["client-1"]}}, {{"claim": "groups", "values": ["2", "true"]}}]}},
     {{"match": {{"path": "/admin", "methods": ["GET", "post"]}}, "roles": ["admin", "ops"], "roles_match": "all"}},
     {{"match": {{"prefix": "/calc/"}}, "roles": ["invokeRole"]}},
     {{"match": {{"prefix": "/"}}}}

@@ -3,7 +3,7 @@
 
 use crate::envoy_config::Setup;
 use crate::plan::Case;
-use rolegate_bench::envoy::Envoy;
+use rolegate_testkit::Envoy;
 use std::time::Duration;
 
 const ROLEGATE_TICK_SLACK: Duration = Duration::from_millis(300);

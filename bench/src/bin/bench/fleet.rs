@@ -5,7 +5,8 @@ use std::path::Path;
 
 use crate::envoy_config::{self, Policy, Setup};
 use crate::preflight::{self, Probes};
-use rolegate_bench::envoy::Envoy;
+use rolegate_testkit::envoy::{Bootstrap, Launch};
+use rolegate_testkit::Envoy;
 
 pub struct Fleet {
     envoys: Vec<(Setup, Envoy)>,
@@ -24,15 +25,17 @@ impl Fleet {
         let mut fleet = Fleet { envoys: Vec::new() };
         for setup in Setup::ALL {
             let config = envoy_config::render(templates, setup, policy)?;
-            let envoy = Envoy::start(binary, &config, &work.join(setup.slug()), 1)
+            let envoy = Launch::new(binary, &work.join(setup.slug()))
+                .concurrency(1)
+                .start(&Bootstrap::Yaml(config))
                 .map_err(|e| format!("{}: {e}", setup.label()))?;
-            preflight::check(setup, envoy.port, probes)?;
+            preflight::check(setup, envoy.port(), probes)?;
             println!(
                 "{:<17} pid {:>7}, port {}, admin {}: policy checks passed",
                 setup.label(),
                 envoy.pid(),
-                envoy.port,
-                envoy.admin_port
+                envoy.port(),
+                envoy.admin_port()
             );
             fleet.envoys.push((setup, envoy));
         }

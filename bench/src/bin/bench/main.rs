@@ -60,7 +60,7 @@ fn run(settings: &Settings) -> Result<(), String> {
     paths.fresh_work_dir()?;
 
     let key = tokens::SigningKey::load(&paths.root.join("tests/keys/key-a.json"))?;
-    let jwks = key.public_jwks();
+    let jwks = tokens::public_jwks(&key);
     let probes = preflight::Probes::mint(&key)?;
     let files = write_token_files(&paths, &key, &probes, settings)?;
 

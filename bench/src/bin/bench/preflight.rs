@@ -2,8 +2,8 @@
 //! do the same work (and the passthrough really lets everything through).
 
 use crate::envoy_config::Setup;
-use rolegate_bench::http;
 use rolegate_bench::tokens::{self, SigningKey, CLIENT_ID};
+use rolegate_testkit::http;
 
 /// The path every request goes to; the policy guards `/calc/`.
 pub const PATH: &str = "/calc/add";
@@ -21,9 +21,9 @@ pub struct Probes {
 impl Probes {
     pub fn mint(key: &SigningKey) -> Result<Probes, String> {
         let now = tokens::now();
-        let good = key.mint(&tokens::claims(0, &[tokens::ROLE], now))?;
-        let no_role = key.mint(&tokens::claims(1, &["readRole"], now))?;
-        let other = key.mint(&tokens::claims(2, &[tokens::ROLE], now))?;
+        let good = tokens::mint(key, &tokens::claims(0, &[tokens::ROLE], now))?;
+        let no_role = tokens::mint(key, &tokens::claims(1, &["readRole"], now))?;
+        let other = tokens::mint(key, &tokens::claims(2, &[tokens::ROLE], now))?;
         let signed_part = good.rsplit_once('.').map_or("", |(head, _)| head);
         let foreign_signature = other.rsplit_once('.').map_or("", |(_, sig)| sig);
         Ok(Probes {
@@ -84,7 +84,7 @@ pub fn check(setup: Setup, port: u16, probes: &Probes) -> Result<(), String> {
             .as_deref()
             .map(|b| vec![("authorization", b)])
             .unwrap_or_default();
-        let reply = http::get(port, e.path, &headers)
+        let reply = http::send(port, "GET", e.path, &headers, None)
             .map_err(|err| format!("{}: {} to {}: {err}", setup.label(), e.what, e.path))?;
         if reply.status != e.status {
             return Err(format!(
@@ -94,7 +94,7 @@ pub fn check(setup: Setup, port: u16, probes: &Probes) -> Result<(), String> {
                 e.path,
                 reply.status,
                 e.status,
-                reply.body
+                reply.body_text()
             ));
         }
         if setup.authenticates() && e.status == 200 {

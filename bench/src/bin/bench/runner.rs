@@ -62,7 +62,7 @@ pub fn run_rounds(
                 TokenPath::Cold => &files.cold,
             };
             let envoy = fleet.get(case.setup)?;
-            let url = format!("http://127.0.0.1:{}{}", envoy.port, preflight::PATH);
+            let url = format!("http://127.0.0.1:{}{}", envoy.port(), preflight::PATH);
             let before = counters::read(envoy, case.setup)?;
             let rss_start_kib = envoy.rss_kib()?;
             let m = wrk.run(&url, seconds, file, offset)?;
@@ -167,7 +167,7 @@ pub fn describe_failures(fleet: &Fleet, failures: &[Failure]) -> String {
         for (name, value) in stats.iter().filter(|(_, v)| v != "0") {
             text.push_str(&format!("  {name}: {value}\n"));
         }
-        text.push_str(&envoy.log_tail(40));
+        text.push_str(&envoy.notable_log_tail(40));
         text.push_str(&format!("(logs in {})\n", envoy.dir().display()));
     }
     text

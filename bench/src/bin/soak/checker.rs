@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rolegate_bench::{http, tokens};
+use rolegate_bench::tokens;
+use rolegate_testkit::http;
 
 use crate::corpus::{Corpus, Kind};
 use crate::schedule;
@@ -117,8 +118,8 @@ pub fn probe(
             now - origin
         )
     };
-    let reply =
-        http::get(port, PATH, &headers).map_err(|e| format!("{}: no answer: {e}", label()))?;
+    let reply = http::send(port, "GET", PATH, &headers, None)
+        .map_err(|e| format!("{}: no answer: {e}", label()))?;
     entry
         .answer
         .check(&reply, &host)

@@ -9,9 +9,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use rolegate_bench::http::Response;
 use rolegate_bench::token_store;
 use rolegate_bench::tokens::{self, CLIENT_ID, ROLE};
+use rolegate_testkit::http::Response;
 
 use crate::keyring::{kid, Keyring};
 use crate::schedule::{CURRENT_SHIFT, RETIRED_SHIFT, ROTATE_SECONDS, SLOTS};
@@ -231,8 +231,11 @@ impl Answer {
             problems.push(format!("{absent}: {v:?} (expected none)"));
         }
         match self.error() {
-            None if reply.body != ROUTE_BODY => {
-                problems.push(format!("body {:?} (expected {ROUTE_BODY:?})", reply.body));
+            None if reply.body != ROUTE_BODY.as_bytes() => {
+                problems.push(format!(
+                    "body {:?} (expected {ROUTE_BODY:?})",
+                    reply.body_text()
+                ));
             }
             None => {}
             Some(expected) => {
@@ -240,13 +243,17 @@ impl Answer {
                 if content_type != Some("application/json") {
                     problems.push(format!("content-type {content_type:?}"));
                 }
-                let got: Option<Value> = serde_json::from_str(&reply.body).ok();
+                let got: Option<Value> = serde_json::from_slice(&reply.body).ok();
                 let fields = got.as_ref().and_then(Value::as_object).map(|o| {
                     let text = |k: &str| o.get(k).and_then(Value::as_str).unwrap_or_default();
                     (o.len(), text("error"), text("error_description"))
                 });
                 if fields != Some((2, expected.0, expected.1)) {
-                    problems.push(format!("body {:?} (expected {})", reply.body, self.body()));
+                    problems.push(format!(
+                        "body {:?} (expected {})",
+                        reply.body_text(),
+                        self.body()
+                    ));
                 }
             }
         }
@@ -406,7 +413,7 @@ fn signed_tokens(keyring: &Keyring, store: &Path) -> Result<(Vec<String>, bool),
                 Signer::Other => keyring.other_key(job.slot),
                 Signer::Forger => keyring.forger(),
             };
-            key.sign(&kid(job.slot), &claims_of(job.claims, job.serial, now))
+            tokens::sign_as(key, &kid(job.slot), &claims_of(job.claims, job.serial, now))
         })
     })
 }
@@ -680,7 +687,7 @@ mod tests {
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.to_string()))
                 .collect(),
-            body: body.to_string(),
+            body: body.as_bytes().to_vec(),
         }
     }
 

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use rolegate_bench::envoy::Envoy;
 use rolegate_bench::wrk;
+use rolegate_testkit::Envoy;
 
 /// wrk's counts for one kind of request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

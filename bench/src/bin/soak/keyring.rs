@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use rolegate_bench::tokens::SigningKey;
+use rolegate_bench::tokens::{self, SigningKey};
 
 use crate::schedule::{self, SLOTS};
 
@@ -58,7 +58,7 @@ impl Keyring {
     /// The public JWK of every slot, by slot: what the IdP serves from.
     pub fn public_jwks_by_slot(&self) -> Vec<Value> {
         (0..SLOTS)
-            .map(|slot| self.key(slot).public_jwk(&kid(slot)))
+            .map(|slot| tokens::public_jwk(self.key(slot), &kid(slot)))
             .collect()
     }
 

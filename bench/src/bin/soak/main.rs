@@ -23,10 +23,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use rolegate_bench::envoy::Envoy;
 use rolegate_bench::machine::Machine;
 use rolegate_bench::paths::Paths;
 use rolegate_bench::{template, tokens, wrk};
+use rolegate_testkit::envoy::{Bootstrap, Launch};
+use rolegate_testkit::Envoy;
 
 use checker::Checker;
 use corpus::{Corpus, Kind};
@@ -120,24 +121,22 @@ fn run(settings: &Settings) -> Result<bool, String> {
     let idp = Idp::start(keyring.public_jwks_by_slot(), origin)?;
     let config = template::render(
         &paths.templates.join("soak.yaml"),
-        &envoy_values(&paths, idp.port),
+        &envoy_values(&paths, idp.port()),
     )?;
-    let mut envoy = Envoy::start(
-        &paths.envoy,
-        &config,
-        &paths.work.join("envoy"),
-        CONCURRENCY,
-    )?;
+    let mut envoy = Launch::new(&paths.envoy, &paths.work.join("envoy"))
+        .concurrency(CONCURRENCY)
+        .start(&Bootstrap::Yaml(config))
+        .map_err(|e| e.to_string())?;
     println!(
         "Envoy pid {}, port {}, admin {}; IdP port {}",
         envoy.pid(),
-        envoy.port,
-        envoy.admin_port,
-        idp.port
+        envoy.port(),
+        envoy.admin_port(),
+        idp.port()
     );
     wait_for_first_keys(&envoy)?;
-    checker::probe_every_kind(&corpus, envoy.port, origin)
-        .map_err(|e| format!("pre-flight: {e}\n{}", envoy.log_tail(20)))?;
+    checker::probe_every_kind(&corpus, envoy.port(), origin)
+        .map_err(|e| format!("pre-flight: {e}\n{}", envoy.notable_log_tail(20)))?;
     println!("pre-flight: one request of every kind got its answer\n");
 
     let measured = drive(settings, &paths, &mut envoy, &idp, corpus, origin)?;
@@ -177,7 +176,7 @@ fn drive(
     corpus: Corpus,
     origin: i64,
 ) -> Result<Measured, String> {
-    let host = format!("127.0.0.1:{}", envoy.port);
+    let host = format!("127.0.0.1:{}", envoy.port());
     let requests_file = paths.work.join("requests.tsv");
     corpus.write_lua_file(&requests_file, origin, &host)?;
     let wrk = wrk::Wrk {
@@ -194,7 +193,7 @@ fn drive(
 
     let flap_from = tokens::now();
     idp.start_flapping(flap_from);
-    let checker = Checker::start(Arc::new(corpus), envoy.port, origin, CHECK_PAUSE)?;
+    let checker = Checker::start(Arc::new(corpus), envoy.port(), origin, CHECK_PAUSE)?;
     println!(
         "load started (t+{} s after the rotation origin)",
         flap_from - origin
@@ -255,7 +254,7 @@ fn wait_for_first_keys(envoy: &Envoy) -> Result<(), String> {
             return Err(format!(
                 "rolegate fetched no key set within {} s\n{}",
                 FIRST_KEYS_TIMEOUT.as_secs(),
-                envoy.log_tail(20)
+                envoy.notable_log_tail(20)
             ));
         }
         std::thread::sleep(Duration::from_millis(100));

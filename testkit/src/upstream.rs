@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Map, Value};
 
-use super::http::Request;
-use super::server::{lock, Handler, Outcome, Reply, Server};
+use crate::http::server::lock;
+use crate::http::{Handler, Limits, Outcome, Request, Response, Server};
 
 pub struct Echo {
     seen: Arc<Mutex<Vec<Request>>>,
@@ -26,25 +26,26 @@ pub fn describe(req: &Request) -> Value {
     }
     json!({
         "method": req.method,
-        "path": req.path,
+        "path": req.target,
         "headers": headers,
         "body": String::from_utf8_lossy(&req.body),
     })
 }
 
 impl Echo {
+    /// Starts on a free port of 127.0.0.1; panics when it cannot.
     pub fn start() -> Echo {
         let seen: Arc<Mutex<Vec<Request>>> = Arc::new(Mutex::new(Vec::new()));
         let handler: Handler = {
             let seen = seen.clone();
             Arc::new(move |req: &Request| {
                 lock(&seen).push(req.clone());
-                Outcome::Reply(Reply::json(200, &describe(req)))
+                Outcome::Reply(Response::json(200, &describe(req)))
             })
         };
         Echo {
             seen,
-            server: Server::start("upstream", handler),
+            server: Server::on_localhost("upstream", Limits::FORWARDED, handler),
         }
     }
 
@@ -55,10 +56,5 @@ impl Echo {
     /// Number of requests that reached the upstream.
     pub fn count(&self) -> usize {
         lock(&self.seen).len()
-    }
-
-    /// Copies of every request that reached the upstream.
-    pub fn requests(&self) -> Vec<Request> {
-        lock(&self.seen).clone()
     }
 }

@@ -1,44 +1,8 @@
-//! Compact JWS (RFC 7515) as the demo handles it: signing a header and claims with RS256,
-//! decoding a token's parts for display without verifying anything, and tampering with a
-//! payload to show that rolegate notices.
+//! Tampering with a token's payload, to show that rolegate notices: one character changed so
+//! that the claims still read as JSON, under the original signature.
 
-use crate::signing_key::SigningKey;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
+use rolegate_testkit::token::decode_part;
 use serde_json::Value;
-
-/// base64url without padding.
-pub fn b64url(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// `b64url(header).b64url(claims).b64url(RS256 signature)`.
-pub fn sign(key: &SigningKey, header: &Value, claims: &Value) -> Result<String, String> {
-    let input = format!(
-        "{}.{}",
-        b64url(header.to_string().as_bytes()),
-        b64url(claims.to_string().as_bytes())
-    );
-    let signature = key.sign_rs256(input.as_bytes())?;
-    Ok(format!("{input}.{}", b64url(&signature)))
-}
-
-/// A token's header and claims, decoded but NOT verified.
-pub fn decode_unverified(token: &str) -> Option<(Value, Value)> {
-    let mut parts = token.split('.');
-    let (header, payload, _signature) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() {
-        return None;
-    }
-    Some((decode_part(header)?, decode_part(payload)?))
-}
-
-fn decode_part(part: &str) -> Option<Value> {
-    let bytes = URL_SAFE_NO_PAD.decode(part).ok()?;
-    serde_json::from_slice::<Value>(&bytes)
-        .ok()
-        .filter(Value::is_object)
-}
 
 /// A token with one payload character replaced, and a description of the change.
 ///
@@ -105,11 +69,13 @@ pub fn tamper(token: &str) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rolegate_testkit::token::{decode_unverified, sign};
+    use rolegate_testkit::SigningKey;
     use serde_json::json;
 
     #[test]
-    fn a_signed_token_decodes_and_tampering_keeps_it_well_formed() {
-        let key = SigningKey::generate().unwrap();
+    fn tampering_keeps_a_signed_token_well_formed() {
+        let key = SigningKey::generate(2048).unwrap();
         let claims = json!({"aud": "api", "azp": "client-0001", "exp": 1_900_000_000,
             "iss": "https://issuer.example/", "roles": ["invokeRole"]});
         let token = sign(&key, &json!({"alg": "RS256", "typ": "JWT"}), &claims).unwrap();
@@ -139,17 +105,6 @@ mod tests {
                 .filter(|(a, b)| a != b)
                 .count(),
             1
-        );
-    }
-
-    #[test]
-    fn decoding_refuses_what_is_not_a_compact_jws() {
-        assert!(decode_unverified("a.b").is_none());
-        assert!(decode_unverified("e30.e30.x.y").is_none());
-        assert!(decode_unverified("e30.e30.sig").is_some());
-        assert!(
-            decode_unverified("W10.e30.sig").is_none(),
-            "[] is not an object"
         );
     }
 }

@@ -19,8 +19,8 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use super::envoy;
-use super::stack::Parts;
+use crate::bootstrap;
+use crate::stack::Parts;
 
 /// Type URL of the Wasm HTTP filter.
 pub const WASM_FILTER_TYPE: &str = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm";
@@ -104,7 +104,7 @@ pub fn bootstrap(
     });
     std::fs::write(&ecds_file, response.to_string())
         .unwrap_or_else(|e| panic!("write {}: {e}", ecds_file.display()));
-    let mut bootstrap = envoy::bootstrap(
+    let mut bootstrap = bootstrap::standard(
         vec![ecds_filter(resource_name, &ecds_file)],
         parts.idp_port,
         parts.upstream_port,

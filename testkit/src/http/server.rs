@@ -1,12 +1,14 @@
-//! A small HTTP/1.1 server on `std::net` with one thread per connection.
+//! A small HTTP/1.1 server on `std::net`, one thread per connection, for the local IdPs and
+//! upstreams.
 //!
-//! It keeps connections alive (Envoy's async HTTP client reuses them), reads bodies framed
-//! by `content-length` (no chunked request bodies: the demo's clients never send them),
-//! answers `Expect: 100-continue`, and refuses oversized or malformed requests with 4xx
-//! before closing the connection. Dropping the [`Server`] stops it and closes every
-//! connection it holds.
+//! It keeps connections alive (Envoy's connection pools reuse them) and reads pipelined
+//! requests in order, answers `Expect: 100-continue`, and refuses what is over its [`Limits`]
+//! or malformed with a 4xx before closing. A handler may also leave a request unanswered
+//! ([`Outcome::Hang`]) or drop the connection without an answer ([`Outcome::Reset`]): the
+//! faults an IdP has. Idle connections are closed only after a long timeout, so that Envoy
+//! never sends a request on a connection the server is closing; dropping the [`Server`] stops
+//! it and closes every connection it holds.
 
-use crate::http_message::{reason_phrase, Request, Response};
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -15,18 +17,59 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-/// What a server does with each request.
-pub type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
+use super::request::Request;
+use super::response::{reason_phrase, Response};
 
-/// Request line and headers together may not exceed this.
-const MAX_HEAD_BYTES: u64 = 16 * 1024;
+/// What a handler wants done with a request.
+pub enum Outcome {
+    Reply(Response),
+    /// Never answer; hold the connection until the peer closes it (or the server stops).
+    Hang,
+    /// Close the connection without an answer.
+    Reset,
+}
+
+impl From<Response> for Outcome {
+    fn from(response: Response) -> Outcome {
+        Outcome::Reply(response)
+    }
+}
+
+/// What a server does with each request.
+pub type Handler = Arc<dyn Fn(&Request) -> Outcome + Send + Sync>;
+
+/// What a server accepts.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Request line and headers together; more is refused with 431.
+    pub head_bytes: u64,
+    /// A larger body is refused with 413.
+    pub body_bytes: usize,
+    /// Whether `transfer-encoding: chunked` bodies are read; refused with 501 otherwise.
+    pub chunked_bodies: bool,
+}
+
+impl Limits {
+    /// For upstreams behind Envoy, which forwards what its clients send (large and chunked
+    /// bodies included).
+    pub const FORWARDED: Limits = Limits {
+        head_bytes: 1 << 20,
+        body_bytes: 16 << 20,
+        chunked_bodies: true,
+    };
+    /// For a server that only the demo's own clients call: small heads and bodies, framed by
+    /// `content-length`.
+    pub const STRICT: Limits = Limits {
+        head_bytes: 16 * 1024,
+        body_bytes: 64 * 1024,
+        chunked_bodies: false,
+    };
+}
+
 /// After a refusal, input is drained for at most this long and this much.
 const LINGER: Duration = Duration::from_secs(1);
 const MAX_LINGER_BYTES: u64 = 1024 * 1024;
-/// A larger body is refused with 413.
-const MAX_BODY_BYTES: usize = 64 * 1024;
-/// An idle keep-alive connection is closed after this. Longer than any pause in the demo,
-/// so Envoy never sends a request on a connection the server is closing.
+/// An idle keep-alive connection is closed after this: longer than any pause in a run.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// A running server; stopped when dropped.
@@ -37,6 +80,8 @@ pub struct Server {
 }
 
 struct Shared {
+    name: String,
+    limits: Limits,
     stopping: AtomicBool,
     next_id: AtomicU64,
     /// Open connections, so that stopping can close them.
@@ -44,28 +89,47 @@ struct Shared {
 }
 
 impl Server {
-    /// Binds `addr` (port 0 picks a free port) and serves `handler` on a background thread.
-    pub fn start(addr: SocketAddr, handler: Handler) -> io::Result<Server> {
-        Server::serve(TcpListener::bind(addr)?, handler)
+    /// Binds `addr` (port 0 picks a free port) and serves `handler` on background threads
+    /// named after `name`.
+    pub fn start(
+        name: &str,
+        addr: SocketAddr,
+        limits: Limits,
+        handler: Handler,
+    ) -> io::Result<Server> {
+        Server::serve(name, TcpListener::bind(addr)?, limits, handler)
     }
 
-    /// Serves `handler` on an already bound listener, on a background thread.
-    pub fn serve(listener: TcpListener, handler: Handler) -> io::Result<Server> {
+    /// Serves `handler` on an already bound listener.
+    pub fn serve(
+        name: &str,
+        listener: TcpListener,
+        limits: Limits,
+        handler: Handler,
+    ) -> io::Result<Server> {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
+            name: name.to_string(),
+            limits,
             stopping: AtomicBool::new(false),
             next_id: AtomicU64::new(0),
             connections: Mutex::new(HashMap::new()),
         });
         let accept_shared = Arc::clone(&shared);
         let accept = thread::Builder::new()
-            .name(format!("http-accept-{}", addr.port()))
+            .name(format!("{name}-accept"))
             .spawn(move || accept_loop(&listener, &handler, &accept_shared))?;
         Ok(Server {
             addr,
             shared,
             accept: Some(accept),
         })
+    }
+
+    /// Binds a free port on 127.0.0.1; panics when it cannot (tests).
+    pub fn on_localhost(name: &str, limits: Limits, handler: Handler) -> Server {
+        Server::start(name, SocketAddr::from(([127, 0, 0, 1], 0)), limits, handler)
+            .unwrap_or_else(|e| panic!("{name}: cannot serve on 127.0.0.1: {e}"))
     }
 
     /// The port the server listens on.
@@ -89,12 +153,15 @@ impl Drop for Server {
         if let Some(accept) = self.accept.take() {
             let _ = accept.join();
         }
-        if let Ok(connections) = self.shared.connections.lock() {
-            for stream in connections.values() {
-                let _ = stream.shutdown(Shutdown::Both);
-            }
+        for stream in lock(&self.shared.connections).values() {
+            let _ = stream.shutdown(Shutdown::Both);
         }
     }
+}
+
+/// A lock that a panicking holder did not poison for the others.
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn accept_loop(listener: &TcpListener, handler: &Handler, shared: &Arc<Shared>) {
@@ -104,24 +171,20 @@ fn accept_loop(listener: &TcpListener, handler: &Handler, shared: &Arc<Shared>) 
         }
         let Ok(stream) = stream else { continue };
         let id = shared.next_id.fetch_add(1, Ordering::SeqCst);
-        if let (Ok(copy), Ok(mut connections)) = (stream.try_clone(), shared.connections.lock()) {
-            connections.insert(id, copy);
+        if let Ok(copy) = stream.try_clone() {
+            lock(&shared.connections).insert(id, copy);
         }
         let handler = Arc::clone(handler);
         let conn_shared = Arc::clone(shared);
         let spawned = thread::Builder::new()
-            .name(format!("http-conn-{id}"))
+            .name(format!("{}-conn-{id}", shared.name))
             .spawn(move || {
-                serve_connection(stream, &handler);
-                if let Ok(mut connections) = conn_shared.connections.lock() {
-                    connections.remove(&id);
-                }
+                serve_connection(stream, &handler, &conn_shared);
+                lock(&conn_shared.connections).remove(&id);
             });
         if spawned.is_err() {
-            if let Ok(mut connections) = shared.connections.lock() {
-                if let Some(stream) = connections.remove(&id) {
-                    let _ = stream.shutdown(Shutdown::Both);
-                }
+            if let Some(stream) = lock(&shared.connections).remove(&id) {
+                let _ = stream.shutdown(Shutdown::Both);
             }
         }
     }
@@ -145,7 +208,7 @@ fn reject(status: u16, message: &str) -> ReadError {
     ReadError::Reject(Response::text(status, message))
 }
 
-fn serve_connection(stream: TcpStream, handler: &Handler) {
+fn serve_connection(stream: TcpStream, handler: &Handler, shared: &Shared) {
     let _ = stream.set_read_timeout(Some(IDLE_TIMEOUT));
     let _ = stream.set_nodelay(true);
     let Ok(read_half) = stream.try_clone() else {
@@ -154,30 +217,51 @@ fn serve_connection(stream: TcpStream, handler: &Handler) {
     let mut reader = BufReader::new(read_half);
     let mut writer = stream;
     loop {
-        match read_request(&mut reader, &mut writer) {
-            Ok(None) | Err(ReadError::Io) => return,
-            Ok(Some((request, keep_alive))) => {
-                let response = handler(&request);
-                if write_response(&mut writer, &response, keep_alive).is_err() || !keep_alive {
-                    return;
+        match read_request(&mut reader, &mut writer, &shared.limits) {
+            Ok(None) | Err(ReadError::Io) => break,
+            Ok(Some(request)) => {
+                if shared.stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                match handler(&request) {
+                    Outcome::Reply(response) => {
+                        let keep_alive = request.keeps_alive() && !asks_to_close(&response);
+                        let written = write_response(&mut writer, &response, keep_alive, &request);
+                        if written.is_err() || !keep_alive {
+                            break;
+                        }
+                    }
+                    Outcome::Hang => {
+                        // Swallow whatever arrives until the peer gives up.
+                        let _ = io::copy(&mut reader, &mut io::sink());
+                        break;
+                    }
+                    Outcome::Reset => break,
                 }
             }
             Err(ReadError::Reject(response)) => {
-                let _ = write_response(&mut writer, &response, false);
+                let _ = write_response(&mut writer, &response, false, &Request::default());
                 linger_close(&mut reader, &writer);
                 return;
             }
         }
     }
+    let _ = writer.shutdown(Shutdown::Both);
+}
+
+fn asks_to_close(response: &Response) -> bool {
+    response
+        .header("connection")
+        .is_some_and(|v| v.eq_ignore_ascii_case("close"))
 }
 
 /// Reads one request; `Ok(None)` when the peer closed the connection between requests.
-/// The flag says whether the connection stays open after the answer.
 fn read_request(
     reader: &mut BufReader<TcpStream>,
     writer: &mut TcpStream,
-) -> Result<Option<(Request, bool)>, ReadError> {
-    let mut budget = MAX_HEAD_BYTES;
+    limits: &Limits,
+) -> Result<Option<Request>, ReadError> {
+    let mut budget = limits.head_bytes;
     // RFC 9112 §2.2: ignore empty lines before the request line.
     let request_line = loop {
         match read_line(reader, &mut budget)? {
@@ -200,6 +284,7 @@ fn read_request(
     let mut request = Request {
         method: (*method).to_string(),
         target: (*target).to_string(),
+        version: (*version).to_string(),
         headers: Vec::new(),
         body: Vec::new(),
     };
@@ -212,29 +297,38 @@ fn read_request(
         }
         request.headers.push(parse_header(&line)?);
     }
-    let keep_alive = keeps_alive(&request, version);
-    if request.header("transfer-encoding").is_some() {
-        return Err(reject(
-            501,
-            "transfer-encoding is not supported; send content-length",
-        ));
-    }
-    let length = content_length(&request)?;
-    if length > MAX_BODY_BYTES {
+    let chunked = match request.header("transfer-encoding") {
+        None => false,
+        Some(coding) if limits.chunked_bodies && coding.eq_ignore_ascii_case("chunked") => true,
+        Some(_) => {
+            return Err(reject(
+                501,
+                "transfer-encoding is not supported; send content-length",
+            ))
+        }
+    };
+    let length = if chunked {
+        0
+    } else {
+        content_length(&request)?
+    };
+    if length > limits.body_bytes {
         return Err(reject(413, "request body too large"));
     }
-    if length > 0 {
-        let continue_expected = request
-            .header("expect")
-            .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
-        if continue_expected {
-            writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
-        }
+    let continue_expected = request
+        .header("expect")
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+    if continue_expected && (chunked || length > 0) {
+        writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+    }
+    if chunked {
+        request.body = read_chunked(reader, limits)?;
+    } else if length > 0 {
         let mut body = vec![0; length];
         reader.read_exact(&mut body)?;
         request.body = body;
     }
-    Ok(Some((request, keep_alive)))
+    Ok(Some(request))
 }
 
 /// One line without its line ending; `None` at end of stream before any byte.
@@ -285,20 +379,6 @@ fn parse_header(line: &str) -> Result<(String, String), ReadError> {
     ))
 }
 
-fn keeps_alive(request: &Request, version: &str) -> bool {
-    let tokens: Vec<String> = request
-        .headers
-        .iter()
-        .filter(|(n, _)| n == "connection")
-        .flat_map(|(_, v)| v.split(','))
-        .map(|t| t.trim().to_ascii_lowercase())
-        .collect();
-    if tokens.iter().any(|t| t == "close") {
-        return false;
-    }
-    version == "HTTP/1.1" || tokens.iter().any(|t| t == "keep-alive")
-}
-
 /// The body length: every `content-length` value must be the same number (RFC 9112 §6.3).
 fn content_length(request: &Request) -> Result<usize, ReadError> {
     let mut length = None;
@@ -323,6 +403,33 @@ fn content_length(request: &Request) -> Result<usize, ReadError> {
     Ok(length.unwrap_or(0))
 }
 
+/// A chunked body (RFC 9112 §7.1); chunk extensions and trailers are read and dropped.
+fn read_chunked(reader: &mut BufReader<TcpStream>, limits: &Limits) -> Result<Vec<u8>, ReadError> {
+    let mut body = Vec::new();
+    let mut budget = limits.head_bytes;
+    loop {
+        let Some(line) = read_line(reader, &mut budget)? else {
+            return Err(ReadError::Io);
+        };
+        let size_text = line.split(';').next().unwrap_or_default().trim();
+        let size = usize::from_str_radix(size_text, 16)
+            .map_err(|_| reject(400, "malformed chunk size"))?;
+        if size == 0 {
+            while read_line(reader, &mut budget)?.is_some_and(|trailer| !trailer.is_empty()) {}
+            return Ok(body);
+        }
+        if body.len() + size > limits.body_bytes {
+            return Err(reject(413, "request body too large"));
+        }
+        let start = body.len();
+        body.resize(start + size, 0);
+        reader.read_exact(body.get_mut(start..).unwrap_or_default())?;
+        if read_line(reader, &mut budget)?.is_none_or(|rest| !rest.is_empty()) {
+            return Err(reject(400, "chunk not followed by CRLF"));
+        }
+    }
+}
+
 /// Closes after a refusal without losing the answer (RFC 9112 §9.6): closing a socket
 /// with unread input resets the connection, and the client may then never read the answer.
 /// So: stop sending, then read and discard what the client still sends, for a short while.
@@ -332,7 +439,12 @@ fn linger_close(reader: &mut BufReader<TcpStream>, writer: &TcpStream) {
     let _ = io::copy(&mut reader.by_ref().take(MAX_LINGER_BYTES), &mut io::sink());
 }
 
-fn write_response(writer: &mut TcpStream, response: &Response, keep_alive: bool) -> io::Result<()> {
+fn write_response(
+    writer: &mut TcpStream,
+    response: &Response,
+    keep_alive: bool,
+    request: &Request,
+) -> io::Result<()> {
     let mut head = format!(
         "HTTP/1.1 {} {}\r\n",
         response.status,
@@ -349,7 +461,9 @@ fn write_response(writer: &mut TcpStream, response: &Response, keep_alive: bool)
     }
     head.push_str("\r\n");
     let mut bytes = head.into_bytes();
-    bytes.extend_from_slice(&response.body);
+    if !request.method.eq_ignore_ascii_case("HEAD") {
+        bytes.extend_from_slice(&response.body);
+    }
     writer.write_all(&bytes)?;
     writer.flush()
 }

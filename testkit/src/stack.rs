@@ -7,11 +7,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::envoy::{self, Envoy};
-use super::http::{self, Response};
-use super::idp::Idp;
-use super::keys::bearer;
-use super::upstream::Echo;
+use crate::bootstrap;
+use crate::envoy::{rolegate_bootstrap, Envoy};
+use crate::http::{self, Response};
+use crate::idp::Idp;
+use crate::token::bearer;
+use crate::upstream::Echo;
+use crate::workspace;
 
 /// What a bootstrap builder gets to work with.
 pub struct Parts<'a> {
@@ -26,11 +28,12 @@ pub struct Parts<'a> {
 impl Parts<'_> {
     /// The harness's standard bootstrap with the rolegate filter configured with `plugin_config`.
     pub fn standard(&self, plugin_config: &Value) -> Value {
-        envoy::bootstrap(
-            vec![envoy::wasm_filter(plugin_config, self.wasm)],
+        rolegate_bootstrap(
+            plugin_config,
+            self.wasm,
+            self.dir,
             self.idp_port,
             self.upstream_port,
-            self.access_log,
         )
     }
 }
@@ -54,9 +57,9 @@ impl Stack {
             let mut bootstrap = p.standard(config);
             let clusters = names
                 .iter()
-                .map(|n| envoy::static_cluster(n, p.idp_port))
+                .map(|n| bootstrap::static_cluster(n, p.idp_port))
                 .collect();
-            envoy::add_clusters(&mut bootstrap, clusters);
+            bootstrap::add_clusters(&mut bootstrap, clusters);
             bootstrap
         })
     }
@@ -64,21 +67,23 @@ impl Stack {
     /// Starts the upstream and Envoy with the bootstrap `make` builds.
     pub fn start_with(idp: Idp, make: impl FnOnce(&Parts<'_>) -> Value) -> Stack {
         let up = Echo::start();
-        let wasm = envoy::wasm_module();
+        let wasm = workspace::wasm_module().unwrap_or_else(|e| panic!("{e}"));
         let (idp_port, upstream_port) = (idp.port(), up.port());
-        let envoy = Envoy::start_with(|access_log| {
-            let dir = access_log
-                .parent()
-                .unwrap_or_else(|| panic!("{} has no parent", access_log.display()));
+        let envoy = Envoy::start_with(|dir| {
             make(&Parts {
                 idp_port,
                 upstream_port,
-                access_log,
+                access_log: &dir.join("access.log"),
                 dir,
                 wasm: &wasm,
             })
         });
         Stack { envoy, up, idp }
+    }
+
+    /// `GET path` through Envoy.
+    pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> Response {
+        self.envoy.get(path, headers)
     }
 
     /// `GET path` with `authorization: Bearer <token>`.

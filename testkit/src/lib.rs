@@ -1,0 +1,39 @@
+//! rolegate's test kit, for development only: what the tests, `make demo`, `make bench`,
+//! `make soak` and the fuzz targets need to run rolegate and talk to it.
+//!
+//! - Envoy: [`bootstrap`] renders its configuration, [`envoy`] runs the process (start, wait
+//!   until ready, read stats and logs, stop when dropped), [`istio`] delivers the filter the
+//!   way istiod does.
+//! - HTTP/1.1: [`http`], a server for the local IdPs and upstreams that can also hang or reset a
+//!   connection, and a client (ureq).
+//! - Tokens: [`signing_key`] signs RS256, [`token`] makes and reads compact JWS, [`jwks`] key
+//!   sets, [`entra`] the tenant and claims of Entra ID tokens, [`test_keys`] the keys in
+//!   `tests/keys/`.
+//! - Stand-ins: [`idp`] the local IdP (JWKS, discovery, token endpoint, faults), [`upstream`]
+//!   an echo upstream.
+//! - For the tests: [`stack`] (IdP, upstream and Envoy together, request patterns) and
+//!   [`answers`] (assertions on rolegate's answers).
+//!
+//! [`workspace`] finds the Envoy binary, the module and the test keys.
+
+pub mod answers;
+pub mod bootstrap;
+pub mod entra;
+pub mod envoy;
+pub mod http;
+pub mod idp;
+pub mod istio;
+pub mod jwks;
+pub mod signing_key;
+pub mod stack;
+pub mod test_keys;
+pub mod token;
+pub mod upstream;
+pub mod workspace;
+
+pub use envoy::Envoy;
+pub use http::Response;
+pub use idp::{Idp, IdpMode};
+pub use signing_key::SigningKey;
+pub use stack::Stack;
+pub use upstream::Echo;
