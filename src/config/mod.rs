@@ -708,6 +708,7 @@ fn read_claim_to_header(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decision::host_pattern::HostPattern;
 
     const GOOD: &str = r#"{
       "providers": [{
@@ -850,6 +851,231 @@ mod tests {
             Ok(_) => Vec::new(),
             Err(errs) => errs.iter().map(ToString::to_string).collect(),
         }
+    }
+
+    #[test]
+    fn claims_hosts_names_and_allow_missing() {
+        let c = Config::parse(
+            with_rules(
+                r#"[{"name": "calc", "match": {"hosts": ["API.contoso.com", "*.t.contoso.com"],
+                      "path_separated_prefix": "/calc"}, "roles": ["r"],
+                      "claims": [{"claim": "azp", "values": ["a", "b"]}, {"claim": "tid", "values": ["t"]}]},
+                    {"match": {"prefix": "/docs/"}, "allow_missing": true}]"#,
+            )
+            .as_bytes(),
+        )
+        .expect("valid");
+        let rule = &c.rules[0];
+        assert_eq!(rule.name.as_deref(), Some("calc"));
+        let hosts: Vec<String> = rule.hosts.iter().flatten().map(HostPattern::text).collect();
+        assert_eq!(hosts, ["api.contoso.com", "*.t.contoso.com"]);
+        assert_eq!(rule.claims.len(), 2);
+        assert_eq!(
+            (rule.claims[0].slot, rule.claims[1].slot),
+            (0, 1),
+            "each claim name its slot"
+        );
+        assert_eq!(c.rules[1].requirement, Requirement::TokenIfPresent);
+        assert!(c.rules[1].hosts.is_none() && c.rules[1].name.is_none());
+
+        for (rules, want) in [
+            (
+                r#"[{"match": {"prefix": "/"}, "allow_missing": true, "roles": ["r"]}]"#,
+                "rules[0].allow_missing: cannot be combined with roles",
+            ),
+            (
+                r#"[{"match": {"prefix": "/"}, "allow_missing": true, "claims": [{"claim": "a", "values": ["b"]}]}]"#,
+                "rules[0].allow_missing: cannot be combined with claims",
+            ),
+            (
+                r#"[{"match": {"prefix": "/"}, "allow_missing": true, "allow_anonymous": true}]"#,
+                "rules[0].allow_missing: cannot be combined with allow_anonymous",
+            ),
+            (
+                r#"[{"match": {"prefix": "/"}, "allow_anonymous": true, "claims": [{"claim": "a", "values": ["b"]}]}]"#,
+                "rules[0].allow_anonymous: cannot be combined with claims",
+            ),
+            (
+                r#"[{"name": "a", "match": {"prefix": "/a/"}}, {"name": "a", "match": {"prefix": "/b/"}}]"#,
+                "rules[1].name: rule name a is used twice",
+            ),
+            (
+                r#"[{"name": "a.b", "match": {"prefix": "/"}}]"#,
+                "rules[0].name: use letters, digits",
+            ),
+            (
+                r#"[{"match": {"prefix": "/", "hosts": []}}]"#,
+                "rules[0].match.hosts: must list at least one host",
+            ),
+            (
+                r#"[{"match": {"prefix": "/", "hosts": ["api.contoso.com:443"]}}]"#,
+                "rules[0].match.hosts[0]: write the host without a port",
+            ),
+            (
+                r#"[{"match": {"prefix": "/", "hosts": ["a.*.com"]}}]"#,
+                "rules[0].match.hosts[0]: a wildcard may only be a whole leading label",
+            ),
+            (
+                r#"[{"match": {"prefix": "/", "hosts": "a.com"}}]"#,
+                "rules[0].match.hosts: expected an array",
+            ),
+            (
+                r#"[{"match": {"prefix": "/"}, "claims": []}]"#,
+                "rules[0].claims: must list at least one claim",
+            ),
+            (
+                r#"[{"match": {"prefix": "/"}, "claims": [{"claim": "a"}]}]"#,
+                "rules[0].claims[0].values: is required",
+            ),
+            (
+                r#"[{"match": {"prefix": "/"}, "claims": [{"claim": "a", "values": []}]}]"#,
+                "rules[0].claims[0].values: must list at least one value",
+            ),
+            (
+                r#"[{"match": {"prefix": "/"}, "claims": [{"claim": "a", "values": [42]}]}]"#,
+                "rules[0].claims[0].values",
+            ),
+            (
+                r#"[{"match": {"prefix": "/"}, "claims": [{"claim": "", "values": ["x"]}]}]"#,
+                "rules[0].claims[0].claim: must not be empty",
+            ),
+            (
+                r#"[{"match": {"prefix": "/"}, "claims": [{"claim": "a", "values": ["x"], "value": "y"}]}]"#,
+                "rules[0].claims[0].value",
+            ),
+        ] {
+            let e = errors(&with_rules(rules));
+            assert!(
+                e.iter().any(|line| line.starts_with(want)),
+                "{rules}: want {want}, got {e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn required_claims_share_slots_with_rule_claims() {
+        let text = GOOD.replace(
+            r#""audiences": ["app", "api://app"],"#,
+            r#""audiences": ["app", "api://app"],
+               "required_claims": [{"claim": "tid", "values": ["t1"]}, {"claim": "idtyp", "values": ["app"]}],"#,
+        );
+        let text = text.replace(
+            r#""roles": ["invokeRole"]}"#,
+            r#""roles": ["invokeRole"], "claims": [{"claim": "tid", "values": ["t2"]}]}"#,
+        );
+        let c = Config::parse(text.as_bytes()).expect("valid");
+        let required = &c.providers[0].required_claims;
+        assert_eq!((required[0].slot, required[1].slot), (0, 1));
+        assert_eq!(c.rules[1].claims[0].slot, 0, "tid is read once");
+        let e = errors(&GOOD.replace(
+            r#""audiences": ["app", "api://app"],"#,
+            r#""audiences": ["app", "api://app"], "required_claims": {"claim": "tid"},"#,
+        ));
+        assert!(
+            e[0].starts_with("providers[0].required_claims: expected an array"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn multi_tenant_azure_ad() {
+        let provider = |azure: &str| {
+            format!(
+                r#"{{"providers": [{{"name": "entra", "audiences": ["api://app"],
+                    "azure_ad": {{"tenant": "organizations", "cluster": "entra"{azure}}}}}],
+                    "rules": [{{"match": {{"prefix": "/"}}}}]}}"#
+            )
+        };
+        let t1 = "11111111-2222-3333-4444-555555555555";
+        let t2 = "AAAAAAAA-2222-3333-4444-555555555555";
+        let c = Config::parse(provider(&format!(r#","tenants": ["{t1}", "{t2}"]"#)).as_bytes())
+            .expect("valid");
+        let p = &c.providers[0];
+        assert!(p.issuers.is_empty());
+        let tenants = p.tenant_issuers.as_ref().expect("multi-tenant");
+        assert_eq!(
+            p.document_issuers(),
+            ["https://login.microsoftonline.com/{tenantid}/v2.0"]
+        );
+        let v2 = format!("https://login.microsoftonline.com/{t1}/v2.0");
+        let v1 = format!("https://sts.windows.net/{t1}/");
+        assert_eq!(c.provider_for_issuer(&v2), Some(0));
+        assert_eq!(c.provider_for_issuer(&v1), Some(0));
+        assert!(tenants.admits(&v2, Some(t1)));
+        assert!(tenants.admits(&v1, Some(t1)));
+        let second = format!(
+            "https://login.microsoftonline.com/{}/v2.0",
+            t2.to_lowercase()
+        );
+        assert!(tenants.admits(&second, Some(&t2.to_lowercase())));
+        let other = "99999999-2222-3333-4444-555555555555";
+        let foreign = format!("https://login.microsoftonline.com/{other}/v2.0");
+        assert_eq!(
+            c.provider_for_issuer(&foreign),
+            Some(0),
+            "picked, then refused"
+        );
+        assert!(!tenants.admits(&foreign, Some(other)));
+        assert!(!tenants.admits(&v2, Some(other)), "iss and tid disagree");
+        assert!(!tenants.admits(&v2, None));
+        for not_a_tenant in [
+            "https://login.microsoftonline.com/{tenantid}/v2.0",
+            "https://login.microsoftonline.com/organizations/v2.0",
+            "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555/v2.0/x",
+        ] {
+            assert_eq!(c.provider_for_issuer(not_a_tenant), None, "{not_a_tenant}");
+        }
+        let KeySource::Discovery { document, .. } = &p.keys else {
+            panic!("discovery")
+        };
+        assert_eq!(
+            document.uri,
+            "https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration"
+        );
+
+        let any =
+            Config::parse(provider(r#","allow_any_tenant": true"#).as_bytes()).expect("valid");
+        let any = any.providers[0]
+            .tenant_issuers
+            .as_ref()
+            .expect("multi-tenant");
+        assert!(any.admits(&foreign, Some(other)));
+
+        for (azure, want) in [
+            ("", "providers[0].azure_ad.tenants: is required"),
+            (
+                r#","tenants": []"#,
+                "providers[0].azure_ad.tenants: must list at least one",
+            ),
+            (
+                r#","tenants": ["contoso.com"]"#,
+                "providers[0].azure_ad.tenants: expected tenant ids",
+            ),
+            (
+                &format!(r#","tenants": ["{t1}"], "allow_any_tenant": true"#),
+                "providers[0].azure_ad.allow_any_tenant: give tenants or allow_any_tenant",
+            ),
+        ] {
+            let e = errors(&provider(azure));
+            assert!(e[0].starts_with(want), "{azure}: {e:?}");
+        }
+        let single = provider(&format!(r#","tenants": ["{t1}"]"#)).replace("organizations", t1);
+        let e = errors(&single);
+        assert!(
+            e[0].starts_with("providers[0].azure_ad.tenants: only applies with"),
+            "{e:?}"
+        );
+        let two = format!(
+            r#"{{"providers": [
+                {{"name": "a", "audiences": ["x"], "azure_ad": {{"tenant": "organizations", "cluster": "c", "allow_any_tenant": true}}}},
+                {{"name": "b", "audiences": ["y"], "azure_ad": {{"tenant": "organizations", "cluster": "c", "tenants": ["{t1}"]}}}}],
+                "rules": [{{"match": {{"prefix": "/"}}}}]}}"#
+        );
+        let e = errors(&two);
+        assert!(
+            e[0].starts_with("providers[1].azure_ad.tenant: two multi-tenant providers"),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -1284,4 +1284,190 @@ mod tests {
             ]
         );
     }
+
+    /// A request with a chosen `:authority` and token (or none).
+    struct Addressed {
+        authority: &'static str,
+        token: Option<&'static str>,
+    }
+
+    impl RequestHeaders for Addressed {
+        fn header(&self, name: &str) -> Option<String> {
+            match name {
+                ":method" => Some("GET".into()),
+                ":path" => Some("/calc/v1/add/1/1".into()),
+                ":authority" => Some(self.authority.into()),
+                "authorization" => self.token.map(|t| format!("Bearer {}", t.trim())),
+                _ => None,
+            }
+        }
+    }
+
+    const AZP: &str = "5f28c10f-ecd5-45ef-96b8-db4311802e89";
+    const TID: &str = "966ac572-f5b7-4bbe-aa88-c76419c0f851";
+
+    /// The real token's provider (local keys stand in for any source) with `provider_extra`
+    /// fields, and `rules`.
+    fn policy(provider_extra: &str, rules: &str) -> Config {
+        let text = format!(
+            r#"{{"providers":[{{"name":"aad","issuer":"{ISSUER}","audiences":["{AUDIENCE}"],
+                "remote_jwks":{{"cluster":"c","uri":"https://login/keys"}}{provider_extra}}}],
+                "claim_to_headers":[{{"claim":"azp","header":"x-client-id"}}],
+                "rules":{rules}}}"#
+        );
+        Config::parse(text.as_bytes()).expect("config")
+    }
+
+    /// (rule index, verified) of an allow, or the denial's reason and failing claim entry.
+    fn outcome_of(
+        config: &Config,
+        request: &dyn RequestHeaders,
+    ) -> Result<(usize, bool), (DenyReason, Option<usize>)> {
+        let keys = keys(KEYS_WITH_KID, 1);
+        let cache = VerifiedTokenCache::new(10);
+        let env = Environment {
+            keys: &keys,
+            verifier: &PureRust,
+            cache: Some(&cache),
+            now: DURING,
+            wait: WaitPermission::default(),
+        };
+        // Twice: the second answer comes from the token cache and must be the same.
+        let mut answers = (0..2).map(|_| match decide_with(config, request, &env) {
+            Outcome::Allow(allow) => Ok((allow.rule, allow.verified)),
+            Outcome::Deny(d) => Err((d.reason, d.condition)),
+            Outcome::WaitForKeys { .. } => Err((DenyReason::NoKeys, None)),
+        });
+        let first = answers.next().expect("first");
+        assert_eq!(
+            answers.next().expect("second"),
+            first,
+            "cached answer differs"
+        );
+        first
+    }
+
+    fn with_token() -> Addressed {
+        Addressed {
+            authority: "api",
+            token: Some(TOKEN),
+        }
+    }
+
+    #[test]
+    fn claim_conditions_after_the_roles_and_required_claims_before() {
+        let role = r#""roles":["access_as_application"]"#;
+        let rows: [(&str, String, Result<(usize, bool), (DenyReason, Option<usize>)>); 8] = [
+            ("", format!(r#"[{{"match":{{"prefix":"/"}},{role},"claims":[{{"claim":"azp","values":["x","{AZP}"]}}]}}]"#), Ok((0, true))),
+            ("", format!(r#"[{{"match":{{"prefix":"/"}},{role},"claims":[{{"claim":"azp","values":["{AZP}"]}},{{"claim":"idtyp","values":["user"]}}]}}]"#), Err((DenyReason::Claim, Some(1)))),
+            ("", format!(r#"[{{"match":{{"prefix":"/"}},"roles":["admin"],"claims":[{{"claim":"azp","values":["x"]}}]}}]"#), Err((DenyReason::Role, None))),
+            ("", r#"[{"match":{"prefix":"/"},"claims":[{"claim":"roles","values":["access_as_application"]},{"claim":"ver","values":["2.0"]}]}]"#.to_string(), Ok((0, true))),
+            ("", r#"[{"match":{"prefix":"/"},"claims":[{"claim":"nbf","values":["1725265453"]}]}]"#.to_string(), Ok((0, true))),
+            (&format!(r#","required_claims":[{{"claim":"tid","values":["{TID}"]}},{{"claim":"idtyp","values":["app"]}}]"#), format!(r#"[{{"match":{{"prefix":"/"}},{role}}}]"#), Ok((0, true))),
+            (r#","required_claims":[{"claim":"idtyp","values":["app"]},{"claim":"tid","values":["other"]}]"#, format!(r#"[{{"match":{{"prefix":"/"}},"roles":["admin"]}}]"#), Err((DenyReason::RequiredClaim, Some(1)))),
+            (r#","required_claims":[{"claim":"missing","values":["x"]}]"#, r#"[{"match":{"prefix":"/"},"allow_missing":true}]"#.to_string(), Err((DenyReason::RequiredClaim, Some(0)))),
+        ];
+        for (provider, rules, want) in rows {
+            let config = policy(provider, &rules);
+            assert_eq!(
+                outcome_of(&config, &with_token()),
+                want,
+                "{provider} {rules}"
+            );
+        }
+        let config = policy(
+            r#","required_claims":[{"claim":"tid","values":["other"]}]"#,
+            r#"[{"match":{"prefix":"/"}}]"#,
+        );
+        let denial = match decide(
+            &config,
+            &with_token(),
+            &keys(KEYS_WITH_KID, 1),
+            DURING,
+            WaitPermission::default(),
+        ) {
+            Outcome::Deny(d) => d,
+            other => panic!("{other:?}"),
+        };
+        let reply = reply::local_reply(&denial);
+        assert_eq!((reply.status, denial.reason.name()), (401, "claim"));
+        let config = policy(
+            "",
+            r#"[{"match":{"prefix":"/"},"claims":[{"claim":"tid","values":["other"]}]}]"#,
+        );
+        let denial = match decide(
+            &config,
+            &with_token(),
+            &keys(KEYS_WITH_KID, 1),
+            DURING,
+            WaitPermission::default(),
+        ) {
+            Outcome::Deny(d) => d,
+            other => panic!("{other:?}"),
+        };
+        let reply = reply::local_reply(&denial);
+        assert_eq!((reply.status, denial.reason.name()), (403, "claim"));
+        assert!(reply.body.contains("insufficient_scope"));
+    }
+
+    #[test]
+    fn hosts_and_allow_missing() {
+        let config = policy(
+            "",
+            r#"[{"match":{"hosts":["api.contoso.com"],"prefix":"/"},"roles":["admin"]},
+                {"match":{"hosts":["*.contoso.com"],"prefix":"/"},"allow_missing":true},
+                {"match":{"prefix":"/calc/"},"roles":["access_as_application"]}]"#,
+        );
+        let at = |authority: &'static str, token: Option<&'static str>| {
+            outcome_of(&config, &Addressed { authority, token })
+        };
+        assert_eq!(
+            at("API.contoso.com:443", Some(TOKEN)),
+            Err((DenyReason::Role, None))
+        );
+        assert_eq!(
+            at("x.contoso.com", Some(TOKEN)),
+            Ok((1, true)),
+            "a valid token is verified"
+        );
+        assert_eq!(at("x.contoso.com", None), Ok((1, false)), "no token passes");
+        assert_eq!(
+            at("x.contoso.com", Some("a.b.c")),
+            Err((DenyReason::Malformed, None))
+        );
+        assert_eq!(at("contoso.com", None), Err((DenyReason::Missing, None)));
+        assert_eq!(at("other", Some(TOKEN)), Ok((2, true)));
+        assert_eq!(
+            at("", Some(TOKEN)),
+            Ok((2, true)),
+            "no host: only rules without hosts"
+        );
+    }
+
+    #[test]
+    fn multi_tenant_issuers_name_a_listed_tenant_that_the_token_also_names() {
+        let tenant_config = |tenants: &str| {
+            let text = format!(
+                r#"{{"providers":[{{"name":"entra","audiences":["{AUDIENCE}"],
+                    "azure_ad":{{"tenant":"organizations","cluster":"entra"{tenants}}}}}],
+                    "rules":[{{"match":{{"prefix":"/"}}}}]}}"#
+            );
+            Config::parse(text.as_bytes()).expect("config")
+        };
+        let listed = tenant_config(&format!(r#","tenants":["{}"]"#, TID.to_uppercase()));
+        assert_eq!(outcome_of(&listed, &with_token()), Ok((0, true)));
+        let any = tenant_config(r#","allow_any_tenant":true"#);
+        assert_eq!(outcome_of(&any, &with_token()), Ok((0, true)));
+        let others = tenant_config(r#","tenants":["11111111-2222-3333-4444-555555555555"]"#);
+        assert_eq!(
+            outcome_of(&others, &with_token()),
+            Err((DenyReason::Issuer, None))
+        );
+        let v1_only = tenant_config(r#","allow_any_tenant":true,"versions":["v1"]"#);
+        assert_eq!(
+            outcome_of(&v1_only, &with_token()),
+            Err((DenyReason::Issuer, None)),
+            "a v2 issuer"
+        );
+    }
 }

@@ -212,7 +212,8 @@ impl FetchCycle {
         // a refused one too, so the rule for a usable jwks_uri stays in one place.
         let next = check_status(status)
             .and_then(|()| {
-                discovery::jwks_uri(&body, &provider.issuers).map_err(FetchError::Discovery)
+                discovery::jwks_uri(&body, provider.document_issuers())
+                    .map_err(FetchError::Discovery)
             })
             .and_then(|uri| {
                 jwks_cluster

@@ -1,0 +1,298 @@
+//! What a rule can require beyond roles, in real Envoy: claim values (an `azp` allow-list),
+//! a provider's required claims (`tid`, `idtyp`), hosts, `allow_missing`, named rules and their
+//! counters, and multi-tenant Entra ID through the `azure_ad` preset.
+//!
+//! Prerequisites as for tests/e2e.rs: `make envoy` and `make build` (the tests fail without them).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use serde_json::{json, Value};
+
+use rolegate_testkit::answers::{self as check, UNTRUSTED_ISSUER};
+use rolegate_testkit::entra::{
+    claims_with, API_APP_ID, AUDIENCE, CLIENT_ID, ISSUER, ISSUER_V1, ROLE, TENANT,
+};
+use rolegate_testkit::idp::{self, ENTRA_AUTHORITY};
+use rolegate_testkit::jwks::jwks;
+use rolegate_testkit::stack::{assert_counter_reaches, Stack};
+use rolegate_testkit::test_keys::{key_a, standard_jwks, KID_A};
+use rolegate_testkit::token::{bearer, header, mint};
+use rolegate_testkit::Idp;
+
+const OTHER_CLIENT: &str = "c11e47a0-aaaa-bbbb-cccc-000000000002";
+const OTHER_TENANT: &str = "99999999-8888-7777-6666-555555555555";
+const SECOND_TENANT: &str = "22222222-3333-4444-5555-666666666666";
+const REQUIRED_CLAIM: &str = "token lacks a claim its provider requires";
+
+fn remote_jwks() -> Value {
+    json!({"cluster": "idp", "uri": idp::jwks_uri()})
+}
+
+/// A token signed by key A: the standard claims (`invokeRole`, `azp` = CLIENT_ID, `tid` =
+/// TENANT) with `changes` applied (`null` removes a claim).
+fn token_with(changes: Value) -> String {
+    mint(key_a(), header(KID_A), claims_with(&[ROLE], changes))
+}
+
+fn get(s: &Stack, path: &str, host: &str, token: Option<&str>) -> rolegate_testkit::Response {
+    let auth = token.map(bearer);
+    let mut headers = vec![("host", host)];
+    if let Some(auth) = &auth {
+        headers.push(("authorization", auth.as_str()));
+    }
+    s.get(path, &headers)
+}
+
+#[test]
+fn claim_values_and_required_claims_decide_after_the_signature() {
+    let config = json!({
+        "providers": [{
+            "name": "aad",
+            "issuers": [ISSUER, ISSUER_V1],
+            "audiences": [API_APP_ID, AUDIENCE],
+            "remote_jwks": remote_jwks(),
+            "required_claims": [
+                {"claim": "tid", "values": [TENANT]},
+                {"claim": "idtyp", "values": ["app"]},
+            ],
+        }],
+        "claim_to_headers": [{"claim": "azp", "header": "x-client-id"}],
+        "rules": [
+            {"name": "calc", "match": {"path_separated_prefix": "/calc"}, "roles": [ROLE],
+             "claims": [{"claim": "azp", "values": [CLIENT_ID, "c11e47a0-aaaa-bbbb-cccc-00000000000f"]}]},
+        ],
+    });
+    let s = Stack::start(&config, Idp::start(standard_jwks()));
+    let app = token_with(json!({"idtyp": "app"}));
+    let seen = check::upstream_ok(
+        &get(&s, "/calc/add", "calc", Some(&app)),
+        "listed azp, app token",
+    );
+    assert_eq!(check::seen_header(&seen, "x-client-id"), Some(CLIENT_ID));
+
+    // The provider's claims fail first, with 401, whatever the rule says.
+    for (changes, what) in [
+        (
+            json!({"idtyp": "user"}),
+            "a delegated (user) token carrying roles",
+        ),
+        (json!({"idtyp": null}), "no idtyp claim"),
+        (
+            json!({"idtyp": "app", "tid": OTHER_TENANT}),
+            "another tenant",
+        ),
+        (
+            json!({"idtyp": ["app"], "tid": [TENANT]}),
+            "arrays hold when an element does",
+        ),
+    ] {
+        let r = get(&s, "/calc/add", "calc", Some(&token_with(changes.clone())));
+        if what.starts_with("arrays") {
+            check::upstream_ok(&r, what);
+        } else {
+            check::invalid_token(&r, REQUIRED_CLAIM, what);
+        }
+    }
+    // The rule's claims: 403 once the role is there.
+    let other_client = token_with(json!({"idtyp": "app", "azp": OTHER_CLIENT}));
+    check::insufficient_scope(
+        &get(&s, "/calc/add", "calc", Some(&other_client)),
+        "an azp not on the rule's list",
+    );
+    let no_role = mint(
+        key_a(),
+        header(KID_A),
+        claims_with(&[], json!({"idtyp": "app", "azp": OTHER_CLIENT})),
+    );
+    let r = get(&s, "/calc/add", "calc", Some(&no_role));
+    check::insufficient_scope(&r, "no role and a foreign azp");
+    assert_eq!(
+        check::local_reply(&r, 403, "role first")["error_description"],
+        "token lacks a required role",
+        "roles are checked before the rule's claims"
+    );
+    assert!(s.up.count() >= 2);
+    // Provider and rule claims count under one reason; the named rule has its own counters.
+    assert_counter_reaches(&s, "wasmcustom.rolegate.denied.claim", 4);
+    assert_counter_reaches(&s, "wasmcustom.rolegate.denied.role", 1);
+    assert_counter_reaches(&s, "wasmcustom.rolegate.rule.calc.allowed", 2);
+    assert_counter_reaches(&s, "wasmcustom.rolegate.rule.calc.denied", 5);
+}
+
+#[test]
+fn hosts_pick_the_rule_case_insensitively_and_without_the_port() {
+    let config = json!({
+        "providers": [{"name": "aad", "issuers": [ISSUER], "audiences": [AUDIENCE],
+                       "remote_jwks": remote_jwks()}],
+        "rules": [
+            {"match": {"hosts": ["api.contoso.com"], "path_separated_prefix": "/calc"}, "roles": [ROLE]},
+            {"match": {"hosts": ["*.tenants.contoso.com"], "prefix": "/"}, "roles": ["tenantRole"]},
+            {"match": {"hosts": ["*"], "path_separated_prefix": "/healthz"}, "allow_anonymous": true},
+        ],
+    });
+    let s = Stack::start(&config, Idp::start(standard_jwks()));
+    let invoke = token_with(json!({}));
+    for (host, path, want, what) in [
+        ("api.contoso.com", "/calc/1", None, "exact host"),
+        ("API.Contoso.COM:10000", "/calc/1", None, "case and port"),
+        ("api.contoso.com.", "/calc/1", None, "fully qualified"),
+        (
+            "www.contoso.com",
+            "/calc/1",
+            Some("access_denied"),
+            "another host: no rule",
+        ),
+        (
+            "a.tenants.contoso.com",
+            "/calc/1",
+            Some("insufficient_scope"),
+            "subdomain rule wants tenantRole",
+        ),
+        (
+            "x.y.tenants.contoso.com:443",
+            "/x",
+            Some("insufficient_scope"),
+            "two labels and a port",
+        ),
+        (
+            "tenants.contoso.com",
+            "/x",
+            Some("access_denied"),
+            "the bare domain is no subdomain",
+        ),
+        ("anything.example", "/healthz", None, "the * host"),
+    ] {
+        let r = get(&s, path, host, Some(&invoke));
+        let what = format!("{what} ({host}{path})");
+        match want {
+            None => {
+                check::upstream_ok(&r, &what);
+            }
+            Some(code) => {
+                let body = check::local_reply(&r, 403, &what);
+                assert_eq!(check::error_code(&body), code, "{what}");
+            }
+        }
+    }
+    assert_counter_reaches(&s, "wasmcustom.rolegate.denied.no_rule", 2);
+    assert_counter_reaches(&s, "wasmcustom.rolegate.denied.role", 2);
+}
+
+#[test]
+fn allow_missing_passes_no_token_but_refuses_a_bad_one() {
+    let config = json!({
+        "providers": [{"name": "aad", "issuers": [ISSUER], "audiences": [AUDIENCE],
+                       "remote_jwks": remote_jwks()}],
+        "claim_to_headers": [{"claim": "azp", "header": "x-client-id"}],
+        "rules": [
+            {"name": "docs", "match": {"path_separated_prefix": "/docs"}, "allow_missing": true},
+        ],
+    });
+    let s = Stack::start(&config, Idp::start(standard_jwks()));
+    // No token: through, and a client-sent claim header does not pass.
+    let r = s.get("/docs/a", &[("host", "docs"), ("x-client-id", "forged")]);
+    let seen = check::upstream_ok(&r, "no token");
+    assert_eq!(check::seen_header(&seen, "x-client-id"), None);
+    // A valid token: through, with its claim headers set and the token removed.
+    let seen = check::upstream_ok(
+        &get(&s, "/docs/a", "docs", Some(&token_with(json!({})))),
+        "valid token",
+    );
+    assert_eq!(check::seen_header(&seen, "x-client-id"), Some(CLIENT_ID));
+    assert_eq!(check::seen_header(&seen, "authorization"), None);
+    // A token that is there must be valid.
+    let expired = token_with(json!({"exp": 1_000_000_000, "nbf": 999_000_000, "iat": 999_000_000}));
+    check::some_invalid_token(&get(&s, "/docs/a", "docs", Some(&expired)), "expired token");
+    let foreign = token_with(json!({"iss": "https://elsewhere.example/"}));
+    check::invalid_token(
+        &get(&s, "/docs/a", "docs", Some(&foreign)),
+        UNTRUSTED_ISSUER,
+        "untrusted issuer",
+    );
+    check::some_invalid_token(&get(&s, "/docs/a", "docs", Some("not-a-jwt")), "garbage");
+    assert_eq!(s.up.count(), 2);
+    assert_counter_reaches(&s, "wasmcustom.rolegate.rule.docs.allowed", 2);
+    assert_counter_reaches(&s, "wasmcustom.rolegate.rule.docs.denied", 3);
+}
+
+#[test]
+fn multi_tenant_entra_accepts_listed_tenants_only() {
+    // Entra's common key set: discovery for `organizations` names `{tenantid}` as its issuer.
+    const CLUSTER: &str = "entra";
+    let idp = Idp::serve(
+        "organizations",
+        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .unwrap();
+    idp.set_jwks(jwks(&[(key_a(), KID_A)]));
+    idp.set_discovery(
+        "https://login.microsoftonline.com/{tenantid}/v2.0",
+        &format!("https://{ENTRA_AUTHORITY}/organizations/discovery/v2.0/keys"),
+    );
+    let config = json!({
+        "providers": [{
+            "name": "entra",
+            "audiences": [API_APP_ID, AUDIENCE],
+            "azure_ad": {"tenant": "organizations", "cluster": CLUSTER,
+                         "tenants": [TENANT, SECOND_TENANT.to_uppercase()]},
+        }],
+        "claim_to_headers": [{"claim": "tid", "header": "x-tenant"}],
+        "rules": [{"match": {"path_separated_prefix": "/calc"}, "roles": [ROLE]}],
+    });
+    let s = Stack::start_with_idp_clusters(&config, idp, &[CLUSTER]);
+    let v2 = |tid: &str| format!("https://login.microsoftonline.com/{tid}/v2.0");
+    let v1 = |tid: &str| format!("https://sts.windows.net/{tid}/");
+    for (iss, tid, allowed, what) in [
+        (v2(TENANT), TENANT, true, "first tenant, v2"),
+        (v1(TENANT), TENANT, true, "first tenant, v1"),
+        (
+            v2(SECOND_TENANT),
+            SECOND_TENANT,
+            true,
+            "second tenant (listed in upper case)",
+        ),
+        (v2(OTHER_TENANT), OTHER_TENANT, false, "a tenant not listed"),
+        (
+            v2(TENANT),
+            SECOND_TENANT,
+            false,
+            "iss and tid name different tenants",
+        ),
+        (v2("organizations"), TENANT, false, "not a tenant id in iss"),
+        (
+            "https://login.microsoftonline.com/{tenantid}/v2.0".to_string(),
+            TENANT,
+            false,
+            "the discovery document's template as iss",
+        ),
+    ] {
+        let token = token_with(json!({"iss": iss, "tid": tid}));
+        let r = get(&s, "/calc/1", "calc", Some(&token));
+        if allowed {
+            let seen = check::upstream_ok(&r, what);
+            assert_eq!(check::seen_header(&seen, "x-tenant"), Some(tid), "{what}");
+        } else {
+            check::invalid_token(&r, UNTRUSTED_ISSUER, what);
+        }
+    }
+    let no_tid = token_with(json!({"iss": v2(TENANT), "tid": null}));
+    check::invalid_token(
+        &get(&s, "/calc/1", "calc", Some(&no_tid)),
+        UNTRUSTED_ISSUER,
+        "no tid claim",
+    );
+    assert_eq!(s.idp.discovery_requests(), 1);
+    assert_eq!(
+        s.idp
+            .requests_for("/organizations/v2.0/.well-known/openid-configuration")
+            .len(),
+        1,
+        "discovery for organizations"
+    );
+    assert_eq!(s.up.count(), 3);
+    assert_counter_reaches(&s, "wasmcustom.rolegate.denied.issuer", 5);
+}
