@@ -1319,10 +1319,9 @@ mod tests {
     }
 
     /// (rule index, verified) of an allow, or the denial's reason and failing claim entry.
-    fn outcome_of(
-        config: &Config,
-        request: &dyn RequestHeaders,
-    ) -> Result<(usize, bool), (DenyReason, Option<usize>)> {
+    type Decided = Result<(usize, bool), (DenyReason, Option<usize>)>;
+
+    fn outcome_of(config: &Config, request: &dyn RequestHeaders) -> Decided {
         let keys = keys(KEYS_WITH_KID, 1);
         let cache = VerifiedTokenCache::new(10);
         let env = Environment {
@@ -1357,14 +1356,14 @@ mod tests {
     #[test]
     fn claim_conditions_after_the_roles_and_required_claims_before() {
         let role = r#""roles":["access_as_application"]"#;
-        let rows: [(&str, String, Result<(usize, bool), (DenyReason, Option<usize>)>); 8] = [
+        let rows: [(&str, String, Decided); 8] = [
             ("", format!(r#"[{{"match":{{"prefix":"/"}},{role},"claims":[{{"claim":"azp","values":["x","{AZP}"]}}]}}]"#), Ok((0, true))),
             ("", format!(r#"[{{"match":{{"prefix":"/"}},{role},"claims":[{{"claim":"azp","values":["{AZP}"]}},{{"claim":"idtyp","values":["user"]}}]}}]"#), Err((DenyReason::Claim, Some(1)))),
-            ("", format!(r#"[{{"match":{{"prefix":"/"}},"roles":["admin"],"claims":[{{"claim":"azp","values":["x"]}}]}}]"#), Err((DenyReason::Role, None))),
+            ("", r#"[{"match":{"prefix":"/"},"roles":["admin"],"claims":[{"claim":"azp","values":["x"]}]}]"#.to_string(), Err((DenyReason::Role, None))),
             ("", r#"[{"match":{"prefix":"/"},"claims":[{"claim":"roles","values":["access_as_application"]},{"claim":"ver","values":["2.0"]}]}]"#.to_string(), Ok((0, true))),
             ("", r#"[{"match":{"prefix":"/"},"claims":[{"claim":"nbf","values":["1725265453"]}]}]"#.to_string(), Ok((0, true))),
             (&format!(r#","required_claims":[{{"claim":"tid","values":["{TID}"]}},{{"claim":"idtyp","values":["app"]}}]"#), format!(r#"[{{"match":{{"prefix":"/"}},{role}}}]"#), Ok((0, true))),
-            (r#","required_claims":[{"claim":"idtyp","values":["app"]},{"claim":"tid","values":["other"]}]"#, format!(r#"[{{"match":{{"prefix":"/"}},"roles":["admin"]}}]"#), Err((DenyReason::RequiredClaim, Some(1)))),
+            (r#","required_claims":[{"claim":"idtyp","values":["app"]},{"claim":"tid","values":["other"]}]"#, r#"[{"match":{"prefix":"/"},"roles":["admin"]}]"#.to_string(), Err((DenyReason::RequiredClaim, Some(1)))),
             (r#","required_claims":[{"claim":"missing","values":["x"]}]"#, r#"[{"match":{"prefix":"/"},"allow_missing":true}]"#.to_string(), Err((DenyReason::RequiredClaim, Some(0)))),
         ];
         for (provider, rules, want) in rows {
