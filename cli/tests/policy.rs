@@ -1,0 +1,226 @@
+//! `rolegate check --host` and `config validate` on the policy fields: claim conditions,
+//! required claims, hosts, `allow_missing`, rule names, multi-tenant Entra ID. The token is the
+//! real v2 app token of tests/data (azp 5f28c10f-..., tid 966ac572-..., idtyp app).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_rolegate");
+const ISSUER: &str = "https://login.microsoftonline.com/966ac572-f5b7-4bbe-aa88-c76419c0f851/v2.0";
+const AUDIENCE: &str = "f407babd-8d0f-4afc-a6e7-46f28612670b";
+const AZP: &str = "5f28c10f-ecd5-45ef-96b8-db4311802e89";
+const TID: &str = "966ac572-f5b7-4bbe-aa88-c76419c0f851";
+const AT: &str = "1725266000";
+
+fn data(name: &str) -> String {
+    format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A configuration with the token's provider (plus `provider_extra` fields) and `rules`.
+fn config_file(name: &str, provider_extra: &str, rules: &str) -> String {
+    let text = format!(
+        r#"{{"providers": [{{"name": "entra", "issuer": "{ISSUER}", "audiences": ["{AUDIENCE}"],
+             "remote_jwks": {{"cluster": "entra", "uri": "https://login.microsoftonline.com/k"}}{provider_extra}}}],
+            "rules": {rules}}}"#
+    );
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("policy-{name}.json"));
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+/// Exit code and everything printed.
+fn run(args: &[&str]) -> (i32, String) {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap(), text)
+}
+
+fn check(config: &str, extra: &[&str]) -> (i32, String) {
+    let token = format!("@{}", data("nav-pensjonskalkulator-v2-app-roles.jwt"));
+    let jwks = data("entra-common-jwks-2024-09-03.json");
+    let mut args = vec![
+        "check", "--config", config, "--jwks", &jwks, "--token", &token,
+    ];
+    if !extra.contains(&"--at") {
+        args.extend_from_slice(&["--at", AT]);
+    }
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+fn assert_has(output: &(i32, String), code: i32, needles: &[&str]) {
+    assert_eq!(output.0, code, "exit code:\n{}", output.1);
+    for needle in needles {
+        assert!(
+            output.1.contains(needle),
+            "{needle:?} missing:\n{}",
+            output.1
+        );
+    }
+}
+
+#[test]
+fn a_failing_claim_entry_is_named_with_what_the_token_holds() {
+    let rules = r#"[{"name": "calc", "match": {"prefix": "/"}, "roles": ["access_as_application"],
+             "claims": [{"claim": "idtyp", "values": ["app"]}, {"claim": "azp", "values": ["someone-else"]}]}]"#;
+    let config = config_file("rule-claims", "", rules);
+    assert_has(
+        &check(&config, &[]),
+        1,
+        &[
+            "decision:  DENY",
+            "status:    403",
+            "reason:    claim (token lacks a claim this resource requires)",
+            &format!(
+                "detail:    rules[0].claims[1]: claim \"azp\" must be one of [someone-else]; the token holds [{AZP}]"
+            ),
+            "rule:      rules[0] calc: prefix /",
+            "claims idtyp in [app] and azp in [someone-else]",
+        ],
+    );
+
+    let required = r#", "required_claims": [{"claim": "tid", "values": ["another-tenant"]}]"#;
+    let config = config_file("required", required, r#"[{"match": {"prefix": "/"}}]"#);
+    assert_has(
+        &check(&config, &[]),
+        1,
+        &[
+            "status:    401",
+            "reason:    claim (token lacks a claim its provider requires)",
+            &format!(
+                "detail:    providers[0].required_claims[0]: claim \"tid\" must be one of [another-tenant]; the token holds [{TID}]"
+            ),
+        ],
+    );
+    let absent = r#", "required_claims": [{"claim": "xms_tier", "values": ["gold"]}]"#;
+    let config = config_file("absent", absent, r#"[{"match": {"prefix": "/"}}]"#);
+    assert_has(&check(&config, &[]), 1, &["the token has no such claim"]);
+}
+
+#[test]
+fn host_selects_the_rule() {
+    let rules = r#"[{"name": "api", "match": {"hosts": ["api.contoso.com", "*.eu.contoso.com"], "prefix": "/"},
+                     "roles": ["access_as_application"]},
+                    {"match": {"prefix": "/"}, "roles": ["admin"]}]"#;
+    let config = config_file("hosts", "", rules);
+    assert_has(
+        &check(&config, &["--host", "API.contoso.com:8443"]),
+        0,
+        &[
+            "decision:  ALLOW",
+            "request:   GET / (:authority API.contoso.com:8443;",
+            "rule:      rules[0] api: hosts api.contoso.com|*.eu.contoso.com, prefix /",
+        ],
+    );
+    assert_has(
+        &check(&config, &["--host", "x.eu.contoso.com"]),
+        0,
+        &["rule:      rules[0] api"],
+    );
+    assert_has(
+        &check(&config, &["--host", "www.contoso.com"]),
+        1,
+        &["reason:    role", "rule:      rules[1]: prefix /"],
+    );
+    assert_has(
+        &check(&config, &[]),
+        1,
+        &["(:authority localhost;", "rule:      rules[1]"],
+    );
+    let only_api = r#"[{"match": {"hosts": ["api.contoso.com"], "prefix": "/"}}]"#;
+    let config = config_file("host-only", "", only_api);
+    assert_has(
+        &check(&config, &["--host", "other.example"]),
+        1,
+        &[
+            "reason:    no_rule",
+            "no rule matches GET / on host other.example",
+        ],
+    );
+    let (code, text) = check(&config, &["--host", "a b"]);
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains("--host \"a b\" must be a host name"),
+        "{text}"
+    );
+}
+
+#[test]
+fn allow_missing_with_a_token_verifies_it() {
+    let config = config_file(
+        "allow-missing",
+        "",
+        r#"[{"name": "docs", "match": {"prefix": "/"}, "allow_missing": true}]"#,
+    );
+    assert_has(
+        &check(&config, &[]),
+        0,
+        &[
+            "decision:  ALLOW",
+            "reason:    the token is valid and meets the rule",
+        ],
+    );
+    assert_has(
+        &check(&config, &["--at", "1725270000"]),
+        1,
+        &["status:    401", "reason:    expired"],
+    );
+}
+
+#[test]
+fn validate_shows_the_policy_fields() {
+    let required = r#", "required_claims": [{"claim": "idtyp", "values": ["app"]}]"#;
+    let rules = r#"[{"name": "docs", "match": {"hosts": ["*.contoso.com"], "path_separated_prefix": "/docs"}, "allow_missing": true},
+                    {"match": {"prefix": "/"}, "roles": ["r"], "claims": [{"claim": "azp", "values": ["a", "b"]}]},
+                    {"match": {"hosts": ["api.contoso.com"], "prefix": "/x/"}}]"#;
+    let config = config_file("validate", required, rules);
+    assert_has(
+        &run(&["config", "validate", &config]),
+        0,
+        &[
+            "required:  idtyp in [app] (else 401)",
+            "[0] docs: hosts *.contoso.com, path_separated_prefix /docs, any method -> allow_missing",
+            "claims azp in [a, b]",
+            "note: rules[2] never applies: every request it matches is matched by rules[1] first",
+        ],
+    );
+    let multi = format!(
+        r#"{{"providers": [{{"name": "entra", "audiences": ["{AUDIENCE}"],
+             "azure_ad": {{"tenant": "organizations", "cluster": "entra", "tenants": ["{TID}"]}}}}],
+            "rules": [{{"match": {{"prefix": "/"}}}}]}}"#
+    );
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("policy-multi.json");
+    std::fs::write(&path, multi).unwrap();
+    assert_has(
+        &run(&["config", "validate", path.to_str().unwrap()]),
+        0,
+        &[
+            "https://login.microsoftonline.com/{tid}/v2.0",
+            "where {tid} is the token's tid claim",
+            &format!("tenants:   {TID}"),
+        ],
+    );
+    let bad = config_file(
+        "bad",
+        "",
+        r#"[{"match": {"prefix": "/", "hosts": ["x.com:80"]}, "allow_missing": true, "roles": ["r"]}]"#,
+    );
+    assert_has(
+        &run(&["config", "validate", &bad]),
+        2,
+        &[
+            "rules[0].match.hosts[0]: write the host without a port",
+            "rules[0].allow_missing: cannot be combined with roles",
+        ],
+    );
+}
