@@ -17,9 +17,14 @@ pub const LISTENER: &str = "demo";
 
 /// rolegate's configuration as JSON text, laid out for reading: tokens from `issuer` for
 /// the API, keys found through OIDC discovery at `discovery_url` (fetched through cluster
-/// `idp`), the caller's app id and roles passed upstream, and `/calc/` open only to callers
-/// holding `invokeRole`.
-pub fn plugin_config(issuer: &str, api: &Api, discovery_url: &str) -> String {
+/// `idp`), the caller's app id and roles passed upstream, and `/calc` open only to the clients
+/// `calc_clients` (by `azp`) holding `invokeRole`.
+pub fn plugin_config(
+    issuer: &str,
+    api: &Api,
+    discovery_url: &str,
+    calc_clients: &[&str],
+) -> String {
     let quote = |text: &str| Value::String(text.to_string()).to_string();
     format!(
         r#"{{
@@ -35,9 +40,11 @@ pub fn plugin_config(issuer: &str, api: &Api, discovery_url: &str) -> String {
   ],
   "rules": [
     {{"match": {{"path_separated_prefix": "/healthz"}}, "allow_anonymous": true}},
-    {{"match": {{"path_separated_prefix": "/calc"}}, "roles": ["invokeRole"]}}
+    {{"name": "calc", "match": {{"path_separated_prefix": "/calc"}}, "roles": ["invokeRole"],
+     "claims": [{{"claim": "azp", "values": {calc_clients}}}]}}
   ]
 }}"#,
+        calc_clients = Value::from(calc_clients.to_vec()),
         issuer = quote(issuer),
         app_id = quote(&api.app_id),
         identifier_uri = quote(&api.identifier_uri),
@@ -81,6 +88,7 @@ mod tests {
             "http://i/t/v2.0",
             &r.api,
             "http://i/t/v2.0/.well-known/openid-configuration",
+            &["client-a"],
         );
         let c: Value = serde_json::from_str(&text).unwrap();
         let expected = json!({
@@ -96,7 +104,8 @@ mod tests {
             ],
             "rules": [
                 {"match": {"path_separated_prefix": "/healthz"}, "allow_anonymous": true},
-                {"match": {"path_separated_prefix": "/calc"}, "roles": ["invokeRole"]}
+                {"name": "calc", "match": {"path_separated_prefix": "/calc"}, "roles": ["invokeRole"],
+                 "claims": [{"claim": "azp", "values": ["client-a"]}]}
             ]
         });
         assert_eq!(c, expected);

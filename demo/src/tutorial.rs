@@ -29,6 +29,8 @@ const LOG_TAIL_LINES: usize = 40;
 /// The two clients the tutorial uses, by display name.
 const GRANTED_CLIENT: &str = "calc-client";
 const OTHER_CLIENT: &str = "reporting-client";
+/// Holds invokeRole too, but is not on the `/calc` rule's `azp` list.
+const UNLISTED_CLIENT: &str = "batch-client";
 
 #[derive(Debug)]
 pub struct Options {
@@ -68,9 +70,10 @@ pub fn run(options: Options) -> Result<Outcome, String> {
     let registrations = options.registrations;
     let granted = registrations.client_named(GRANTED_CLIENT).cloned();
     let other = registrations.client_named(OTHER_CLIENT).cloned();
-    let (Some(granted), Some(other)) = (granted, other) else {
+    let unlisted = registrations.client_named(UNLISTED_CLIENT).cloned();
+    let (Some(granted), Some(other), Some(unlisted)) = (granted, other, unlisted) else {
         return Err(format!(
-            "the registrations must include {GRANTED_CLIENT} and {OTHER_CLIENT}"
+            "the registrations must include {GRANTED_CLIENT}, {OTHER_CLIENT} and {UNLISTED_CLIENT}"
         ));
     };
     let idp = Idp::start(registrations, localhost)?;
@@ -81,6 +84,7 @@ pub fn run(options: Options) -> Result<Outcome, String> {
         &idp.issuer(),
         &idp.registrations().api,
         &idp.discovery_url(),
+        &[granted.app_id.as_str()],
     );
     let config = bootstrap::bootstrap(
         &plugin,
@@ -126,6 +130,7 @@ pub fn run(options: Options) -> Result<Outcome, String> {
         envoy: &envoy,
         granted,
         other,
+        unlisted,
         granted_token: None,
     };
     let results = [
@@ -134,6 +139,7 @@ pub fn run(options: Options) -> Result<Outcome, String> {
         demo.call_with_the_token(),
         demo.call_without_a_token(),
         demo.call_without_the_role(),
+        demo.call_from_an_unlisted_client(),
         demo.call_with_a_tampered_token(),
         demo.show_the_counters(),
     ];
@@ -253,6 +259,7 @@ struct Demo<'a> {
     envoy: &'a Envoy,
     granted: Client,
     other: Client,
+    unlisted: Client,
     granted_token: Option<String>,
 }
 
@@ -502,8 +509,52 @@ impl Demo<'_> {
         step.finish()
     }
 
+    fn call_from_an_unlisted_client(&mut self) -> bool {
+        let mut step = Step::begin(
+            6,
+            "batch-client holds invokeRole but is not on /calc's client list: 403",
+        );
+        step.say(
+            "The /calc rule also requires a claim: azp, the calling app's id, must be calc-client's\n\
+             (\"claims\": [{\"claim\": \"azp\", \"values\": [...]}]). batch-client was granted the role,\n\
+             but the API owner has not listed it.",
+        );
+        let client = self.unlisted.clone();
+        let token = self.fetch_token(&mut step, &client);
+        let claims = token
+            .as_deref()
+            .and_then(decode_unverified)
+            .map(|(_, claims)| claims);
+        step.check(
+            claims.as_ref().is_some_and(|c| {
+                c.get("roles")
+                    .and_then(Value::as_array)
+                    .is_some_and(|r| r.iter().any(|r| r == "invokeRole"))
+                    && c.get("azp").and_then(Value::as_str) == Some(client.app_id.as_str())
+            }),
+            "its token holds invokeRole, and azp is batch-client's app id",
+        );
+        let token = token.unwrap_or_default();
+        let Some(answer) = self.call(&mut step, "/calc/v1/add/1/1", Some(("BATCH_TOKEN", &token)))
+        else {
+            return step.finish();
+        };
+        step.check(answer.status == 403, "status 403");
+        step.check(
+            error_of(&answer) == "insufficient_scope",
+            "error insufficient_scope",
+        );
+        step.check(
+            answer.json_body().is_some_and(|b| {
+                member(&b, "error_description") == "token lacks a claim this resource requires"
+            }),
+            "error_description: token lacks a claim this resource requires",
+        );
+        step.finish()
+    }
+
     fn call_with_a_tampered_token(&mut self) -> bool {
-        let mut step = Step::begin(6, "A tampered token: 401");
+        let mut step = Step::begin(7, "A tampered token: 401");
         let token = self.granted_token.clone().unwrap_or_default();
         let Some((tampered, change)) = tamper(&token) else {
             step.check(false, "the token from step 1 can be tampered with");
@@ -532,7 +583,7 @@ impl Demo<'_> {
     }
 
     fn show_the_counters(&mut self) -> bool {
-        let mut step = Step::begin(7, "rolegate's counters");
+        let mut step = Step::begin(8, "rolegate's counters");
         step.command(&[format!(
             "curl -s 'http://127.0.0.1:{}/stats?filter=rolegate'",
             self.envoy.admin_port()
@@ -580,12 +631,17 @@ impl Demo<'_> {
     }
 }
 
-/// The counters steps 3 to 6 must have moved.
-const COUNTED_STEPS: [(&str, &str); 4] = [
+/// The counters steps 3 to 7 must have moved.
+const COUNTED_STEPS: [(&str, &str); 6] = [
     ("wasmcustom.rolegate.allowed", "step 3"),
+    (
+        "wasmcustom.rolegate.rule.calc.allowed",
+        "step 3, under the rule named calc",
+    ),
     ("wasmcustom.rolegate.denied.missing", "step 4"),
     ("wasmcustom.rolegate.denied.role", "step 5"),
-    ("wasmcustom.rolegate.denied.signature", "step 6"),
+    ("wasmcustom.rolegate.denied.claim", "step 6"),
+    ("wasmcustom.rolegate.denied.signature", "step 7"),
 ];
 
 /// A member of a JSON object, `null` when absent.
