@@ -12,13 +12,13 @@ const ROLEGATE_TICK_SLACK: Duration = Duration::from_millis(300);
 fn watched(setup: Setup) -> &'static [(&'static str, &'static str)] {
     match setup {
         Setup::Passthrough => &[],
-        Setup::JwtAuthn => &[
+        Setup::JwtAuthn | Setup::JwtAuthnClaims => &[
             ("http.ingress.jwt_authn.allowed", "jwt_authn allowed"),
             ("http.ingress.jwt_authn.jwt_cache_hit", "cache hits"),
             ("http.ingress.jwt_authn.jwt_cache_miss", "cache misses"),
             ("http.ingress.rbac.allowed", "rbac allowed"),
         ],
-        Setup::Rolegate | Setup::RolegateUnscreened => {
+        Setup::Rolegate | Setup::RolegateUnscreened | Setup::RolegateClaims => {
             &[("wasmcustom.rolegate.allowed", "rolegate allowed")]
         }
     }
@@ -30,7 +30,7 @@ pub fn read(envoy: &Envoy, setup: Setup) -> Result<Vec<u64>, String> {
     if names.is_empty() {
         return Ok(Vec::new());
     }
-    if matches!(setup, Setup::Rolegate | Setup::RolegateUnscreened) {
+    if setup.is_rolegate() {
         // rolegate hands its per-request counts to Envoy on its 100 ms tick: wait for the
         // requests of the run that just ended to be counted.
         std::thread::sleep(ROLEGATE_TICK_SLACK);

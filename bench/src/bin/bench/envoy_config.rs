@@ -1,4 +1,4 @@
-//! The four Envoy set-ups under test and their configurations, rendered from the templates in
+//! The six Envoy set-ups under test and their configurations, rendered from the templates in
 //! `envoy/bench/`.
 
 use std::path::Path;
@@ -17,14 +17,20 @@ pub enum Setup {
     Rolegate,
     /// rolegate with `path_screening: "off"`: what the path screen costs.
     RolegateUnscreened,
+    /// `JwtAuthn` whose rbac policy also requires the token's `azp`.
+    JwtAuthnClaims,
+    /// `Rolegate` whose rule also requires the token's `azp` (`claims`).
+    RolegateClaims,
 }
 
 impl Setup {
-    pub const ALL: [Setup; 4] = [
+    pub const ALL: [Setup; 6] = [
         Setup::Passthrough,
         Setup::JwtAuthn,
         Setup::Rolegate,
         Setup::RolegateUnscreened,
+        Setup::JwtAuthnClaims,
+        Setup::RolegateClaims,
     ];
 
     /// The name in tables and logs.
@@ -34,6 +40,8 @@ impl Setup {
             Setup::JwtAuthn => "jwt_authn + rbac",
             Setup::Rolegate => "rolegate",
             Setup::RolegateUnscreened => "rolegate, path_screening off",
+            Setup::JwtAuthnClaims => "jwt_authn + rbac, role + azp",
+            Setup::RolegateClaims => "rolegate, role + azp",
         }
     }
 
@@ -44,12 +52,27 @@ impl Setup {
             Setup::JwtAuthn => "jwt_authn",
             Setup::Rolegate => "rolegate",
             Setup::RolegateUnscreened => "rolegate_unscreened",
+            Setup::JwtAuthnClaims => "jwt_authn_claims",
+            Setup::RolegateClaims => "rolegate_claims",
         }
     }
 
     /// Whether the set-up checks tokens (so hot and cold paths differ).
     pub fn authenticates(self) -> bool {
         self != Setup::Passthrough
+    }
+
+    /// Whether the set-up also requires the token's `azp`.
+    pub fn requires_client(self) -> bool {
+        matches!(self, Setup::JwtAuthnClaims | Setup::RolegateClaims)
+    }
+
+    /// Whether rolegate is the filter (its counters are read, not jwt_authn's).
+    pub fn is_rolegate(self) -> bool {
+        matches!(
+            self,
+            Setup::Rolegate | Setup::RolegateUnscreened | Setup::RolegateClaims
+        )
     }
 }
 
@@ -58,6 +81,8 @@ pub struct Policy<'a> {
     pub issuer: &'a str,
     pub audience: &'a str,
     pub role: &'a str,
+    /// The `azp` the claims set-ups require.
+    pub client_id: &'a str,
     /// `{"keys": [...]}`, the public keys.
     pub jwks: &'a Value,
     pub cache_size: usize,
@@ -71,6 +96,7 @@ impl Policy<'_> {
             ("issuer", json!(self.issuer)),
             ("audience", json!(self.audience)),
             ("role", json!(self.role)),
+            ("client_id", json!(self.client_id)),
             ("jwks_object", self.jwks.clone()),
             ("jwks_string", json!(self.jwks.to_string())),
             ("cache_size", json!(self.cache_size)),
@@ -99,6 +125,7 @@ mod tests {
             issuer: "https://issuer/",
             audience: "api://a",
             role: "r",
+            client_id: "c",
             jwks: &jwks,
             cache_size: 7,
             wasm: Path::new("/x/rolegate.wasm"),

@@ -68,6 +68,7 @@ fn run(settings: &Settings) -> Result<(), String> {
         issuer: tokens::ISSUER,
         audience: tokens::AUDIENCE,
         role: tokens::ROLE,
+        client_id: tokens::CLIENT_ID,
         jwks: &jwks,
         cache_size: settings.cache_size,
         wasm: &paths.wasm,

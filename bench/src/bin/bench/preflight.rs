@@ -16,6 +16,8 @@ pub struct Probes {
     no_role: String,
     /// A good token's header and payload with another token's signature.
     bad_signature: String,
+    /// Valid, holds the role, but another client's `azp`.
+    other_client: String,
 }
 
 impl Probes {
@@ -24,12 +26,18 @@ impl Probes {
         let good = tokens::mint(key, &tokens::claims(0, &[tokens::ROLE], now))?;
         let no_role = tokens::mint(key, &tokens::claims(1, &["readRole"], now))?;
         let other = tokens::mint(key, &tokens::claims(2, &[tokens::ROLE], now))?;
+        let mut foreign = tokens::claims(3, &[tokens::ROLE], now);
+        if let Some(members) = foreign.as_object_mut() {
+            members.insert("azp".into(), "c11e47a0-aaaa-bbbb-cccc-0000000000ff".into());
+        }
+        let other_client = tokens::mint(key, &foreign)?;
         let signed_part = good.rsplit_once('.').map_or("", |(head, _)| head);
         let foreign_signature = other.rsplit_once('.').map_or("", |(_, sig)| sig);
         Ok(Probes {
             bad_signature: format!("{signed_part}.{foreign_signature}"),
             good,
             no_role,
+            other_client,
         })
     }
 }
@@ -77,6 +85,14 @@ pub fn check(setup: Setup, port: u16, probes: &Probes) -> Result<(), String> {
                 status: 403,
             },
         ]);
+    }
+    if setup.requires_client() {
+        expectations.push(Expect {
+            what: "a valid token with the role from another client",
+            path: PATH,
+            token: Some(&probes.other_client),
+            status: 403,
+        });
     }
     for e in &expectations {
         let bearer = e.token.map(|t| format!("Bearer {t}"));

@@ -125,8 +125,9 @@ impl Ratio {
     }
 }
 
-/// rolegate / jwt_authn (hot, cold), rolegate / passthrough (hot) and rolegate / rolegate
-/// without the path screen (hot), paired by round.
+/// rolegate / jwt_authn (hot, cold), rolegate / passthrough (hot), rolegate / rolegate
+/// without the path screen (hot) and rolegate / jwt_authn with a claim on top of the role (hot),
+/// paired by round.
 pub fn ratios(samples: &[Sample]) -> Vec<Ratio> {
     let case = |setup, path| Case { setup, path };
     vec![
@@ -153,6 +154,12 @@ pub fn ratios(samples: &[Sample]) -> Vec<Ratio> {
             "rolegate / rolegate with path_screening off, hot (the path screen's cost)",
             case(Setup::Rolegate, TokenPath::Hot),
             case(Setup::RolegateUnscreened, TokenPath::Hot),
+        ),
+        Ratio::between(
+            samples,
+            "rolegate / jwt_authn + rbac, role + one claim (azp), hot",
+            case(Setup::RolegateClaims, TokenPath::Hot),
+            case(Setup::JwtAuthnClaims, TokenPath::Hot),
         ),
     ]
 }
@@ -249,7 +256,7 @@ impl Document<'_> {
              {evidence}\n\
              ## What was measured\n\
              \n\
-             The same Envoy binary runs four set-ups, each with `--concurrency 1` and a \
+             The same Envoy binary runs six set-ups, each with `--concurrency 1` and a \
              direct-response route (no upstream), so only the filter chain differs:\n\
              \n\
              1. **passthrough**: no auth filter ([`envoy/bench/passthrough.yaml`](envoy/bench/passthrough.yaml)).\n\
@@ -263,14 +270,21 @@ impl Document<'_> {
              4. **rolegate, path_screening off**: set-up 3 with `\"path_screening\": \"off\"` \
              ([`envoy/bench/rolegate_unscreened.yaml`](envoy/bench/rolegate_unscreened.yaml)), \
              driven hot only: set-up 3 over this one is what screening `/calc/add` costs.\n\
+             5. **jwt_authn + rbac, role + azp**: set-up 2 whose rbac principal also requires \
+             the token's `azp` (a second metadata matcher, ANDed) \
+             ([`envoy/bench/jwt_authn_claims.yaml`](envoy/bench/jwt_authn_claims.yaml)), hot only.\n\
+             6. **rolegate, role + azp**: set-up 3 whose rule also has `claims: [{{\"claim\": \"azp\", ...}}]` \
+             ([`envoy/bench/rolegate_claims.yaml`](envoy/bench/rolegate_claims.yaml)), hot only: \
+             set-up 6 over set-up 5 is the comparison with a claim on top of the role.\n\
              \n\
              Tokens are RS256 with a 2048-bit key, shaped like Entra ID application tokens \
              (issuer, audience `api://calc`, `roles: [\"invokeRole\"]`, `azp`). **hot**: one \
              token, sent on every request (the caches serve it). **cold**: distinct tokens \
              cycled by [`envoy/bench/tokens.lua`](envoy/bench/tokens.lua), many more than either \
              cache holds, so every request is verified afresh. Before measuring, the driver checks \
-             that both auth set-ups answer 200 to a good token (with `x-client-id` set), 401 to \
-             no token and to a bad signature, and 403 to a token without the role.\n\
+             that every auth set-up answers 200 to a good token (with `x-client-id` set), 401 to \
+             no token and to a bad signature, and 403 to a token without the role (and, for \
+             5 and 6, to a token of another client).\n\
              \n\
              | | |\n\
              |---|---|\n\
