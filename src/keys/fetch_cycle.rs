@@ -96,8 +96,9 @@ impl Request<'_> {
 /// `dispatch_http_call` returns, as operators know them from the log (README: troubleshooting).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallRefusal {
-    /// Envoy's answer for a cluster it does not know.
+    /// Envoy has no cluster of that name (or the call lacked a pseudo-header it requires).
     BadArgument,
+    /// Envoy knows the cluster but its HTTP client would not start the call.
     InternalFailure,
 }
 
@@ -149,10 +150,16 @@ pub enum FetchFailure {
 impl fmt::Display for FetchFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FetchFailure::NotSent { cluster, refusal } => write!(
-                f,
-                "cannot call cluster {cluster} ({refusal:?}); is the cluster defined?"
-            ),
+            FetchFailure::NotSent { cluster, refusal } => match refusal {
+                CallRefusal::BadArgument => write!(
+                    f,
+                    "cannot call cluster {cluster} (BadArgument): Envoy has no cluster of that name"
+                ),
+                CallRefusal::InternalFailure => write!(
+                    f,
+                    "cannot call cluster {cluster} (InternalFailure): Envoy could not start the call"
+                ),
+            },
             FetchFailure::TooLarge(n) => FetchError::TooLarge(*n).fmt(f),
             FetchFailure::Document(e) => write!(f, "discovery document: {e}"),
             FetchFailure::Keys(e) => e.fmt(f),
@@ -567,7 +574,7 @@ mod tests {
         let (_, request) = FetchCycle::start(&p).expect("remote");
         assert_eq!(
             request.refused(CallRefusal::BadArgument).to_string(),
-            "cannot call cluster idp (BadArgument); is the cluster defined?"
+            "cannot call cluster idp (BadArgument): Envoy has no cluster of that name"
         );
         let p = provider(DISCOVERY);
         let (cycle, _) = FetchCycle::start(&p).expect("remote");
@@ -580,7 +587,7 @@ mod tests {
                 .request(&endpoint)
                 .refused(CallRefusal::InternalFailure)
                 .to_string(),
-            "cannot call cluster keys (InternalFailure); is the cluster defined?"
+            "cannot call cluster keys (InternalFailure): Envoy could not start the call"
         );
     }
 }
