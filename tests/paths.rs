@@ -58,8 +58,8 @@ enum Want {
     /// 403 access_denied: no rule covers the path.
     NoRule,
     /// `..;` under normalize_path: Envoy resolves it from 1.36.10, 1.37.6, 1.38.4 and 1.39.1 on
-    /// (CVE-2026-73551), and the request gets what the resolved path gets. An Envoy before the
-    /// fix passes the segment on as written, and rolegate refuses it.
+    /// (CVE-2026-73511, GHSA-m745-gh6x-349x), and the request gets what the resolved path gets.
+    /// An Envoy before the fix passes the segment on as written, and rolegate refuses it.
     OnceEnvoyResolvesDotParameters(&'static Want),
 }
 

@@ -204,6 +204,14 @@ def write_report(outcomes: list[Outcome], releases: dict, today: str) -> str:
         lines.append(f"- Envoy {key}: {value.get('source', '')}")
     lines += [
         "",
+        "One difference between versions matters to rolegate and is tested (`tests/paths.rs` asks",
+        "Envoy's `/server_info` for its version): Envoy before 1.36.10, 1.37.6, 1.38.4 and 1.39.1",
+        "does not resolve a dot segment with a `;` parameter (`/calc/..;/admin`) under",
+        "`normalize_path` (fixed by Envoy's 2026 Q3 security release, CVE-2026-73511, GHSA-m745-gh6x-349x). On those",
+        "versions the path still holds `..;` when rolegate sees it, and rolegate answers 400",
+        "(`request path is not in canonical form`): safe, but a request the upstream might have",
+        "served is refused. On the fixed versions Envoy resolves it first and the rules see the result.",
+        "",
         "Run it again with `make compat` (downloads each wheel once; about two minutes a version),",
         "or for some versions only: `make compat COMPAT_VERSIONS=\"1.37.0 1.40.0\"`.",
         "",
