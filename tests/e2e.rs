@@ -25,7 +25,8 @@ use rolegate_testkit::entra::{
 use rolegate_testkit::http::{self, Client};
 use rolegate_testkit::jwks::jwks;
 use rolegate_testkit::test_keys::{
-    key_a, key_b, key_c, key_weak, standard_jwks, token, KID_A, KID_B, KID_C, KID_WEAK,
+    key_a, key_b, key_c, key_weak, signed_by, standard_jwks, token, token_with, KID_A, KID_B,
+    KID_C, KID_WEAK,
 };
 use rolegate_testkit::token::{b64url, bearer, header, mint, mint_hs256, mint_raw};
 use rolegate_testkit::{envoy, idp, Echo, Envoy, Idp, IdpMode, Stack};
@@ -108,34 +109,23 @@ fn harness_self_check_without_plugin() {
 
     // IdP, directly.
     let idp = Idp::start(standard_jwks());
-    let r = http::request(idp.port(), "GET", idp::JWKS_PATH, &[], None);
+    let get = |path| http::request(idp.port(), "GET", path, &[], None);
+    let r = get(idp::JWKS_PATH);
     assert_eq!(r.status, 200);
     assert_eq!(r.body_json(), standard_jwks());
-    let r = http::request(idp.port(), "GET", idp::DISCOVERY_PATH, &[], None);
+    let r = get(idp::DISCOVERY_PATH);
     assert_eq!(r.body_json()["jwks_uri"], json!(idp::jwks_uri()));
-    assert_eq!(
-        (
-            idp.jwks_requests(),
-            idp.discovery_requests(),
-            idp.total_requests()
-        ),
-        (1, 1, 2)
-    );
+    assert_eq!((idp.jwks_requests(), idp.discovery_requests()), (1, 1));
+    assert_eq!(idp.total_requests(), 2);
     idp.set_mode(IdpMode::Fail500);
-    assert_eq!(
-        http::request(idp.port(), "GET", idp::JWKS_PATH, &[], None).status,
-        500
-    );
+    assert_eq!(get(idp::JWKS_PATH).status, 500);
     idp.set_mode(IdpMode::Garbage);
-    let r = http::request(idp.port(), "GET", idp::JWKS_PATH, &[], None);
+    let r = get(idp::JWKS_PATH);
     assert_eq!(r.status, 200);
     assert!(serde_json::from_slice::<Value>(&r.body).is_err());
     idp.set_mode(IdpMode::Slow(Duration::from_millis(300)));
     let started = Instant::now();
-    assert_eq!(
-        http::request(idp.port(), "GET", idp::JWKS_PATH, &[], None).status,
-        200
-    );
+    assert_eq!(get(idp::JWKS_PATH).status, 200);
     assert!(started.elapsed() >= Duration::from_millis(300));
     idp.set_mode(IdpMode::Hang);
     let impatient = Client::with_timeout(Duration::from_millis(300));
@@ -146,8 +136,7 @@ fn harness_self_check_without_plugin() {
     assert!(reset.is_err(), "a reset is no answer: {reset:?}");
     idp.set_mode(IdpMode::Normal);
     idp.set_jwks(jwks(&[(key_b(), KID_B)]));
-    let r = http::request(idp.port(), "GET", idp::JWKS_PATH, &[], None);
-    assert_eq!(r.body_json(), jwks(&[(key_b(), KID_B)]));
+    assert_eq!(get(idp::JWKS_PATH).body_json(), jwks(&[(key_b(), KID_B)]));
     // Keep-alive and pipelining: testkit/tests/http_server.rs.
     assert!(idp.count(idp::JWKS_PATH) >= 7);
 
@@ -379,9 +368,11 @@ fn unacceptable_tokens_are_rejected() {
         )
     );
     let none_header = json!({"alg": "none", "typ": "JWT", "kid": KID_A}).to_string();
+    let hs256 = json!({"alg": "HS256", "typ": "JWT", "kid": KID_A});
+    let public_jwk = key_a().public_jwk(KID_A).to_string();
     let big = claims_with(&[ROLE], json!({"padding": "x".repeat(9000)}));
 
-    let cases: Vec<(&str, String)> = vec![
+    let mut cases: Vec<(String, String)> = [
         ("one segment", h64.to_string()),
         ("two segments", format!("{h64}.{p64}")),
         ("four segments", format!("{good}.{s64}")),
@@ -427,162 +418,49 @@ fn unacceptable_tokens_are_rejected() {
         ),
         (
             "alg HS256 keyed with the public modulus",
-            mint_hs256(
-                key_a().modulus(),
-                json!({"alg": "HS256", "typ": "JWT", "kid": KID_A}),
-                claims(&[ROLE]),
-            ),
+            mint_hs256(key_a().modulus(), hs256.clone(), claims(&[ROLE])),
         ),
         (
             "alg HS256 keyed with the public JWK",
-            mint_hs256(
-                key_a().public_jwk(KID_A).to_string().as_bytes(),
-                json!({"alg": "HS256", "typ": "JWT", "kid": KID_A}),
-                claims(&[ROLE]),
-            ),
+            mint_hs256(public_jwk.as_bytes(), hs256, claims(&[ROLE])),
         ),
-        (
-            "alg rs256 (lowercase)",
-            mint(
-                key_a(),
-                json!({"alg": "rs256", "kid": KID_A}),
-                claims(&[ROLE]),
-            ),
-        ),
-        (
-            "alg RS512",
-            mint(
-                key_a(),
-                json!({"alg": "RS512", "kid": KID_A}),
-                claims(&[ROLE]),
-            ),
-        ),
-        (
-            "alg missing",
-            mint(
-                key_a(),
-                json!({"typ": "JWT", "kid": KID_A}),
-                claims(&[ROLE]),
-            ),
-        ),
-        (
-            "crit header",
-            mint(
-                key_a(),
-                json!({"alg": "RS256", "kid": KID_A, "crit": ["exp"]}),
-                claims(&[ROLE]),
-            ),
-        ),
-        (
-            "kid not in the JWKS",
-            mint(key_a(), header("no-such-kid"), claims(&[ROLE])),
-        ),
-        (
-            "key-b, not published",
-            mint(key_b(), header(KID_B), claims(&[ROLE])),
-        ),
-        (
-            "1024-bit key",
-            mint(key_weak(), header(KID_WEAK), claims(&[ROLE])),
-        ),
-        (
-            "signed by another key",
-            mint(key_b(), header(KID_A), claims(&[ROLE])),
-        ),
-        (
-            "signed by key-c, kid of key-a",
-            mint(key_c(), header(KID_A), claims(&[ROLE])),
-        ),
+        ("key-b, not published", signed_by(key_b(), KID_B)),
+        ("1024-bit key", signed_by(key_weak(), KID_WEAK)),
+        ("signed by another key", signed_by(key_b(), KID_A)),
+        ("signed by key-c, kid of key-a", signed_by(key_c(), KID_A)),
         ("payload changed after signing", tampered),
-        (
-            "issuer not configured",
-            mint(
-                key_a(),
-                header(KID_A),
-                claims_with(&[ROLE], json!({"iss": OTHER_ISSUER})),
-            ),
-        ),
-        (
-            "issuer with a trailing slash",
-            mint(
-                key_a(),
-                header(KID_A),
-                claims_with(&[ROLE], json!({"iss": format!("{ISSUER}/")})),
-            ),
-        ),
-        (
-            "issuer missing",
-            mint(
-                key_a(),
-                header(KID_A),
-                claims_with(&[ROLE], json!({"iss": null})),
-            ),
-        ),
-        (
-            "audience not allowed",
-            mint(
-                key_a(),
-                header(KID_A),
-                claims_with(&[ROLE], json!({"aud": OTHER_AUDIENCE})),
-            ),
-        ),
-        (
-            "audience missing",
-            mint(
-                key_a(),
-                header(KID_A),
-                claims_with(&[ROLE], json!({"aud": null})),
-            ),
-        ),
-        (
-            "expired",
-            mint(
-                key_a(),
-                header(KID_A),
-                claims_with(&[ROLE], json!({"exp": now - 120})),
-            ),
-        ),
-        (
-            "expired: exp + skew == now",
-            mint(
-                key_a(),
-                header(KID_A),
-                claims_with(&[ROLE], json!({"exp": now - 60})),
-            ),
-        ),
-        (
-            "not yet valid",
-            mint(
-                key_a(),
-                header(KID_A),
-                claims_with(&[ROLE], json!({"nbf": now + 120})),
-            ),
-        ),
-        (
-            "exp missing",
-            mint(
-                key_a(),
-                header(KID_A),
-                claims_with(&[ROLE], json!({"exp": null})),
-            ),
-        ),
-        (
-            "exp is a string",
-            mint(
-                key_a(),
-                header(KID_A),
-                claims_with(&[ROLE], json!({"exp": (now + 3600).to_string()})),
-            ),
-        ),
-        (
-            "exp is a boolean",
-            mint(
-                key_a(),
-                header(KID_A),
-                claims_with(&[ROLE], json!({"exp": true})),
-            ),
-        ),
-    ];
+    ]
+    .map(|(what, token)| (what.to_string(), token))
+    .into();
+    // Signed by key A over valid claims, under these headers.
+    let headers = json!({
+        "alg rs256 (lowercase)": {"alg": "rs256", "kid": KID_A},
+        "alg RS512": {"alg": "RS512", "kid": KID_A},
+        "alg missing": {"typ": "JWT", "kid": KID_A},
+        "crit header": {"alg": "RS256", "kid": KID_A, "crit": ["exp"]},
+        "kid not in the JWKS": header("no-such-kid"),
+    });
+    for (what, h) in headers.as_object().unwrap() {
+        cases.push((what.clone(), mint(key_a(), h.clone(), claims(&[ROLE]))));
+    }
+    // Signed by key A, with these claims changed (null removes one).
+    let changes = json!({
+        "issuer not configured": {"iss": OTHER_ISSUER},
+        "issuer with a trailing slash": {"iss": format!("{ISSUER}/")},
+        "issuer missing": {"iss": null},
+        "audience not allowed": {"aud": OTHER_AUDIENCE},
+        "audience missing": {"aud": null},
+        "expired": {"exp": now - 120},
+        "expired: exp + skew == now": {"exp": now - 60},
+        "not yet valid": {"nbf": now + 120},
+        "exp missing": {"exp": null},
+        "exp is a string": {"exp": (now + 3600).to_string()},
+        "exp is a boolean": {"exp": true},
+    });
+    for (what, change) in changes.as_object().unwrap() {
+        cases.push((what.clone(), token_with(&[ROLE], change.clone())));
+    }
+    assert_eq!(cases.len(), 39, "every case is in the table once");
     assert!(cases
         .iter()
         .any(|(w, t)| *w == "longer than max_token_bytes" && t.len() > 8192));
@@ -675,89 +553,35 @@ fn accepted_tokens_reach_the_upstream_with_claim_headers() {
         }
     }
 
-    // Variants that must be accepted.
-    let ok: Vec<(&str, String, &str)> = vec![
-        ("lowercase scheme", format!("bearer {t}"), "/calc/add"),
-        ("uppercase scheme", format!("BEARER {t}"), "/calc/add"),
+    // Variants that must be accepted: schemes, keys and headers, then changed claims.
+    let mut ok: Vec<(String, String)> = vec![
+        ("lowercase scheme".into(), format!("bearer {t}")),
+        ("uppercase scheme".into(), format!("BEARER {t}")),
+        ("3072-bit key".into(), bearer(&signed_by(key_c(), KID_C))),
         (
-            "v1 issuer",
-            bearer(&mint(
-                key_a(),
-                header(KID_A),
-                claims_with(&[ROLE], json!({"iss": ISSUER_V1})),
-            )),
-            "/calc/x",
-        ),
-        (
-            "app id audience",
-            bearer(&mint(
-                key_a(),
-                header(KID_A),
-                claims_with(&[ROLE], json!({"aud": API_APP_ID})),
-            )),
-            "/calc/x",
-        ),
-        (
-            "3072-bit key",
-            bearer(&mint(key_c(), header(KID_C), claims(&[ROLE]))),
-            "/calc/x",
-        ),
-        (
-            "expired but within skew",
-            bearer(&mint(
-                key_a(),
-                header(KID_A),
-                claims_with(&[ROLE], json!({"exp": now - 30})),
-            )),
-            "/calc/x",
-        ),
-        (
-            "nbf within skew",
-            bearer(&mint(
-                key_a(),
-                header(KID_A),
-                claims_with(&[ROLE], json!({"nbf": now + 30})),
-            )),
-            "/calc/x",
-        ),
-        (
-            "no nbf",
-            bearer(&mint(
-                key_a(),
-                header(KID_A),
-                claims_with(&[ROLE], json!({"nbf": null})),
-            )),
-            "/calc/x",
-        ),
-        (
-            "roles as a string",
-            bearer(&mint(
-                key_a(),
-                header(KID_A),
-                claims_with(&[], json!({"roles": ROLE})),
-            )),
-            "/calc/x",
-        ),
-        (
-            "roles as a space-separated string",
-            bearer(&mint(
-                key_a(),
-                header(KID_A),
-                claims_with(&[], json!({"roles": format!("reader {ROLE}")})),
-            )),
-            "/calc/x",
-        ),
-        (
-            "minimal header",
+            "minimal header".into(),
             bearer(&mint(
                 key_a(),
                 json!({"alg": "RS256", "kid": KID_A}),
                 claims(&[ROLE]),
             )),
-            "/calc/x",
         ),
     ];
-    for (what, auth, path) in &ok {
+    let changes = json!({
+        "v1 issuer": {"iss": ISSUER_V1},
+        "app id audience": {"aud": API_APP_ID},
+        "expired but within skew": {"exp": now - 30},
+        "nbf within skew": {"nbf": now + 30},
+        "no nbf": {"nbf": null},
+        "roles as a string": {"roles": ROLE},
+        "roles as a space-separated string": {"roles": format!("reader {ROLE}")},
+    });
+    for (what, change) in changes.as_object().unwrap() {
+        ok.push((what.clone(), bearer(&token_with(&[ROLE], change.clone()))));
+    }
+    assert_eq!(ok.len(), 11, "every case is in the table once");
+    for (i, (what, auth)) in ok.iter().enumerate() {
+        let path = if i < 2 { "/calc/add" } else { "/calc/x" };
         let r = s.envoy.get(path, &[("authorization", auth.as_str())]);
         let seen = check::upstream_ok(&r, what);
         assert_eq!(
@@ -774,11 +598,7 @@ fn accepted_tokens_reach_the_upstream_with_claim_headers() {
         ("role with different case", token(&["invokerole"])),
         (
             "roles claim missing",
-            mint(
-                key_a(),
-                header(KID_A),
-                claims_with(&[], json!({"roles": null})),
-            ),
+            token_with(&[], json!({"roles": null})),
         ),
     ];
     let before = s.up.count();
@@ -815,25 +635,7 @@ fn cold_start_burst(idp_mode: IdpMode, n: usize, limit: Duration, what: &str) {
         s.idp.jwks_requests()
     );
     let t = token(&[ROLE]);
-    let handles: Vec<_> = (0..n)
-        .map(|i| {
-            let port = s.envoy.port();
-            let auth = bearer(&t);
-            std::thread::spawn(move || {
-                let started = Instant::now();
-                let r = http::request(
-                    port,
-                    "GET",
-                    &format!("/calc/cold/{i}"),
-                    &[("authorization", &auth)],
-                    None,
-                );
-                (r, started.elapsed())
-            })
-        })
-        .collect();
-    for h in handles {
-        let (r, took) = h.join().expect("client thread");
+    for (r, took) in s.burst(&vec![t.clone(); n], |i| format!("/calc/cold/{i}")) {
         println!(
             "{what}: cold-start request answered {} after {took:?}",
             r.status
@@ -959,7 +761,7 @@ fn key_rotation_is_picked_up_after_cache_duration() {
     let idp = Idp::start(jwks(&[(key_a(), KID_A)]));
     let s = Stack::start(&main_config_with(remote_jwks(2, 5000)), idp);
     let ta = token(&[ROLE]);
-    let tb = mint(key_b(), header(KID_B), claims(&[ROLE]));
+    let tb = signed_by(key_b(), KID_B);
     check::upstream_ok(&s.get_with_token("/calc/a", &ta), "key-a before rotation");
     check::some_invalid_token(&s.get_with_token("/calc/b", &tb), "key-b before rotation");
     let fetched_before = s.idp.jwks_requests();
@@ -1018,22 +820,15 @@ fn local_jwks_needs_no_idp() {
     );
     assert_eq!(check::seen_header(&seen, "x-client-id"), Some(CLIENT_ID));
     check::upstream_ok(
-        &s.get_with_token("/calc/add", &mint(key_c(), header(KID_C), claims(&[ROLE]))),
+        &s.get_with_token("/calc/add", &signed_by(key_c(), KID_C)),
         "local_jwks key-c",
     );
     check::some_invalid_token(
-        &s.get_with_token("/calc/add", &mint(key_b(), header(KID_B), claims(&[ROLE]))),
+        &s.get_with_token("/calc/add", &signed_by(key_b(), KID_B)),
         "key not in local_jwks",
     );
     check::some_invalid_token(
-        &s.get_with_token(
-            "/calc/add",
-            &mint(
-                key_a(),
-                header(KID_A),
-                claims_with(&[ROLE], json!({"iss": ISSUER_V1})),
-            ),
-        ),
+        &s.get_with_token("/calc/add", &token_with(&[ROLE], json!({"iss": ISSUER_V1}))),
         "issuer (single `issuer`) not configured",
     );
     check::insufficient_scope(
@@ -1074,13 +869,7 @@ fn rule_options_custom_roles_claim_and_forward() {
         ],
     });
     let s = start(&config);
-    let scp = |v: Value| {
-        mint(
-            key_a(),
-            header(KID_A),
-            claims_with(&[], json!({"scp": v, "roles": null})),
-        )
-    };
+    let scp = |v: Value| token_with(&[], json!({"scp": v, "roles": null}));
     let reader = scp(json!("reader"));
     let writer = scp(json!("writer"));
     let both = scp(json!("writer reader admin"));
@@ -1178,39 +967,18 @@ fn rule_options_custom_roles_claim_and_forward() {
     let r = s.get("/token/x", &[("host", host)]);
     check::missing_credentials(&r, host, "/token/ without a token");
     check::some_invalid_token(
-        &s.get_with_token(
-            "/token/x",
-            &mint(
-                key_a(),
-                header(KID_A),
-                claims_with(&[], json!({"iss": ISSUER_V1})),
-            ),
-        ),
+        &s.get_with_token("/token/x", &token_with(&[], json!({"iss": ISSUER_V1}))),
         "single `issuer`: the other issuer is not configured",
     );
 
     // clock_skew_seconds: 0.
     let now = entra::now();
     check::some_invalid_token(
-        &s.get_with_token(
-            "/token/x",
-            &mint(
-                key_a(),
-                header(KID_A),
-                claims_with(&[], json!({"exp": now - 5})),
-            ),
-        ),
+        &s.get_with_token("/token/x", &token_with(&[], json!({"exp": now - 5}))),
         "expired 5 s ago, no skew",
     );
     check::some_invalid_token(
-        &s.get_with_token(
-            "/token/x",
-            &mint(
-                key_a(),
-                header(KID_A),
-                claims_with(&[], json!({"nbf": now + 30})),
-            ),
-        ),
+        &s.get_with_token("/token/x", &token_with(&[], json!({"nbf": now + 30}))),
         "nbf in 30 s, no skew",
     );
     check::local_reply(&s.get_with_token("/elsewhere", &reader), 403, "no rule");
@@ -1236,11 +1004,7 @@ fn from_headers_and_max_token_bytes() {
     let s = start(&config);
     let t = token(&[ROLE]);
     assert!(t.len() < 1500, "test token too long ({})", t.len());
-    let long = mint(
-        key_a(),
-        header(KID_A),
-        claims_with(&[ROLE], json!({"padding": "y".repeat(800)})),
-    );
+    let long = token_with(&[ROLE], json!({"padding": "y".repeat(800)}));
     assert!(long.len() > 1500);
 
     let seen = check::upstream_ok(&s.get("/x", &[("x-api-token", &t)]), "token in x-api-token");
