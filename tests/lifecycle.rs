@@ -23,14 +23,15 @@ use serde_json::{json, Map, Value};
 
 use rolegate_testkit::answers::{self as check, UNKNOWN_KID, UNTRUSTED_ISSUER};
 use rolegate_testkit::entra::{
-    claims, claims_with, API_APP_ID, AUDIENCE, CLIENT_ID, ISSUER, ISSUER_V1, OTHER_ISSUER, ROLE,
-    TENANT,
+    claims_with, API_APP_ID, AUDIENCE, CLIENT_ID, ISSUER, ISSUER_V1, OTHER_ISSUER, ROLE, TENANT,
 };
 use rolegate_testkit::idp::{self, ENTRA_AUTHORITY, IDP_AUTHORITY};
 use rolegate_testkit::istio::{self, FailClosed};
 use rolegate_testkit::jwks::jwks;
 use rolegate_testkit::stack::{assert_counter_reaches, eventually, Stack};
-use rolegate_testkit::test_keys::{key_a, key_b, key_c, token, KID_A, KID_B, KID_C};
+use rolegate_testkit::test_keys::{
+    key_a, key_b, key_c, signed_by, token, token_with, KID_A, KID_B, KID_C,
+};
 use rolegate_testkit::token::{header, mint};
 use rolegate_testkit::{Idp, IdpMode, SigningKey};
 
@@ -92,12 +93,7 @@ fn remote_config_with(remote_jwks: Value) -> Value {
     config(&[ISSUER, ISSUER_V1], "remote_jwks", remote_jwks)
 }
 
-/// A valid token with [`ROLE`] signed by `key` under `kid`.
-fn signed(key: &SigningKey, kid: &str) -> String {
-    mint(key, header(kid), claims(&[ROLE]))
-}
-
-/// Like [`signed`], with a unique `jti`: a token no worker has verified (and cached) yet.
+/// Like [`signed_by`], with a unique `jti`: a token no worker has verified (and cached) yet.
 fn unseen(key: &SigningKey, kid: &str) -> String {
     mint(
         key,
@@ -118,6 +114,29 @@ fn fresh_kid(tag: &str) -> String {
 /// `wasmcustom.rolegate.jwks.aad.<name>`.
 fn jwks_stat(name: &str) -> String {
     format!("wasmcustom.rolegate.jwks.{PROVIDER}.{name}")
+}
+
+/// The test IdP publishing key A only.
+fn key_a_idp() -> Idp {
+    Idp::start(jwks(&[(key_a(), KID_A)]))
+}
+
+/// Waits up to `timeout` for the stat `jwks_stat(name)` to satisfy `ok`; panics with `what`
+/// and the IdP's requests when it does not.
+fn await_jwks_stat(s: &Stack, name: &str, timeout: Duration, ok: impl Fn(u64) -> bool, what: &str) {
+    let reached = eventually(timeout, Duration::from_millis(50), || {
+        ok(s.envoy.counter(&jwks_stat(name))).then_some(())
+    });
+    assert!(reached.is_some(), "{what}:\n{}", s.idp.describe_requests());
+}
+
+/// Asserts that Envoy's log says `needle` within `timeout`.
+fn assert_logged(s: &Stack, needle: &str, timeout: Duration) {
+    assert!(
+        s.envoy.wait_for_log(needle, timeout),
+        "no log line containing {needle:?}\n{}",
+        s.envoy.log_tail(30)
+    );
 }
 
 /// Sleeps until `deadline` (no-op if it passed).
@@ -187,10 +206,7 @@ fn cold_start_burst_waits_for_one_fetch() {
 fn unknown_kid_flood_is_rate_limited() {
     const ROUNDS: usize = 6;
     const PER_ROUND: usize = 10;
-    let s = Stack::start(
-        &remote_config(600, 5000),
-        Idp::start(jwks(&[(key_a(), KID_A)])),
-    );
+    let s = Stack::start(&remote_config(600, 5000), key_a_idp());
     let valid = token(&[ROLE]);
     // Every worker has the keys (see unknown_kid_during_cold_start_is_refetched for why).
     let warm = s.on_every_worker(1, 60, |i| {
@@ -207,7 +223,7 @@ fn unknown_kid_flood_is_rate_limited() {
     for round in 0..ROUNDS {
         let round_start = Instant::now();
         let tokens: Vec<String> = (0..PER_ROUND)
-            .map(|i| signed(key_b(), &fresh_kid(&format!("flood-{round}-{i}"))))
+            .map(|i| signed_by(key_b(), &fresh_kid(&format!("flood-{round}-{i}"))))
             .collect();
         let results = s.burst(&tokens, |i| format!("/calc/flood/{round}/{i}"));
         for (i, (r, took)) in results.iter().enumerate() {
@@ -271,13 +287,10 @@ fn unknown_kid_flood_is_rate_limited() {
 
 #[test]
 fn rotation_seconds_after_start_is_picked_up_at_once() {
-    let s = Stack::start(
-        &remote_config(600, 5000),
-        Idp::start(jwks(&[(key_a(), KID_A)])),
-    );
+    let s = Stack::start(&remote_config(600, 5000), key_a_idp());
     let ready = Instant::now();
-    let ta = signed(key_a(), KID_A);
-    let tb = signed(key_b(), KID_B);
+    let ta = signed_by(key_a(), KID_A);
+    let tb = signed_by(key_b(), KID_B);
     s.on_every_worker(2, 60, |i| {
         check::upstream_ok(
             &s.get_with_token(&format!("/calc/a/{i}"), &ta),
@@ -339,7 +352,7 @@ fn unknown_kid_during_cold_start_is_refetched() {
     ]);
     let s = Stack::start(&remote_config(600, 5000), idp);
     let sent_at = s.idp.started().elapsed();
-    let (r, took) = s.timed_get_with_token("/calc/b", &signed(key_b(), KID_B));
+    let (r, took) = s.timed_get_with_token("/calc/b", &signed_by(key_b(), KID_B));
     let fetches = s.idp.jwks_request_times();
     println!(
         "cold-start unknown kid: sent {sent_at:?} after the IdP started, answered {} after \
@@ -379,7 +392,7 @@ fn outage_keeps_the_last_good_keys(mode: IdpMode, log_needles: &[&str]) {
     );
     // Odd requests reuse a token (a worker's verified-token cache may answer); even ones
     // bring a token never seen, which must be verified with the kept keys.
-    let cached = signed(key_a(), KID_A);
+    let cached = signed_by(key_a(), KID_A);
     let token_for = |i: usize| match i % 4 {
         0 => unseen(key_a(), KID_A),
         2 => unseen(key_c(), KID_C),
@@ -511,23 +524,12 @@ fn idp_down_from_start_gives_503_then_recovers_without_restart() {
             "request {i}: a failed first fetch must be answered at once, took {took:?}"
         );
     }
-    assert!(
-        s.envoy.wait_for_log(
-            "key set fetch for provider aad failed: HTTP status 500",
-            Duration::from_secs(5)
-        ),
-        "no fetch warning in the Envoy log\n{}",
-        s.envoy.log_tail(30)
-    );
+    let warning = "key set fetch for provider aad failed: HTTP status 500";
+    assert_logged(&s, warning, Duration::from_secs(5));
     // Let it fail three times to see the back-off, then bring the IdP back.
-    let failed_thrice = eventually(Duration::from_secs(15), Duration::from_millis(50), || {
-        (s.envoy.counter(&jwks_stat("fetch_failure")) >= 3).then_some(())
-    });
-    assert!(
-        failed_thrice.is_some(),
-        "fewer than 3 failed fetches in 15 s:\n{}",
-        s.idp.describe_requests()
-    );
+    let fifteen = Duration::from_secs(15);
+    let what = "fewer than 3 failed fetches in 15 s";
+    await_jwks_stat(&s, "fetch_failure", fifteen, |n| n >= 3, what);
     s.idp.set_mode(IdpMode::Normal);
     let back = Instant::now();
     let mut answers = 0;
@@ -597,7 +599,7 @@ fn discovery_document_names_the_key_set() {
     // separate jwks_cluster.
     const JWKS_AUTHORITY: &str = "keys.idp.test";
     const JWKS_PATH: &str = "/alt/discovered/keys";
-    let idp = Idp::start(jwks(&[(key_a(), KID_A)]));
+    let idp = key_a_idp();
     idp.set_discovery(ISSUER, &format!("http://{JWKS_AUTHORITY}{JWKS_PATH}"));
     idp.serve_jwks_at(JWKS_PATH);
     let source = json!({
@@ -659,7 +661,7 @@ fn discovery_document_names_the_key_set() {
 fn discovery_document_with_a_foreign_issuer_is_refused() {
     // The document claims another issuer but points at a key set that holds the token's
     // key: following it would let the token through.
-    let idp = Idp::start(jwks(&[(key_a(), KID_A)]));
+    let idp = key_a_idp();
     idp.set_discovery(OTHER_ISSUER, &idp::jwks_uri());
     let source = json!({"cluster": "idp", "uri": idp::discovery_uri(), "timeout_ms": 3000});
     let s = Stack::start(&config(&[ISSUER, ISSUER_V1], "discovery", source), idp);
@@ -673,11 +675,7 @@ fn discovery_document_with_a_foreign_issuer_is_refused() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let needle = format!("discovery document issuer \"{OTHER_ISSUER}\" is not a configured issuer");
-    assert!(
-        s.envoy.wait_for_log(&needle, Duration::from_secs(5)),
-        "no log line containing {needle:?}\n{}",
-        s.envoy.log_tail(30)
-    );
+    assert_logged(&s, &needle, Duration::from_secs(5));
     println!(
         "foreign issuer: {i} requests, all 503; IdP:\n{}",
         s.idp.describe_requests()
@@ -700,30 +698,22 @@ fn discovery_document_with_a_foreign_issuer_is_refused() {
 fn azure_ad_preset_through_an_istio_named_cluster() {
     // The name Istio gives the cluster of a ServiceEntry for login.microsoftonline.com:443.
     const CLUSTER: &str = "outbound|443||login.microsoftonline.com";
-    let idp = Idp::start(jwks(&[(key_a(), KID_A)]));
+    let idp = key_a_idp();
     idp.set_discovery(ISSUER, &idp::entra_jwks_uri());
     let source = json!({"tenant": TENANT, "cluster": CLUSTER});
     let s = Stack::start_with_idp_clusters(&config(&[], "azure_ad", source), idp, &[CLUSTER]);
 
     let seen = check::upstream_ok(&s.get_with_token("/calc/v2", &token(&[ROLE])), "v2 token");
     assert_eq!(check::seen_header(&seen, "x-client-id"), Some(CLIENT_ID));
-    let v1 = mint(
-        key_a(),
-        header(KID_A),
-        claims_with(
-            &[ROLE],
-            json!({"iss": ISSUER_V1, "ver": "1.0", "appid": CLIENT_ID}),
-        ),
+    let v1 = token_with(
+        &[ROLE],
+        json!({"iss": ISSUER_V1, "ver": "1.0", "appid": CLIENT_ID}),
     );
     check::upstream_ok(
         &s.get_with_token("/calc/v1", &v1),
         "v1 token (sts.windows.net)",
     );
-    let other = mint(
-        key_a(),
-        header(KID_A),
-        claims_with(&[ROLE], json!({"iss": OTHER_ISSUER})),
-    );
+    let other = token_with(&[ROLE], json!({"iss": OTHER_ISSUER}));
     check::invalid_token(
         &s.get_with_token("/calc/other", &other),
         UNTRUSTED_ISSUER,
@@ -759,7 +749,7 @@ fn istio_rendered_wasm_plugin_makes_the_same_decisions() {
     for fail in [FailClosed::FailOpenFalse, FailClosed::FailurePolicy] {
         let what = format!("WasmPlugin calc/rolegate over ECDS ({fail:?})");
         let plugin_config = remote_config(600, 5000);
-        let s = Stack::start_with(Idp::start(jwks(&[(key_a(), KID_A)])), |p| {
+        let s = Stack::start_with(key_a_idp(), |p| {
             istio::bootstrap(p, "calc.rolegate", &plugin_config, fail)
         });
         assert_eq!(
@@ -816,8 +806,8 @@ fn cached_token_after_key_change(new_set: Value, description: &str, what: &str) 
         &remote_config(600, 5000),
         Idp::start(jwks(&[(key_a(), KID_A), (key_c(), KID_C)])),
     );
-    let ta = signed(key_a(), KID_A);
-    let tc = signed(key_c(), KID_C);
+    let ta = signed_by(key_a(), KID_A);
+    let tc = signed_by(key_c(), KID_C);
     // The same token again and again: verified once per worker, then served from its cache.
     s.on_every_worker(3, 60, |i| {
         check::upstream_ok(
@@ -830,7 +820,7 @@ fn cached_token_after_key_change(new_set: Value, description: &str, what: &str) 
     check::invalid_token(
         &s.get_with_token(
             "/calc/unknown",
-            &signed(key_b(), &fresh_kid("force-refetch")),
+            &signed_by(key_b(), &fresh_kid("force-refetch")),
         ),
         UNKNOWN_KID,
         &format!("{what}: token with an unknown kid (forces the refetch)"),
@@ -887,10 +877,10 @@ fn key_set_over_max_jwks_bytes_is_a_failed_fetch() {
     let remote = merged(remote_jwks(2, 2000), json!({"max_jwks_bytes": MAX}));
     let s = Stack::start(
         &config(&[ISSUER, ISSUER_V1], "remote_jwks", remote),
-        Idp::start(jwks(&[(key_a(), KID_A)])),
+        key_a_idp(),
     );
-    let ta = signed(key_a(), KID_A);
-    let tc = signed(key_c(), KID_C);
+    let ta = signed_by(key_a(), KID_A);
+    let tc = signed_by(key_c(), KID_C);
     check::upstream_ok(&s.get_with_token("/calc/a", &ta), "key A, small key set");
 
     // The next set adds key C but is padded over the limit (unknown members are ignored).
@@ -899,20 +889,15 @@ fn key_set_over_max_jwks_bytes_is_a_failed_fetch() {
         json!({"x-padding": "p".repeat(MAX)}),
     );
     s.idp.set_jwks(padded);
-    let failed = eventually(Duration::from_secs(10), Duration::from_millis(100), || {
-        (s.envoy.counter(&jwks_stat("fetch_failure")) >= 1).then_some(())
-    });
-    assert!(
-        failed.is_some(),
-        "the oversized key set was not counted as a failed fetch:\n{}",
-        s.idp.describe_requests()
+    let what = "the oversized key set was not counted as a failed fetch";
+    await_jwks_stat(
+        &s,
+        "fetch_failure",
+        Duration::from_secs(10),
+        |n| n >= 1,
+        what,
     );
-    assert!(
-        s.envoy
-            .wait_for_log("bytes is over the limit", Duration::from_secs(5)),
-        "no warning about the size in the Envoy log\n{}",
-        s.envoy.log_tail(30)
-    );
+    assert_logged(&s, "bytes is over the limit", Duration::from_secs(5));
     s.on_every_worker(2, 60, |i| {
         check::upstream_ok(
             &s.get_with_token(&format!("/calc/a/{i}"), &ta),
@@ -954,14 +939,14 @@ fn unknown_kid_refetch_interval_is_configurable() {
     );
     let s = Stack::start(
         &config(&[ISSUER, ISSUER_V1], "remote_jwks", remote),
-        Idp::start(jwks(&[(key_a(), KID_A)])),
+        key_a_idp(),
     );
     // Every worker has the keys (see unknown_kid_during_cold_start_is_refetched for why).
     let ta = token(&[ROLE]);
     s.on_every_worker(1, 60, |i| {
         check::upstream_ok(&s.get_with_token(&format!("/calc/a/{i}"), &ta), "key A");
     });
-    let tb = signed(key_b(), KID_B);
+    let tb = signed_by(key_b(), KID_B);
 
     let first = Instant::now();
     check::invalid_token(
@@ -1000,11 +985,8 @@ fn keys_past_max_stale_seconds_stop_verifying_until_a_fetch_succeeds() {
     // compromise) the kept keys may be used for 3 s after the last success, no longer.
     let mut remote = remote_jwks(1, 1000);
     remote["max_stale_seconds"] = json!(3);
-    let s = Stack::start(
-        &remote_config_with(remote),
-        Idp::start(jwks(&[(key_a(), KID_A)])),
-    );
-    let cached = signed(key_a(), KID_A);
+    let s = Stack::start(&remote_config_with(remote), key_a_idp());
+    let cached = signed_by(key_a(), KID_A);
     check::upstream_ok(&s.get_with_token("/calc/before", &cached), "fresh keys");
     assert_eq!(s.envoy.counter(&jwks_stat("keys_stale")), 0);
 
@@ -1041,16 +1023,15 @@ fn keys_past_max_stale_seconds_stop_verifying_until_a_fetch_succeeds() {
             &format!("request {i}: a token never seen, on every worker"),
         );
     });
-    let flagged = eventually(Duration::from_secs(2), Duration::from_millis(50), || {
-        (s.envoy.counter(&jwks_stat("keys_stale")) == 1).then_some(())
-    });
-    assert!(flagged.is_some(), "keys_stale gauge is not 1");
-    assert!(
-        s.envoy
-            .wait_for_log("older than max_stale_seconds", Duration::from_secs(2)),
-        "no warning in the log:\n{}",
-        s.envoy.log_tail(30)
+    let two = Duration::from_secs(2);
+    await_jwks_stat(
+        &s,
+        "keys_stale",
+        two,
+        |n| n == 1,
+        "keys_stale gauge is not 1",
     );
+    assert_logged(&s, "older than max_stale_seconds", two);
 
     // The IdP publishes keys again: the next successful fetch makes them usable.
     s.idp.set_jwks(jwks(&[(key_a(), KID_A)]));
@@ -1063,8 +1044,6 @@ fn keys_past_max_stale_seconds_stop_verifying_until_a_fetch_succeeds() {
         "keys did not come back:\n{}",
         s.idp.describe_requests()
     );
-    let cleared = eventually(Duration::from_secs(2), Duration::from_millis(50), || {
-        (s.envoy.counter(&jwks_stat("keys_stale")) == 0).then_some(())
-    });
-    assert!(cleared.is_some(), "keys_stale gauge is not back to 0");
+    let what = "keys_stale gauge is not back to 0";
+    await_jwks_stat(&s, "keys_stale", two, |n| n == 0, what);
 }
