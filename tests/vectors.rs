@@ -24,6 +24,9 @@ use rolegate::keys::jwks::{KeyLookup, KeySet, KeySetError, Unusable};
 use rolegate::token::base64url;
 use rolegate::token::claims::{self, LifetimeError};
 use rolegate::token::{self, Segment, TokenError, UnverifiedToken};
+use rsa::pkcs8::DecodePublicKey;
+use rsa::traits::PublicKeyParts;
+use rsa::PublicKey;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fmt::Display;
@@ -321,57 +324,14 @@ fn is_refused_as(token: &str, expected: TokenError) -> bool {
     token::parse(token, MAX_TOKEN_BYTES).err() == Some(expected)
 }
 
-/// n and e of a PEM `PUBLIC KEY` (SubjectPublicKeyInfo, RFC 5280 §4.1.2.7, holding an
-/// RSAPublicKey, RFC 8017 A.1.1), read with a minimal DER walker.
+/// The key of a PEM `PUBLIC KEY` (SubjectPublicKeyInfo, RFC 5280 §4.1.2.7, holding an
+/// RSAPublicKey, RFC 8017 A.1.1), read by the `rsa` crate.
 fn rsa_key_from_spki_pem(pem: &str) -> Rs256Key {
-    const RSA_ENCRYPTION: [u8; 9] = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
-    /// One DER element: tag, contents, the bytes after it.
-    fn der(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-        let (&tag, rest) = input.split_first()?;
-        let (&first, rest) = rest.split_first()?;
-        let (len, rest) = if first < 0x80 {
-            (usize::from(first), rest)
-        } else {
-            let width = usize::from(first & 0x7f);
-            let len = rest.get(..width)?;
-            let len = len
-                .iter()
-                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-            (len, rest.get(width..)?)
-        };
-        Some((tag, rest.get(..len)?, rest.get(len..)?))
-    }
-    fn n_and_e(spki: &[u8]) -> Option<(&[u8], &[u8])> {
-        let (0x30, spki, _) = der(spki)? else {
-            return None;
-        };
-        let (0x30, algorithm, rest) = der(spki)? else {
-            return None;
-        };
-        let (0x06, oid, _) = der(algorithm)? else {
-            return None;
-        };
-        let (0x03, bits, _) = der(rest)? else {
-            return None;
-        };
-        let (0, rsa_public_key) = bits.split_first()? else {
-            return None;
-        };
-        let (0x30, rsa, _) = der(rsa_public_key)? else {
-            return None;
-        };
-        let (0x02, n, rest) = der(rsa)? else {
-            return None;
-        };
-        let (0x02, e, _) = der(rest)? else {
-            return None;
-        };
-        (oid == RSA_ENCRYPTION).then_some((n, e))
-    }
+    let public = PublicKey::from_public_key_pem(pem).expect("an RSA SubjectPublicKeyInfo");
+    let key =
+        Rs256Key::from_components(&public.n_bytes(), &public.e_bytes()).expect("a usable RSA key");
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     let spki = STANDARD.decode(body).expect("PEM body is base64");
-    let (n, e) = n_and_e(&spki).expect("an RSA SubjectPublicKeyInfo");
-    let key = Rs256Key::from_components(n, e).expect("a usable RSA key");
     assert_eq!(key.spki_der(), spki, "rolegate's DER encoding of the key");
     key
 }
