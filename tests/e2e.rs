@@ -77,6 +77,32 @@ fn start(config: &Value) -> Stack {
     Stack::start(config, Idp::start(standard_jwks()))
 }
 
+/// What a request must get, in the tables below.
+#[derive(Clone, Copy)]
+enum Want {
+    /// The upstream's 200.
+    Through,
+    /// 401 `invalid_token`.
+    Invalid,
+    /// 403 `insufficient_scope`.
+    Scope,
+    /// 403: no rule matches.
+    NoRule,
+}
+
+use Want::{Invalid, NoRule, Scope, Through};
+
+/// `GET path` with `token` gets `want`.
+fn expect(s: &Stack, path: &str, token: &str, want: Want, what: &str) {
+    let r = s.get_with_token(path, token);
+    match want {
+        Through => drop(check::upstream_ok(&r, what)),
+        Invalid => check::some_invalid_token(&r, what),
+        Scope => check::insufficient_scope(&r, what),
+        NoRule => drop(check::local_reply(&r, 403, what)),
+    }
+}
+
 // ---------------------------------------------------------------------------
 // harness
 
@@ -302,10 +328,7 @@ fn unacceptable_tokens_are_rejected() {
     let parts: Vec<&str> = good.split('.').collect();
     let (h64, p64, s64) = (parts[0], parts[1], parts[2]);
     // Sanity: the unmodified token is accepted (this is also the cold-start request).
-    check::upstream_ok(
-        &s.get_with_token("/calc/add", &good),
-        "the unmodified token",
-    );
+    expect(&s, "/calc/add", &good, Through, "the unmodified token");
 
     let header_bytes = header(KID_A).to_string();
     let claims_bytes = claims(&[ROLE]).to_string();
@@ -762,8 +785,8 @@ fn key_rotation_is_picked_up_after_cache_duration() {
     let s = Stack::start(&main_config_with(remote_jwks(2, 5000)), idp);
     let ta = token(&[ROLE]);
     let tb = signed_by(key_b(), KID_B);
-    check::upstream_ok(&s.get_with_token("/calc/a", &ta), "key-a before rotation");
-    check::some_invalid_token(&s.get_with_token("/calc/b", &tb), "key-b before rotation");
+    expect(&s, "/calc/a", &ta, Through, "key-a before rotation");
+    expect(&s, "/calc/b", &tb, Invalid, "key-b before rotation");
     let fetched_before = s.idp.jwks_requests();
 
     s.idp.set_jwks(jwks(&[(key_b(), KID_B)]));
@@ -819,22 +842,15 @@ fn local_jwks_needs_no_idp() {
         "local_jwks key-a",
     );
     assert_eq!(check::seen_header(&seen, "x-client-id"), Some(CLIENT_ID));
-    check::upstream_ok(
-        &s.get_with_token("/calc/add", &signed_by(key_c(), KID_C)),
-        "local_jwks key-c",
-    );
-    check::some_invalid_token(
-        &s.get_with_token("/calc/add", &signed_by(key_b(), KID_B)),
-        "key not in local_jwks",
-    );
-    check::some_invalid_token(
-        &s.get_with_token("/calc/add", &token_with(&[ROLE], json!({"iss": ISSUER_V1}))),
-        "issuer (single `issuer`) not configured",
-    );
-    check::insufficient_scope(
-        &s.get_with_token("/calc/add", &token(&["reader"])),
-        "local_jwks without role",
-    );
+    let v1 = token_with(&[ROLE], json!({"iss": ISSUER_V1}));
+    for (token, want, what) in [
+        (signed_by(key_c(), KID_C), Through, "local_jwks key-c"),
+        (signed_by(key_b(), KID_B), Invalid, "key not in local_jwks"),
+        (v1, Invalid, "issuer (single `issuer`) not configured"),
+        (token(&["reader"]), Scope, "local_jwks without role"),
+    ] {
+        expect(&s, "/calc/add", &token, want, what);
+    }
     assert_eq!(
         s.idp.total_requests(),
         0,
@@ -903,37 +919,31 @@ fn rule_options_custom_roles_claim_and_forward() {
             .is_none_or(|w| !w.contains("insufficient_scope")),
         "POST /exact is 'no rule', not 'missing role': {r:?}"
     );
-    check::local_reply(
-        &s.get_with_token("/exact/more", &reader),
-        403,
-        "path match is exact",
-    );
-    check::local_reply(
-        &s.get_with_token("/exac", &reader),
-        403,
-        "path match is exact",
-    );
-    check::insufficient_scope(&s.get_with_token("/exact", &writer), "GET /exact writer");
-
-    // roles_match: all.
-    check::insufficient_scope(
-        &s.get_with_token("/all/x", &reader),
-        "/all/ with reader only",
-    );
-    check::insufficient_scope(
-        &s.get_with_token("/all/x", &writer),
-        "/all/ with writer only",
-    );
-    check::upstream_ok(
-        &s.get_with_token("/all/x", &both),
-        "/all/ with both (space-separated)",
-    );
-    check::upstream_ok(
-        &s.get_with_token("/all/x", &scp(json!(["reader", "writer"]))),
-        "/all/ with both (array)",
-    );
+    let array = scp(json!(["reader", "writer"]));
+    let other_array = scp(json!(["writer", "admin"]));
+    let (admin, empty) = (scp(json!("admin")), scp(json!("")));
+    // With roles_claim = scp, the `roles` claim means nothing.
+    let roles_only = token(&["reader", "writer"]);
+    for (path, token, want, what) in [
+        ("/exact/more", &reader, NoRule, "path match is exact"),
+        ("/exac", &reader, NoRule, "path match is exact"),
+        ("/exact", &writer, Scope, "GET /exact writer"),
+        // roles_match: all.
+        ("/all/x", &reader, Scope, "/all/ with reader only"),
+        ("/all/x", &writer, Scope, "/all/ with writer only"),
+        ("/all/x", &both, Through, "/all/ with both (spaced)"),
+        ("/all/x", &array, Through, "/all/ with both (array)"),
+        // roles_match default: any.
+        ("/any/x", &writer, Through, "/any/ writer"),
+        ("/any/x", &reader, Through, "/any/ reader"),
+        ("/any/x", &admin, Scope, "/any/ admin"),
+        ("/any/x", &empty, Scope, "/any/ empty scp"),
+        ("/any/x", &roles_only, Scope, "/any/ roles claim only"),
+    ] {
+        expect(&s, path, token, want, what);
+    }
     let seen = check::upstream_ok(
-        &s.get_with_token("/any/x", &scp(json!(["writer", "admin"]))),
+        &s.get_with_token("/any/x", &other_array),
         "/any/ array claim",
     );
     assert_eq!(
@@ -942,45 +952,26 @@ fn rule_options_custom_roles_claim_and_forward() {
         "array claim joined: {seen}"
     );
 
-    // roles_match default: any.
-    check::upstream_ok(&s.get_with_token("/any/x", &writer), "/any/ writer");
-    check::upstream_ok(&s.get_with_token("/any/x", &reader), "/any/ reader");
-    check::insufficient_scope(
-        &s.get_with_token("/any/x", &scp(json!("admin"))),
-        "/any/ admin",
-    );
-    check::insufficient_scope(
-        &s.get_with_token("/any/x", &scp(json!(""))),
-        "/any/ empty scp",
-    );
-    // With roles_claim = scp, the `roles` claim means nothing.
-    check::insufficient_scope(
-        &s.get_with_token("/any/x", &token(&["reader", "writer"])),
-        "/any/ roles claim only",
-    );
-
     // Neither roles nor allow_anonymous: any valid token.
-    check::upstream_ok(
-        &s.get_with_token("/token/x", &token(&[])),
-        "/token/ no roles at all",
-    );
     let r = s.get("/token/x", &[("host", host)]);
     check::missing_credentials(&r, host, "/token/ without a token");
-    check::some_invalid_token(
-        &s.get_with_token("/token/x", &token_with(&[], json!({"iss": ISSUER_V1}))),
-        "single `issuer`: the other issuer is not configured",
-    );
-
-    // clock_skew_seconds: 0.
     let now = entra::now();
-    check::some_invalid_token(
-        &s.get_with_token("/token/x", &token_with(&[], json!({"exp": now - 5}))),
-        "expired 5 s ago, no skew",
-    );
-    check::some_invalid_token(
-        &s.get_with_token("/token/x", &token_with(&[], json!({"nbf": now + 30}))),
-        "nbf in 30 s, no skew",
-    );
+    let v1 = token_with(&[], json!({"iss": ISSUER_V1}));
+    // clock_skew_seconds: 0.
+    let expired = token_with(&[], json!({"exp": now - 5}));
+    let early = token_with(&[], json!({"nbf": now + 30}));
+    for (token, want, what) in [
+        (token(&[]), Through, "/token/ no roles at all"),
+        (
+            v1,
+            Invalid,
+            "single `issuer`: the other issuer is not configured",
+        ),
+        (expired, Invalid, "expired 5 s ago, no skew"),
+        (early, Invalid, "nbf in 30 s, no skew"),
+    ] {
+        expect(&s, "/token/x", &token, want, what);
+    }
     check::local_reply(&s.get_with_token("/elsewhere", &reader), 403, "no rule");
 }
 
