@@ -1268,36 +1268,27 @@ impl Entra {
         let mut for_another_api = self.config(self.jwks, &[role]);
         for_another_api["providers"][0]["audiences"] = json!(["api://another-api"]);
         let expired = self.lifetime().1 + 3600;
+        let tampered = self.tampered();
+        let with_role = |token: &str, now| self.decide(self.jwks, &[role], token, now);
+        use DenyReason::{Audience, Expired, Role, Signature, UnknownKid};
         let cases = [
-            (
-                "its role",
-                self.decide(self.jwks, &[role], token, now),
-                ALLOW,
-            ),
+            ("its role", with_role(token, now), ALLOW),
             (
                 "another role",
                 self.decide(self.jwks, &["Another.Role"], token, now),
-                Err(DenyReason::Role),
+                Err(Role),
             ),
-            (
-                "after exp",
-                self.decide(self.jwks, &[role], token, expired),
-                Err(DenyReason::Expired),
-            ),
-            (
-                "changed payload",
-                self.decide(self.jwks, &[role], &self.tampered(), now),
-                Err(DenyReason::Signature),
-            ),
+            ("after exp", with_role(token, expired), Err(Expired)),
+            ("changed payload", with_role(&tampered, now), Err(Signature)),
             (
                 "another audience",
                 decide_token(&compile(&for_another_api), token, now),
-                Err(DenyReason::Audience),
+                Err(Audience),
             ),
             (
                 "key set without its kid",
                 self.decide(JWKS_WITHOUT_KID, &[role], token, now),
-                Err(DenyReason::UnknownKid),
+                Err(UnknownKid),
             ),
         ];
         for (case, got, want) in cases {
