@@ -12,11 +12,9 @@
     clippy::indexing_slicing
 )]
 
-use rolegate::config::{Config, KeySource};
+use rolegate::config::Config;
 use rolegate::crypto::rs256::{KeyWeakness, Rs256Key};
-use rolegate::decision::{
-    decide, DenyReason, KeySetState, Outcome, ProviderKeys, RequestHeaders, WaitPermission,
-};
+use rolegate::decision::{DenyReason, KeySetState, Outcome, ProviderKeys};
 use rolegate::keys::discovery::{self, DiscoveryError, MAX_DOCUMENT_BYTES};
 use rolegate::keys::fetch_cycle::{key_set_from_response, FetchError};
 use rolegate::keys::jwks::{KeyLookup, KeySet, KeySetError, Unusable, MAX_JSON_DEPTH, MAX_KEYS};
@@ -28,6 +26,9 @@ use rolegate::token::{self, Segment, TokenError};
 use rolegate_testkit::test_keys::{rfc7520, RFC7520_KID};
 use rolegate_testkit::token::{b64url as b64, mint_raw};
 use serde_json::{Map, Value};
+
+mod support;
+use support::{decide_at, Request};
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures: the RFC 7520 §3.4 example key (the one the fuzz targets use, from the test kit), a configuration with
@@ -86,47 +87,6 @@ fn assert_bounded(field: &str, bad: &[&str], good: &[&str]) {
     }
 }
 
-struct Request(Vec<(&'static str, String)>);
-
-impl RequestHeaders for Request {
-    fn header(&self, name: &str) -> Option<String> {
-        self.0
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.clone())
-    }
-}
-
-fn bearer(token: &str) -> Request {
-    Request(vec![
-        (":method", "GET".into()),
-        (":path", "/api".into()),
-        (":authority", "api.example".into()),
-        ("authorization", format!("Bearer {token}")),
-    ])
-}
-
-struct Inline<'a>(&'a Config);
-
-impl ProviderKeys for Inline<'_> {
-    fn keys(&self, provider: usize) -> KeySetState<'_> {
-        match self.0.providers.get(provider).map(|p| &p.keys) {
-            Some(KeySource::Local(set)) => KeySetState::Ready(set),
-            _ => KeySetState::Unavailable,
-        }
-    }
-}
-
-fn decide_at<'c>(config: &'c Config, request: &Request, now: i64) -> Outcome<'c> {
-    decide(
-        config,
-        request,
-        &Inline(config),
-        now,
-        WaitPermission::default(),
-    )
-}
-
 fn denied(outcome: &Outcome) -> Option<(DenyReason, &'static str)> {
     match outcome {
         Outcome::Deny(d) => Some((d.reason, d.description)),
@@ -136,7 +96,7 @@ fn denied(outcome: &Outcome) -> Option<(DenyReason, &'static str)> {
 
 /// The denial (reason, description) of a request bearing `token` at `now`, under [`config`].
 fn denial_of(token: &str, now: i64) -> Option<(DenyReason, &'static str)> {
-    denied(&decide_at(&config(), &bearer(token), now))
+    denied(&decide_at(&config(), &Request::bearer(token), now))
 }
 
 /// A token valid at [`NOW`] for a minute, with `extra` members (`,"azp":"x"` ...) spliced in.
@@ -167,7 +127,7 @@ fn nested_object(depth: usize) -> String {
 fn the_fixture_key_signs_what_rolegate_verifies() {
     let t = valid_token("");
     assert!(matches!(
-        decide_at(&config(), &bearer(&t), NOW),
+        decide_at(&config(), &Request::bearer(&t), NOW),
         Outcome::Allow(_)
     ));
 }
@@ -606,7 +566,7 @@ fn claim_header_values_are_bounded_and_clean() {
     // Through the decision: the long claim is dropped and the client's copy still removed.
     let config = config();
     let t = valid_token(&format!(r#","azp":"{over}""#));
-    let Outcome::Allow(allow) = decide_at(&config, &bearer(&t), NOW) else {
+    let Outcome::Allow(allow) = decide_at(&config, &Request::bearer(&t), NOW) else {
         panic!("a valid token")
     };
     assert_eq!(allow.add_headers().count(), 0);

@@ -15,11 +15,9 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use rolegate::config::{Config, KeySource};
+use rolegate::config::Config;
 use rolegate::crypto::rs256::Rs256Key;
-use rolegate::decision::{
-    self, DenyReason, KeySetState, Outcome, ProviderKeys, RequestHeaders, WaitPermission,
-};
+use rolegate::decision::{DenyReason, Outcome};
 use rolegate::keys::jwks::{KeyLookup, KeySet, KeySetError, Unusable};
 use rolegate::token::base64url;
 use rolegate::token::claims::{self, LifetimeError};
@@ -31,6 +29,9 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fmt::Display;
 use std::path::PathBuf;
+
+mod support;
+use support::{decide_at, Request};
 
 // Policies: why rolegate's answer for a row differs from the upstream expectation.
 
@@ -351,33 +352,6 @@ fn jwk_of(key: &Rs256Key) -> Value {
 type Verdict = Result<(), DenyReason>;
 const ALLOW: Verdict = Ok(());
 
-/// A GET of `/api` carrying `authorization` (if any).
-struct Request(Option<String>);
-
-impl RequestHeaders for Request {
-    fn header(&self, name: &str) -> Option<String> {
-        match name {
-            ":method" => Some("GET".into()),
-            ":path" => Some("/api".into()),
-            ":authority" => Some("api.example".into()),
-            "authorization" => self.0.clone(),
-            _ => None,
-        }
-    }
-}
-
-/// The keys of `local_jwks` providers, as configured.
-struct LocalKeys<'c>(&'c Config);
-
-impl ProviderKeys for LocalKeys<'_> {
-    fn keys(&self, provider: usize) -> KeySetState<'_> {
-        match self.0.providers.get(provider).map(|p| &p.keys) {
-            Some(KeySource::Local(set)) => KeySetState::Ready(set),
-            _ => KeySetState::Unavailable,
-        }
-    }
-}
-
 /// One provider with a local key set, one rule for every path (requiring `roles`, if any).
 fn config_json(issuer: &str, audiences: &[&str], jwks: &Value, roles: &[&str]) -> Value {
     let mut rule = json!({ "match": { "prefix": "/" } });
@@ -401,14 +375,7 @@ fn compile(config: &Value) -> Config {
 }
 
 fn decide(config: &Config, authorization: Option<String>, now: i64) -> Verdict {
-    let request = Request(authorization);
-    match decision::decide(
-        config,
-        &request,
-        &LocalKeys(config),
-        now,
-        WaitPermission::default(),
-    ) {
+    match decide_at(config, &Request::get(authorization), now) {
         Outcome::Allow(_) => ALLOW,
         Outcome::Deny(denial) => Err(denial.reason),
         Outcome::WaitForKeys { .. } => panic!("local keys never make a request wait"),
