@@ -34,15 +34,6 @@ use rolegate_testkit::{envoy, idp, Echo, Envoy, Idp, IdpMode, Stack};
 // ---------------------------------------------------------------------------
 // configurations
 
-fn remote_jwks(cache_duration_seconds: u64, timeout_ms: u64) -> Value {
-    json!({
-        "cluster": "idp",
-        "uri": idp::jwks_uri(),
-        "cache_duration_seconds": cache_duration_seconds,
-        "timeout_ms": timeout_ms,
-    })
-}
-
 /// The reference configuration of the brief: one AAD provider with both issuers and
 /// both audience spellings, a remote JWKS, `/healthz` anonymous, `/calc/`
 /// needing `invokeRole`. `roles` is also copied to `x-roles`.
@@ -66,7 +57,7 @@ fn main_config_with(remote: Value) -> Value {
 }
 
 fn main_config() -> Value {
-    main_config_with(remote_jwks(600, 5000))
+    main_config_with(idp::remote_jwks(600, 5000))
 }
 
 // ---------------------------------------------------------------------------
@@ -112,15 +103,8 @@ fn harness_self_check_without_plugin() {
     let t = token(&[ROLE]);
     assert_eq!(t.split('.').count(), 3);
     verify_rs256(&t, key_a().modulus(), &[1, 0, 1]).expect("minted token verifies");
-    assert_eq!(
-        (
-            key_a().bits(),
-            key_b().bits(),
-            key_c().bits(),
-            key_weak().bits()
-        ),
-        (2048, 2048, 3072, 1024)
-    );
+    let bits = [key_a(), key_b(), key_c(), key_weak()].map(|k| k.bits());
+    assert_eq!(bits, [2048, 2048, 3072, 1024]);
 
     // IdP, directly.
     let idp = Idp::start(standard_jwks());
@@ -748,7 +732,7 @@ fn garbage_jwks_from_the_start_gives_503() {
 #[test]
 fn hanging_idp_wait_is_bounded_by_timeout_ms() {
     let idp = Idp::start_with_mode(standard_jwks(), IdpMode::Hang);
-    let s = Stack::start(&main_config_with(remote_jwks(600, 1000)), idp);
+    let s = Stack::start(&main_config_with(idp::remote_jwks(600, 1000)), idp);
     let t = token(&[ROLE]);
     for i in 0..2 {
         let started = Instant::now();
@@ -771,7 +755,7 @@ fn hanging_idp_wait_is_bounded_by_timeout_ms() {
 #[test]
 fn key_rotation_is_picked_up_after_cache_duration() {
     let idp = Idp::start(jwks(&[(key_a(), KID_A)]));
-    let s = Stack::start(&main_config_with(remote_jwks(2, 5000)), idp);
+    let s = Stack::start(&main_config_with(idp::remote_jwks(2, 5000)), idp);
     let ta = token(&[ROLE]);
     let tb = signed_by(key_b(), KID_B);
     expect(&s, "/calc/a", &ta, Through, "key-a before rotation");

@@ -44,16 +44,6 @@ const SYNC_SETTLE: Duration = Duration::from_secs(1);
 // ---------------------------------------------------------------------------
 // configurations, tokens, stats
 
-/// A `remote_jwks` on the `idp` cluster.
-fn remote_jwks(cache_duration_seconds: u64, timeout_ms: u64) -> Value {
-    json!({
-        "cluster": "idp",
-        "uri": idp::jwks_uri(),
-        "cache_duration_seconds": cache_duration_seconds,
-        "timeout_ms": timeout_ms,
-    })
-}
-
 /// `base` with the members of `extra` added (both JSON objects).
 fn merged(mut base: Value, extra: Value) -> Value {
     if let (Some(b), Value::Object(e)) = (base.as_object_mut(), extra) {
@@ -85,7 +75,7 @@ fn config(issuers: &[&str], source_field: &str, source: Value) -> Value {
 
 /// [`config`] with both Entra issuers and a `remote_jwks`.
 fn remote_config(cache_duration_seconds: u64, timeout_ms: u64) -> Value {
-    remote_config_with(remote_jwks(cache_duration_seconds, timeout_ms))
+    remote_config_with(idp::remote_jwks(cache_duration_seconds, timeout_ms))
 }
 
 /// [`config`] with both Entra issuers and the given `remote_jwks`.
@@ -128,6 +118,12 @@ fn await_jwks_stat(s: &Stack, name: &str, timeout: Duration, ok: impl Fn(u64) ->
         ok(s.envoy.counter(&jwks_stat(name))).then_some(())
     });
     assert!(reached.is_some(), "{what}:\n{}", s.idp.describe_requests());
+}
+
+/// Asserts that the IdP got `n` JWKS requests, showing them all when it did not.
+fn assert_fetches(s: &Stack, n: usize, what: &str) {
+    let got = s.idp.jwks_requests();
+    assert_eq!(got, n, "{what}:\n{}", s.idp.describe_requests());
 }
 
 /// Asserts that Envoy's log says `needle` within `timeout`.
@@ -186,11 +182,10 @@ fn cold_start_burst_waits_for_one_fetch() {
     );
     // A second fetch would come from another worker or a lapsed lease; give it time to show.
     std::thread::sleep(SYNC_SETTLE);
-    assert_eq!(
-        s.idp.jwks_requests(),
+    assert_fetches(
+        &s,
         1,
-        "a cold-start burst must cause exactly one JWKS fetch for the whole Envoy:\n{}",
-        s.idp.describe_requests()
+        "a cold-start burst must cause exactly one JWKS fetch for the whole Envoy",
     );
     assert_eq!(s.envoy.counter(&jwks_stat("fetch_success")), 1);
     assert_eq!(s.envoy.counter(&jwks_stat("fetch_failure")), 0);
@@ -215,7 +210,7 @@ fn unknown_kid_flood_is_rate_limited() {
             "valid token before the flood",
         );
     });
-    assert_eq!(s.idp.jwks_requests(), 1, "start-up fetch");
+    assert_fetches(&s, 1, "start-up fetch");
 
     // 60 tokens, each with a kid nobody publishes, signed by a key nobody publishes: 10 at
     // once every second.
@@ -274,7 +269,7 @@ fn unknown_kid_flood_is_rate_limited() {
         &s.get_with_token("/calc/after", &valid),
         "valid token after the flood",
     );
-    assert_eq!(s.idp.jwks_requests(), 2, "no fetch after the flood");
+    assert_fetches(&s, 2, "no fetch after the flood");
     assert_eq!(
         s.up.count(),
         warm + 1,
@@ -312,7 +307,7 @@ fn rotation_seconds_after_start_is_picked_up_at_once() {
         "first token signed by the new key B (waits for the refetch)",
     );
     assert!(took < Duration::from_secs(5), "the refetch took {took:?}");
-    assert_eq!(s.idp.jwks_requests(), 2, "start-up fetch plus the refetch");
+    assert_fetches(&s, 2, "start-up fetch plus the refetch");
     assert_eq!(s.envoy.counter(&jwks_stat("unknown_kid_refetch")), 1);
 
     std::thread::sleep(SYNC_SETTLE);
@@ -328,11 +323,10 @@ fn rotation_seconds_after_start_is_picked_up_at_once() {
         );
     });
     println!("rotation: {calls} request pairs covered both workers");
-    assert_eq!(
-        s.idp.jwks_requests(),
+    assert_fetches(
+        &s,
         2,
-        "the removed key's kid is rate-limited, not refetched:\n{}",
-        s.idp.describe_requests()
+        "the removed key's kid is rate-limited, not refetched",
     );
 }
 
@@ -368,12 +362,7 @@ fn unknown_kid_during_cold_start_is_refetched() {
         &r,
         "token signed by B, waiting for the first keys (which lack B): B must be refetched",
     );
-    assert_eq!(
-        s.idp.jwks_requests(),
-        2,
-        "first fetch plus one unknown-kid refetch:\n{}",
-        s.idp.describe_requests()
-    );
+    assert_fetches(&s, 2, "first fetch plus one unknown-kid refetch");
     assert_eq!(s.envoy.counter(&jwks_stat("unknown_kid_refetch")), 1);
 }
 
@@ -622,7 +611,7 @@ fn discovery_document_names_the_key_set() {
     std::thread::sleep(SYNC_SETTLE);
     println!("discovery: IdP requests:\n{}", s.idp.describe_requests());
     assert_eq!(s.idp.discovery_requests(), 1, "one discovery request");
-    assert_eq!(s.idp.jwks_requests(), 1, "one JWKS request");
+    assert_fetches(&s, 1, "one JWKS request");
     assert_eq!(
         s.idp.count(idp::JWKS_PATH),
         0,
@@ -681,10 +670,10 @@ fn discovery_document_with_a_foreign_issuer_is_refused() {
         s.idp.describe_requests()
     );
     assert!(s.idp.discovery_requests() >= 1);
-    assert_eq!(
-        s.idp.jwks_requests(),
+    assert_fetches(
+        &s,
         0,
-        "the jwks_uri of a document with a foreign issuer must not be fetched"
+        "the jwks_uri of a document with a foreign issuer must not be fetched",
     );
     assert!(s.envoy.counter(&jwks_stat("fetch_failure")) >= 1);
     assert_eq!(s.envoy.counter(&jwks_stat("fetch_success")), 0);
@@ -722,7 +711,7 @@ fn azure_ad_preset_through_an_istio_named_cluster() {
 
     println!("azure_ad: IdP requests:\n{}", s.idp.describe_requests());
     assert_eq!(s.idp.discovery_requests(), 1, "one discovery request");
-    assert_eq!(s.idp.jwks_requests(), 1, "one JWKS request");
+    assert_fetches(&s, 1, "one JWKS request");
     assert_eq!(s.idp.total_requests(), 2);
     for (path, what) in [(idp::DISCOVERY_PATH, "discovery"), (idp::JWKS_PATH, "JWKS")] {
         let reqs = s.idp.requests_for(path);
@@ -790,7 +779,7 @@ fn istio_rendered_wasm_plugin_makes_the_same_decisions() {
             2,
             "{what}: only the allowed requests reach the upstream"
         );
-        assert_eq!(s.idp.jwks_requests(), 1, "{what}: one JWKS fetch");
+        assert_fetches(&s, 1, &format!("{what}: one JWKS fetch"));
     }
 }
 
@@ -825,11 +814,7 @@ fn cached_token_after_key_change(new_set: Value, description: &str, what: &str) 
         UNKNOWN_KID,
         &format!("{what}: token with an unknown kid (forces the refetch)"),
     );
-    assert_eq!(
-        s.idp.jwks_requests(),
-        2,
-        "{what}: start-up fetch plus the refetch"
-    );
+    assert_fetches(&s, 2, &format!("{what}: start-up fetch plus the refetch"));
     assert_eq!(
         s.envoy.counter(&jwks_stat("unknown_kid_refetch")),
         1,
@@ -850,7 +835,7 @@ fn cached_token_after_key_change(new_set: Value, description: &str, what: &str) 
         );
     });
     println!("{what}: {calls} request pairs covered both workers");
-    assert_eq!(s.idp.jwks_requests(), 2, "{what}: no further fetch");
+    assert_fetches(&s, 2, &format!("{what}: no further fetch"));
 }
 
 #[test]
@@ -874,11 +859,8 @@ fn cached_token_dies_when_its_kid_names_another_key() {
 #[test]
 fn key_set_over_max_jwks_bytes_is_a_failed_fetch() {
     const MAX: usize = 4096;
-    let remote = merged(remote_jwks(2, 2000), json!({"max_jwks_bytes": MAX}));
-    let s = Stack::start(
-        &config(&[ISSUER, ISSUER_V1], "remote_jwks", remote),
-        key_a_idp(),
-    );
+    let remote = merged(idp::remote_jwks(2, 2000), json!({"max_jwks_bytes": MAX}));
+    let s = Stack::start(&remote_config_with(remote), key_a_idp());
     let ta = signed_by(key_a(), KID_A);
     let tc = signed_by(key_c(), KID_C);
     check::upstream_ok(&s.get_with_token("/calc/a", &ta), "key A, small key set");
@@ -934,13 +916,10 @@ fn key_set_over_max_jwks_bytes_is_a_failed_fetch() {
 fn unknown_kid_refetch_interval_is_configurable() {
     const INTERVAL: Duration = Duration::from_secs(3);
     let remote = merged(
-        remote_jwks(600, 5000),
+        idp::remote_jwks(600, 5000),
         json!({"min_refetch_interval_seconds": INTERVAL.as_secs()}),
     );
-    let s = Stack::start(
-        &config(&[ISSUER, ISSUER_V1], "remote_jwks", remote),
-        key_a_idp(),
-    );
+    let s = Stack::start(&remote_config_with(remote), key_a_idp());
     // Every worker has the keys (see unknown_kid_during_cold_start_is_refetched for why).
     let ta = token(&[ROLE]);
     s.on_every_worker(1, 60, |i| {
@@ -954,7 +933,7 @@ fn unknown_kid_refetch_interval_is_configurable() {
         UNKNOWN_KID,
         "key B before the IdP has it (refetch 1)",
     );
-    assert_eq!(s.idp.jwks_requests(), 2, "start-up fetch plus refetch 1");
+    assert_fetches(&s, 2, "start-up fetch plus refetch 1");
 
     // The IdP now has key B, but the next refetch may only start INTERVAL after the first.
     s.idp.set_jwks(jwks(&[(key_a(), KID_A), (key_b(), KID_B)]));
@@ -969,13 +948,13 @@ fn unknown_kid_refetch_interval_is_configurable() {
         "the machine is too slow for this test: {:?} passed",
         first.elapsed()
     );
-    assert_eq!(s.idp.jwks_requests(), 2, "no refetch within the interval");
+    assert_fetches(&s, 2, "no refetch within the interval");
 
     sleep_until(first + INTERVAL + Duration::from_millis(300));
     let (r, took) = s.timed_get_with_token("/calc/b/2", &tb);
     println!("refetch interval: key B accepted after {took:?} once the interval passed");
     check::upstream_ok(&r, "key B after the interval (refetch 2)");
-    assert_eq!(s.idp.jwks_requests(), 3, "refetch 2");
+    assert_fetches(&s, 3, "refetch 2");
     assert_eq!(s.envoy.counter(&jwks_stat("unknown_kid_refetch")), 2);
 }
 
@@ -983,7 +962,7 @@ fn unknown_kid_refetch_interval_is_configurable() {
 fn keys_past_max_stale_seconds_stop_verifying_until_a_fetch_succeeds() {
     // Refresh every second; after an answer without a usable key (`{"keys": []}`, as after a
     // compromise) the kept keys may be used for 3 s after the last success, no longer.
-    let mut remote = remote_jwks(1, 1000);
+    let mut remote = idp::remote_jwks(1, 1000);
     remote["max_stale_seconds"] = json!(3);
     let s = Stack::start(&remote_config_with(remote), key_a_idp());
     let cached = signed_by(key_a(), KID_A);
