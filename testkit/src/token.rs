@@ -113,15 +113,6 @@ mod tests {
     }
 
     #[test]
-    fn a_signed_token_verifies_and_a_changed_one_does_not() {
-        let key = SigningKey::generate(1024).unwrap_or_else(|e| panic!("{e}"));
-        let token = mint(&key, header("k"), json!({"aud": "api"}));
-        assert_eq!(verify_rs256(&token, key.modulus(), &[1, 0, 1]), Ok(()));
-        let changed = token.replacen('.', ".e30", 1);
-        assert!(verify_rs256(&changed, key.modulus(), &[1, 0, 1]).is_err());
-    }
-
-    #[test]
     fn decoding_refuses_what_is_not_a_compact_jws() {
         assert!(decode_unverified("a.b").is_none());
         assert!(decode_unverified("e30.e30.x.y").is_none());
