@@ -28,10 +28,9 @@ use rsa::PublicKey;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fmt::Display;
-use std::path::PathBuf;
 
 mod support;
-use support::{decide_at, Request};
+use support::{decide_at, hex, read, read_json, Request};
 
 // Policies: why rolegate's answer for a row differs from the upstream expectation.
 
@@ -67,22 +66,8 @@ const MAX_TOKEN_BYTES: usize = 65536;
 // ---------------------------------------------------------------------------------------------
 // Data access
 
-fn data_path(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/vectors")
-        .join(rel)
-}
-
-fn read(rel: &str) -> Vec<u8> {
-    std::fs::read(data_path(rel)).unwrap_or_else(|e| panic!("cannot read {rel}: {e}"))
-}
-
 fn read_text(rel: &str) -> String {
     String::from_utf8(read(rel)).unwrap_or_else(|e| panic!("{rel} is not UTF-8: {e}"))
-}
-
-fn read_json(rel: &str) -> Value {
-    serde_json::from_slice(&read(rel)).unwrap_or_else(|e| panic!("{rel} is not JSON: {e}"))
 }
 
 fn text<'a>(value: &'a Value, member: &str) -> &'a str {
@@ -95,14 +80,6 @@ fn list<'a>(value: &'a Value, member: &str) -> &'a [Value] {
     value[member]
         .as_array()
         .unwrap_or_else(|| panic!("{member} is not an array"))
-}
-
-fn hex(digits: &str) -> Vec<u8> {
-    assert!(digits.len().is_multiple_of(2), "odd hex length");
-    (0..digits.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).expect("hex digit"))
-        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------

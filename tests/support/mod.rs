@@ -1,11 +1,31 @@
-//! What the tests that run the core's decision directly share: a request made of a few
-//! headers, and provider keys that are the configuration's own `local_jwks`.
+//! What the tests that run the core directly share: the data files of tests/vectors, hex, a
+//! request made of a few headers, and provider keys that are the configuration's own
+//! `local_jwks`.
 #![allow(dead_code)]
 
 use rolegate::config::{Config, KeySource};
 use rolegate::decision::{
     self, KeySetState, Outcome, ProviderKeys, RequestHeaders, WaitPermission,
 };
+
+/// `tests/vectors/<rel>`.
+pub fn read(rel: &str) -> Vec<u8> {
+    let path = format!("{}/tests/vectors/{rel}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {rel}: {e}"))
+}
+
+pub fn read_json(rel: &str) -> serde_json::Value {
+    serde_json::from_slice(&read(rel)).unwrap_or_else(|e| panic!("{rel} is not JSON: {e}"))
+}
+
+/// Bytes from hex digits.
+pub fn hex(digits: &str) -> Vec<u8> {
+    assert!(digits.len().is_multiple_of(2), "odd hex length");
+    (0..digits.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).expect("hex digit"))
+        .collect()
+}
 
 /// A request: its headers, pseudo-headers included.
 pub struct Request(pub Vec<(&'static str, String)>);
