@@ -106,6 +106,11 @@ fn jwks_stat(name: &str) -> String {
     format!("wasmcustom.rolegate.jwks.{PROVIDER}.{name}")
 }
 
+/// Keys A and C under their `kid`s.
+fn keys_a_and_c() -> Value {
+    jwks(&[(key_a(), KID_A), (key_c(), KID_C)])
+}
+
 /// The test IdP publishing key A only.
 fn key_a_idp() -> Idp {
     Idp::start(jwks(&[(key_a(), KID_A)]))
@@ -114,10 +119,25 @@ fn key_a_idp() -> Idp {
 /// Waits up to `timeout` for the stat `jwks_stat(name)` to satisfy `ok`; panics with `what`
 /// and the IdP's requests when it does not.
 fn await_jwks_stat(s: &Stack, name: &str, timeout: Duration, ok: impl Fn(u64) -> bool, what: &str) {
-    let reached = eventually(timeout, Duration::from_millis(50), || {
+    within(s, timeout, 50, what, || {
         ok(s.envoy.counter(&jwks_stat(name))).then_some(())
     });
-    assert!(reached.is_some(), "{what}:\n{}", s.idp.describe_requests());
+}
+
+/// Polls `f` every `every_ms` until it gives a value, for at most `timeout`; panics with
+/// `what`, the IdP's requests and the tail of Envoy's log when it never does.
+fn within<T>(
+    s: &Stack,
+    timeout: Duration,
+    every_ms: u64,
+    what: impl std::fmt::Display,
+    f: impl FnMut() -> Option<T>,
+) -> T {
+    let every = Duration::from_millis(every_ms);
+    eventually(timeout, every, f).unwrap_or_else(|| {
+        let (requests, log) = (s.idp.describe_requests(), s.envoy.log_tail(30));
+        panic!("{what} ({timeout:?}):\n{requests}\n{log}")
+    })
 }
 
 /// Asserts that the IdP got `n` JWKS requests, showing them all when it did not.
@@ -370,10 +390,7 @@ fn unknown_kid_during_cold_start_is_refetched() {
 fn outage_keeps_the_last_good_keys(mode: IdpMode, log_needles: &[&str]) {
     const OUTAGE: Duration = Duration::from_millis(6500);
     let what = format!("IdP {mode:?}");
-    let s = Stack::start(
-        &remote_config(2, 1000),
-        Idp::start(jwks(&[(key_a(), KID_A), (key_c(), KID_C)])),
-    );
+    let s = Stack::start(&remote_config(2, 1000), Idp::start(keys_a_and_c()));
     // Odd requests reuse a token (a worker's verified-token cache may answer); even ones
     // bring a token never seen, which must be verified with the kept keys.
     let cached = signed_by(key_a(), KID_A);
@@ -392,12 +409,10 @@ fn outage_keeps_the_last_good_keys(mode: IdpMode, log_needles: &[&str]) {
     let mut sent = 0;
     while down.elapsed() < OUTAGE {
         let r = s.get_with_token(&format!("/calc/outage/{sent}"), &token_for(sent));
+        let into = down.elapsed();
         check::upstream_ok(
             &r,
-            &format!(
-                "{what}: request {sent}, {:?} into the outage",
-                down.elapsed()
-            ),
+            &format!("{what}: request {sent}, {into:?} into the outage"),
         );
         sent += 1;
         std::thread::sleep(Duration::from_millis(200));
@@ -410,16 +425,10 @@ fn outage_keeps_the_last_good_keys(mode: IdpMode, log_needles: &[&str]) {
     });
     // Refresh due 2 s after the last success, then retries after ~1 s, ~2 s, ~4 s; each
     // attempt of a hanging IdP takes timeout_ms (1 s) to fail.
-    let failed = eventually(Duration::from_secs(10), Duration::from_millis(100), || {
+    let not_twice = format!("{what}: fetch_failure rose by less than 2");
+    let failed = within(&s, Duration::from_secs(10), 100, not_twice, || {
         let failed = s.envoy.counter(&jwks_stat("fetch_failure")) - failures;
         (failed >= 2).then_some(failed)
-    })
-    .unwrap_or_else(|| {
-        panic!(
-            "{what}: fetch_failure rose by less than 2 in {:?}:\n{}",
-            down.elapsed(),
-            s.idp.describe_requests()
-        )
     });
     let age = s.envoy.counter(&jwks_stat("key_set_age_seconds"));
     let attempts = s.idp.jwks_requests() - fetches;
@@ -441,28 +450,18 @@ fn outage_keeps_the_last_good_keys(mode: IdpMode, log_needles: &[&str]) {
         age >= 5,
         "{what}: key_set_age_seconds {age}: the keys in use are old"
     );
-    let warned = eventually(Duration::from_secs(5), Duration::from_millis(100), || {
+    let unwarned = format!("{what}: no warning containing one of {log_needles:?} in the log");
+    within(&s, Duration::from_secs(5), 100, unwarned, || {
         let log = s.envoy.log();
         log_needles.iter().any(|n| log.contains(n)).then_some(())
     });
-    assert!(
-        warned.is_some(),
-        "{what}: no warning containing one of {log_needles:?} in the Envoy log\n{}",
-        s.envoy.log_tail(40)
-    );
 
     // The IdP comes back: within the back-off the keys are refreshed, without a restart.
     s.idp.set_mode(IdpMode::Normal);
     let back = Instant::now();
-    let refreshed = eventually(Duration::from_secs(20), Duration::from_millis(200), || {
+    let not_back = format!("{what}: no successful fetch after the IdP came back");
+    let refreshed = within(&s, Duration::from_secs(20), 200, not_back, || {
         (s.envoy.counter(&jwks_stat("fetch_success")) > successes).then(|| back.elapsed())
-    });
-    let refreshed = refreshed.unwrap_or_else(|| {
-        panic!(
-            "{what}: no successful fetch 20 s after the IdP came back:\n{}\n{}",
-            s.idp.describe_requests(),
-            s.envoy.log_tail(30)
-        )
     });
     println!("{what}: keys refreshed {refreshed:?} after the IdP came back");
     check::upstream_ok(&s.get_with_token("/calc/back", &token_for(0)), &what);
@@ -517,7 +516,8 @@ fn idp_down_from_start_gives_503_then_recovers_without_restart() {
     s.idp.set_mode(IdpMode::Normal);
     let back = Instant::now();
     let mut answers = 0;
-    let recovered = eventually(Duration::from_secs(15), Duration::from_millis(200), || {
+    let not_back = "still no 200 after the IdP came back";
+    let recovered = within(&s, Duration::from_secs(15), 200, not_back, || {
         let r = s.get_with_token(&format!("/calc/recover/{answers}"), &t);
         answers += 1;
         if r.status == 200 {
@@ -525,13 +525,6 @@ fn idp_down_from_start_gives_503_then_recovers_without_restart() {
         }
         check::keys_unavailable(&r, "while the back-off runs");
         None
-    })
-    .unwrap_or_else(|| {
-        panic!(
-            "still no 200 15 s after the IdP came back:\n{}\n{}",
-            s.idp.describe_requests(),
-            s.envoy.log_tail(30)
-        )
     });
     let times = s.idp.jwks_request_times();
     println!(
@@ -783,10 +776,7 @@ fn istio_rendered_wasm_plugin_makes_the_same_decisions() {
 /// cached token A must then be refused with `description` on every worker, while a token
 /// signed by key C (in both sets) still passes.
 fn cached_token_after_key_change(new_set: Value, description: &str, what: &str) {
-    let s = Stack::start(
-        &remote_config(600, 5000),
-        Idp::start(jwks(&[(key_a(), KID_A), (key_c(), KID_C)])),
-    );
+    let s = Stack::start(&remote_config(600, 5000), Idp::start(keys_a_and_c()));
     let ta = signed_by(key_a(), KID_A);
     let tc = signed_by(key_c(), KID_C);
     // The same token again and again: verified once per worker, then served from its cache.
@@ -858,10 +848,7 @@ fn key_set_over_max_jwks_bytes_is_a_failed_fetch() {
     check::upstream_ok(&s.get_with_token("/calc/a", &ta), "key A, small key set");
 
     // The next set adds key C but is padded over the limit (unknown members are ignored).
-    let padded = merged(
-        jwks(&[(key_a(), KID_A), (key_c(), KID_C)]),
-        json!({"x-padding": "p".repeat(MAX)}),
-    );
+    let padded = merged(keys_a_and_c(), json!({"x-padding": "p".repeat(MAX)}));
     s.idp.set_jwks(padded);
     let what = "the oversized key set was not counted as a failed fetch";
     await_jwks_stat(
@@ -885,21 +872,16 @@ fn key_set_over_max_jwks_bytes_is_a_failed_fetch() {
     });
 
     // Within the limit again: key C arrives with a retry.
-    s.idp.set_jwks(jwks(&[(key_a(), KID_A), (key_c(), KID_C)]));
+    s.idp.set_jwks(keys_a_and_c());
     let back = Instant::now();
-    let accepted = eventually(Duration::from_secs(15), Duration::from_millis(200), || {
+    let not_accepted = "key C not accepted after the set shrank";
+    let accepted = within(&s, Duration::from_secs(15), 200, not_accepted, || {
         let r = s.get_with_token("/calc/c", &tc);
         if r.status == 200 {
             return Some(back.elapsed());
         }
         check::invalid_token(&r, UNKNOWN_KID, "key C while the set is too large");
         None
-    });
-    let accepted = accepted.unwrap_or_else(|| {
-        panic!(
-            "key C not accepted 15 s after the set shrank:\n{}",
-            s.idp.describe_requests()
-        )
     });
     println!("max_jwks_bytes: key C accepted {accepted:?} after the set shrank");
 }
@@ -963,16 +945,10 @@ fn keys_past_max_stale_seconds_stop_verifying_until_a_fetch_succeeds() {
 
     s.idp.set_jwks(json!({"keys": []}));
     let emptied = Instant::now();
-    let refused = eventually(Duration::from_secs(10), Duration::from_millis(100), || {
+    let still = "a cached token still passes after the IdP withdrew every key";
+    let refused = within(&s, Duration::from_secs(10), 100, still, || {
         let r = s.get_with_token("/calc/stale", &cached);
         (r.status == 503).then_some(r)
-    })
-    .unwrap_or_else(|| {
-        panic!(
-            "a cached token still passes {:?} after the IdP withdrew every key:\n{}",
-            emptied.elapsed(),
-            s.idp.describe_requests()
-        )
     });
     let waited = emptied.elapsed();
     check::keys_unavailable(&refused, "keys past max_stale_seconds");
@@ -1006,14 +982,12 @@ fn keys_past_max_stale_seconds_stop_verifying_until_a_fetch_succeeds() {
 
     // The IdP publishes keys again: the next successful fetch makes them usable.
     s.idp.set_jwks(jwks(&[(key_a(), KID_A)]));
-    let back = eventually(Duration::from_secs(20), Duration::from_millis(200), || {
-        let r = s.get_with_token("/calc/back", &cached);
-        (r.status == 200).then_some(())
-    });
-    assert!(
-        back.is_some(),
-        "keys did not come back:\n{}",
-        s.idp.describe_requests()
+    within(
+        &s,
+        Duration::from_secs(20),
+        200,
+        "keys did not come back",
+        || (s.get_with_token("/calc/back", &cached).status == 200).then_some(()),
     );
     let what = "keys_stale gauge is not back to 0";
     await_jwks_stat(&s, "keys_stale", two, |n| n == 0, what);
