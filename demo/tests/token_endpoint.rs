@@ -177,18 +177,14 @@ fn client_secret_post_gets_an_entra_shaped_token_that_verifies() {
     let calc = client("calc-client");
     let claims = verify(&access_token(&post(&calc_form(&[]))));
     let r = idp().registrations();
-    assert_eq!(claims["iss"], idp().issuer().as_str());
-    assert_eq!(claims["aud"], r.api.app_id.as_str());
-    assert_eq!(claims["azp"], calc.app_id.as_str());
-    assert_eq!(claims["azpacr"], "1");
-    assert_eq!(claims["roles"], json!(["invokeRole"]));
-    assert_eq!(claims["tid"], r.tenant_id.as_str());
-    assert_eq!(claims["oid"], calc.service_principal_object_id.as_str());
-    assert_eq!(claims["sub"], claims["oid"]);
-    assert_eq!(
-        (&claims["idtyp"], &claims["ver"]),
-        (&json!("app"), &json!("2.0"))
-    );
+    let want = json!({
+        "iss": idp().issuer(), "aud": r.api.app_id, "azp": calc.app_id, "azpacr": "1",
+        "roles": ["invokeRole"], "tid": r.tenant_id, "oid": calc.service_principal_object_id,
+        "sub": claims["oid"], "idtyp": "app", "ver": "2.0",
+    });
+    for (name, value) in want.as_object().unwrap() {
+        assert_eq!(&claims[name], value, "{name}");
+    }
     let iat = claims["iat"].as_u64().unwrap();
     assert_eq!(claims["nbf"].as_u64(), Some(iat));
     assert_eq!(claims["exp"].as_u64(), Some(iat + 3600));
