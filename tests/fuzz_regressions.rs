@@ -12,11 +12,9 @@
     clippy::indexing_slicing
 )]
 
-use rolegate::config::{Config, KeySource};
+use rolegate::config::Config;
 use rolegate::crypto::rs256::{KeyWeakness, Rs256Key};
-use rolegate::decision::{
-    decide, DenyReason, KeySetState, Outcome, ProviderKeys, RequestHeaders, WaitPermission,
-};
+use rolegate::decision::{DenyReason, KeySetState, Outcome, ProviderKeys};
 use rolegate::keys::discovery::{self, DiscoveryError, MAX_DOCUMENT_BYTES};
 use rolegate::keys::fetch_cycle::{key_set_from_response, FetchError};
 use rolegate::keys::jwks::{KeyLookup, KeySet, KeySetError, Unusable, MAX_JSON_DEPTH, MAX_KEYS};
@@ -28,6 +26,9 @@ use rolegate::token::{self, Segment, TokenError};
 use rolegate_testkit::test_keys::{rfc7520, RFC7520_KID};
 use rolegate_testkit::token::{b64url as b64, mint_raw};
 use serde_json::{Map, Value};
+
+mod support;
+use support::{decide_at, Request};
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures: the RFC 7520 §3.4 example key (the one the fuzz targets use, from the test kit), a configuration with
@@ -73,45 +74,17 @@ fn config_errors(extra: &str) -> Vec<String> {
     }
 }
 
-struct Request(Vec<(&'static str, String)>);
-
-impl RequestHeaders for Request {
-    fn header(&self, name: &str) -> Option<String> {
-        self.0
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.clone())
+/// `"field": value` is refused for each of `bad` and accepted for each of `good`.
+fn assert_bounded(field: &str, bad: &[&str], good: &[&str]) {
+    for value in bad {
+        let e = config_errors(&format!(r#","{field}":{value}"#));
+        let named = e.iter().any(|m| m.starts_with(&format!("{field}:")));
+        assert!(named, "{field} {value}: {e:?}");
     }
-}
-
-fn bearer(token: &str) -> Request {
-    Request(vec![
-        (":method", "GET".into()),
-        (":path", "/api".into()),
-        (":authority", "api.example".into()),
-        ("authorization", format!("Bearer {token}")),
-    ])
-}
-
-struct Inline<'a>(&'a Config);
-
-impl ProviderKeys for Inline<'_> {
-    fn keys(&self, provider: usize) -> KeySetState<'_> {
-        match self.0.providers.get(provider).map(|p| &p.keys) {
-            Some(KeySource::Local(set)) => KeySetState::Ready(set),
-            _ => KeySetState::Unavailable,
-        }
+    for value in good {
+        let e = config_errors(&format!(r#","{field}":{value}"#));
+        assert!(e.is_empty(), "{field} {value}: {e:?}");
     }
-}
-
-fn decide_at<'c>(config: &'c Config, request: &Request, now: i64) -> Outcome<'c> {
-    decide(
-        config,
-        request,
-        &Inline(config),
-        now,
-        WaitPermission::default(),
-    )
 }
 
 fn denied(outcome: &Outcome) -> Option<(DenyReason, &'static str)> {
@@ -119,6 +92,19 @@ fn denied(outcome: &Outcome) -> Option<(DenyReason, &'static str)> {
         Outcome::Deny(d) => Some((d.reason, d.description)),
         _ => None,
     }
+}
+
+/// The denial (reason, description) of a request bearing `token` at `now`, under [`config`].
+fn denial_of(token: &str, now: i64) -> Option<(DenyReason, &'static str)> {
+    denied(&decide_at(&config(), &Request::bearer(token), now))
+}
+
+/// A token valid at [`NOW`] for a minute, with `extra` members (`,"azp":"x"` ...) spliced in.
+fn valid_token(extra: &str) -> String {
+    token(&format!(
+        r#"{{"iss":"{ISS}","aud":"api","exp":{}{extra}}}"#,
+        NOW + 60
+    ))
 }
 
 fn claims_of(text: &str) -> Map<String, Value> {
@@ -139,13 +125,9 @@ fn nested_object(depth: usize) -> String {
 
 #[test]
 fn the_fixture_key_signs_what_rolegate_verifies() {
-    let config = config();
-    let t = token(&format!(
-        r#"{{"iss":"{ISS}","aud":"api","exp":{}}}"#,
-        NOW + 60
-    ));
+    let t = valid_token("");
     assert!(matches!(
-        decide_at(&config, &bearer(&t), NOW),
+        decide_at(&config(), &Request::bearer(&t), NOW),
         Outcome::Allow(_)
     ));
 }
@@ -177,51 +159,35 @@ fn a_token_over_the_limit_is_refused_before_it_is_decoded() {
         Some(TokenError::TooLong)
     );
     // A correctly signed token is refused too, once over the limit.
-    let config = config();
-    let padded = token(&format!(
-        r#"{{"iss":"{ISS}","aud":"api","exp":{},"pad":"{}"}}"#,
-        NOW + 60,
-        "x".repeat(7000)
-    ));
+    let padded = valid_token(&format!(r#","pad":"{}""#, "x".repeat(7000)));
     assert!(padded.len() > 8192, "{}", padded.len());
     assert_eq!(
-        denied(&decide_at(&config, &bearer(&padded), NOW)),
+        denial_of(&padded, NOW),
         Some((DenyReason::Malformed, "token too long"))
     );
 }
 
 #[test]
 fn the_token_limit_itself_is_bounded() {
-    for bad in [
-        r#","max_token_bytes":255"#,
-        r#","max_token_bytes":65537"#,
-        r#","max_token_bytes":-1"#,
-        r#","max_token_bytes":8192.5"#,
-        r#","max_token_bytes":1e4"#,
-        r#","max_token_bytes":"8192""#,
-        r#","max_token_bytes":18446744073709551616"#,
-    ] {
-        let e = config_errors(bad);
-        assert!(
-            e.iter().any(|m| m.starts_with("max_token_bytes:")),
-            "{bad}: {e:?}"
-        );
-    }
-    assert!(config_errors(r#","max_token_bytes":256"#).is_empty());
-    assert!(config_errors(r#","max_token_bytes":65536"#).is_empty());
+    let bad = [
+        "255",
+        "65537",
+        "-1",
+        "8192.5",
+        "1e4",
+        "\"8192\"",
+        "18446744073709551616",
+    ];
+    assert_bounded("max_token_bytes", &bad, &["256", "65536"]);
 }
 
 #[test]
 fn a_huge_signature_segment_is_refused_without_rsa_math() {
-    let config = config();
-    let good = token(&format!(
-        r#"{{"iss":"{ISS}","aud":"api","exp":{}}}"#,
-        NOW + 60
-    ));
+    let good = valid_token("");
     let (input, _) = good.rsplit_once('.').unwrap();
     let forged = format!("{input}.{}", b64(&[0xAB; 5000]));
     assert_eq!(
-        denied(&decide_at(&config, &bearer(&forged), NOW)).map(|d| d.0),
+        denial_of(&forged, NOW).map(|d| d.0),
         Some(DenyReason::Signature)
     );
 }
@@ -397,7 +363,6 @@ fn hostile_nbf_values_are_refused_not_wrapped() {
 
 #[test]
 fn signed_tokens_with_hostile_exp_are_denied_as_malformed() {
-    let config = config();
     for exp in [
         "18446744073709551616",
         "1e308",
@@ -408,7 +373,7 @@ fn signed_tokens_with_hostile_exp_are_denied_as_malformed() {
     ] {
         let t = token(&format!(r#"{{"iss":"{ISS}","aud":"api","exp":{exp}}}"#));
         assert_eq!(
-            denied(&decide_at(&config, &bearer(&t), NOW)),
+            denial_of(&t, NOW),
             Some((
                 DenyReason::BadTimeClaim,
                 "token exp is missing or not a NumericDate"
@@ -416,12 +381,9 @@ fn signed_tokens_with_hostile_exp_are_denied_as_malformed() {
             "{exp}"
         );
     }
-    let t = token(&format!(
-        r#"{{"iss":"{ISS}","aud":"api","exp":{},"nbf":1e308}}"#,
-        NOW + 60
-    ));
+    let t = valid_token(r#","nbf":1e308"#);
     assert_eq!(
-        denied(&decide_at(&config, &bearer(&t), NOW)).map(|d| d.0),
+        denial_of(&t, NOW).map(|d| d.0),
         Some(DenyReason::BadTimeClaim)
     );
     // Extreme host clocks decide, they do not overflow.
@@ -429,32 +391,26 @@ fn signed_tokens_with_hostile_exp_are_denied_as_malformed() {
         r#"{{"iss":"{ISS}","aud":"api","exp":{MAX_NUMERIC_DATE},"nbf":0}}"#
     ));
     assert_eq!(
-        denied(&decide_at(&config, &bearer(&t), i64::MAX)).map(|d| d.0),
+        denial_of(&t, i64::MAX).map(|d| d.0),
         Some(DenyReason::Expired)
     );
     assert_eq!(
-        denied(&decide_at(&config, &bearer(&t), i64::MIN)).map(|d| d.0),
+        denial_of(&t, i64::MIN).map(|d| d.0),
         Some(DenyReason::NotYetValid)
     );
 }
 
 #[test]
 fn clock_skew_is_bounded_in_the_configuration() {
-    for bad in [
+    let bad = [
         "3601",
         "-1",
         "1e20",
         "18446744073709551616",
         "60.5",
         "\"60\"",
-    ] {
-        let e = config_errors(&format!(r#","clock_skew_seconds":{bad}"#));
-        assert!(
-            e.iter().any(|m| m.starts_with("clock_skew_seconds:")),
-            "{bad}: {e:?}"
-        );
-    }
-    assert!(config_errors(r#","clock_skew_seconds":3600"#).is_empty());
+    ];
+    assert_bounded("clock_skew_seconds", &bad, &["3600"]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -609,11 +565,8 @@ fn claim_header_values_are_bounded_and_clean() {
 
     // Through the decision: the long claim is dropped and the client's copy still removed.
     let config = config();
-    let t = token(&format!(
-        r#"{{"iss":"{ISS}","aud":"api","exp":{},"azp":"{over}"}}"#,
-        NOW + 60
-    ));
-    let Outcome::Allow(allow) = decide_at(&config, &bearer(&t), NOW) else {
+    let t = valid_token(&format!(r#","azp":"{over}""#));
+    let Outcome::Allow(allow) = decide_at(&config, &Request::bearer(&t), NOW) else {
         panic!("a valid token")
     };
     assert_eq!(allow.add_headers().count(), 0);

@@ -23,14 +23,15 @@ use serde_json::{json, Map, Value};
 
 use rolegate_testkit::answers::{self as check, UNKNOWN_KID, UNTRUSTED_ISSUER};
 use rolegate_testkit::entra::{
-    claims, claims_with, API_APP_ID, AUDIENCE, CLIENT_ID, ISSUER, ISSUER_V1, OTHER_ISSUER, ROLE,
-    TENANT,
+    claims_with, API_APP_ID, AUDIENCE, CLIENT_ID, ISSUER, ISSUER_V1, OTHER_ISSUER, ROLE, TENANT,
 };
 use rolegate_testkit::idp::{self, ENTRA_AUTHORITY, IDP_AUTHORITY};
 use rolegate_testkit::istio::{self, FailClosed};
 use rolegate_testkit::jwks::jwks;
 use rolegate_testkit::stack::{assert_counter_reaches, eventually, Stack};
-use rolegate_testkit::test_keys::{key_a, key_b, key_c, token, KID_A, KID_B, KID_C};
+use rolegate_testkit::test_keys::{
+    key_a, key_b, key_c, signed_by, token, token_with, KID_A, KID_B, KID_C,
+};
 use rolegate_testkit::token::{header, mint};
 use rolegate_testkit::{Idp, IdpMode, SigningKey};
 
@@ -42,16 +43,6 @@ const SYNC_SETTLE: Duration = Duration::from_secs(1);
 
 // ---------------------------------------------------------------------------
 // configurations, tokens, stats
-
-/// A `remote_jwks` on the `idp` cluster.
-fn remote_jwks(cache_duration_seconds: u64, timeout_ms: u64) -> Value {
-    json!({
-        "cluster": "idp",
-        "uri": idp::jwks_uri(),
-        "cache_duration_seconds": cache_duration_seconds,
-        "timeout_ms": timeout_ms,
-    })
-}
 
 /// `base` with the members of `extra` added (both JSON objects).
 fn merged(mut base: Value, extra: Value) -> Value {
@@ -84,7 +75,7 @@ fn config(issuers: &[&str], source_field: &str, source: Value) -> Value {
 
 /// [`config`] with both Entra issuers and a `remote_jwks`.
 fn remote_config(cache_duration_seconds: u64, timeout_ms: u64) -> Value {
-    remote_config_with(remote_jwks(cache_duration_seconds, timeout_ms))
+    remote_config_with(idp::remote_jwks(cache_duration_seconds, timeout_ms))
 }
 
 /// [`config`] with both Entra issuers and the given `remote_jwks`.
@@ -92,12 +83,7 @@ fn remote_config_with(remote_jwks: Value) -> Value {
     config(&[ISSUER, ISSUER_V1], "remote_jwks", remote_jwks)
 }
 
-/// A valid token with [`ROLE`] signed by `key` under `kid`.
-fn signed(key: &SigningKey, kid: &str) -> String {
-    mint(key, header(kid), claims(&[ROLE]))
-}
-
-/// Like [`signed`], with a unique `jti`: a token no worker has verified (and cached) yet.
+/// Like [`signed_by`], with a unique `jti`: a token no worker has verified (and cached) yet.
 fn unseen(key: &SigningKey, kid: &str) -> String {
     mint(
         key,
@@ -118,6 +104,55 @@ fn fresh_kid(tag: &str) -> String {
 /// `wasmcustom.rolegate.jwks.aad.<name>`.
 fn jwks_stat(name: &str) -> String {
     format!("wasmcustom.rolegate.jwks.{PROVIDER}.{name}")
+}
+
+/// Keys A and C under their `kid`s.
+fn keys_a_and_c() -> Value {
+    jwks(&[(key_a(), KID_A), (key_c(), KID_C)])
+}
+
+/// The test IdP publishing key A only.
+fn key_a_idp() -> Idp {
+    Idp::start(jwks(&[(key_a(), KID_A)]))
+}
+
+/// Waits up to `timeout` for the stat `jwks_stat(name)` to satisfy `ok`; panics with `what`
+/// and the IdP's requests when it does not.
+fn await_jwks_stat(s: &Stack, name: &str, timeout: Duration, ok: impl Fn(u64) -> bool, what: &str) {
+    within(s, timeout, 50, what, || {
+        ok(s.envoy.counter(&jwks_stat(name))).then_some(())
+    });
+}
+
+/// Polls `f` every `every_ms` until it gives a value, for at most `timeout`; panics with
+/// `what`, the IdP's requests and the tail of Envoy's log when it never does.
+fn within<T>(
+    s: &Stack,
+    timeout: Duration,
+    every_ms: u64,
+    what: impl std::fmt::Display,
+    f: impl FnMut() -> Option<T>,
+) -> T {
+    let every = Duration::from_millis(every_ms);
+    eventually(timeout, every, f).unwrap_or_else(|| {
+        let (requests, log) = (s.idp.describe_requests(), s.envoy.log_tail(30));
+        panic!("{what} ({timeout:?}):\n{requests}\n{log}")
+    })
+}
+
+/// Asserts that the IdP got `n` JWKS requests, showing them all when it did not.
+fn assert_fetches(s: &Stack, n: usize, what: &str) {
+    let got = s.idp.jwks_requests();
+    assert_eq!(got, n, "{what}:\n{}", s.idp.describe_requests());
+}
+
+/// Asserts that Envoy's log says `needle` within `timeout`.
+fn assert_logged(s: &Stack, needle: &str, timeout: Duration) {
+    assert!(
+        s.envoy.wait_for_log(needle, timeout),
+        "no log line containing {needle:?}\n{}",
+        s.envoy.log_tail(30)
+    );
 }
 
 /// Sleeps until `deadline` (no-op if it passed).
@@ -146,12 +181,7 @@ fn cold_start_burst_waits_for_one_fetch() {
     let mut slowest = Duration::ZERO;
     for (i, (r, took)) in results.iter().enumerate() {
         let what = format!("cold-start request {i} (answered after {took:?})");
-        let seen = check::upstream_ok(r, &what);
-        assert_eq!(
-            check::seen_header(&seen, "x-client-id"),
-            Some(CLIENT_ID),
-            "{what}"
-        );
+        check::upstream_saw(r, &what, &[("x-client-id", Some(CLIENT_ID))]);
         slowest = slowest.max(*took);
     }
     let fetches = s.idp.jwks_request_times();
@@ -167,11 +197,10 @@ fn cold_start_burst_waits_for_one_fetch() {
     );
     // A second fetch would come from another worker or a lapsed lease; give it time to show.
     std::thread::sleep(SYNC_SETTLE);
-    assert_eq!(
-        s.idp.jwks_requests(),
+    assert_fetches(
+        &s,
         1,
-        "a cold-start burst must cause exactly one JWKS fetch for the whole Envoy:\n{}",
-        s.idp.describe_requests()
+        "a cold-start burst must cause exactly one JWKS fetch for the whole Envoy",
     );
     assert_eq!(s.envoy.counter(&jwks_stat("fetch_success")), 1);
     assert_eq!(s.envoy.counter(&jwks_stat("fetch_failure")), 0);
@@ -187,10 +216,7 @@ fn cold_start_burst_waits_for_one_fetch() {
 fn unknown_kid_flood_is_rate_limited() {
     const ROUNDS: usize = 6;
     const PER_ROUND: usize = 10;
-    let s = Stack::start(
-        &remote_config(600, 5000),
-        Idp::start(jwks(&[(key_a(), KID_A)])),
-    );
+    let s = Stack::start(&remote_config(600, 5000), key_a_idp());
     let valid = token(&[ROLE]);
     // Every worker has the keys (see unknown_kid_during_cold_start_is_refetched for why).
     let warm = s.on_every_worker(1, 60, |i| {
@@ -199,7 +225,7 @@ fn unknown_kid_flood_is_rate_limited() {
             "valid token before the flood",
         );
     });
-    assert_eq!(s.idp.jwks_requests(), 1, "start-up fetch");
+    assert_fetches(&s, 1, "start-up fetch");
 
     // 60 tokens, each with a kid nobody publishes, signed by a key nobody publishes: 10 at
     // once every second.
@@ -207,7 +233,7 @@ fn unknown_kid_flood_is_rate_limited() {
     for round in 0..ROUNDS {
         let round_start = Instant::now();
         let tokens: Vec<String> = (0..PER_ROUND)
-            .map(|i| signed(key_b(), &fresh_kid(&format!("flood-{round}-{i}"))))
+            .map(|i| signed_by(key_b(), &fresh_kid(&format!("flood-{round}-{i}"))))
             .collect();
         let results = s.burst(&tokens, |i| format!("/calc/flood/{round}/{i}"));
         for (i, (r, took)) in results.iter().enumerate() {
@@ -258,7 +284,7 @@ fn unknown_kid_flood_is_rate_limited() {
         &s.get_with_token("/calc/after", &valid),
         "valid token after the flood",
     );
-    assert_eq!(s.idp.jwks_requests(), 2, "no fetch after the flood");
+    assert_fetches(&s, 2, "no fetch after the flood");
     assert_eq!(
         s.up.count(),
         warm + 1,
@@ -271,13 +297,10 @@ fn unknown_kid_flood_is_rate_limited() {
 
 #[test]
 fn rotation_seconds_after_start_is_picked_up_at_once() {
-    let s = Stack::start(
-        &remote_config(600, 5000),
-        Idp::start(jwks(&[(key_a(), KID_A)])),
-    );
+    let s = Stack::start(&remote_config(600, 5000), key_a_idp());
     let ready = Instant::now();
-    let ta = signed(key_a(), KID_A);
-    let tb = signed(key_b(), KID_B);
+    let ta = signed_by(key_a(), KID_A);
+    let tb = signed_by(key_b(), KID_B);
     s.on_every_worker(2, 60, |i| {
         check::upstream_ok(
             &s.get_with_token(&format!("/calc/a/{i}"), &ta),
@@ -299,7 +322,7 @@ fn rotation_seconds_after_start_is_picked_up_at_once() {
         "first token signed by the new key B (waits for the refetch)",
     );
     assert!(took < Duration::from_secs(5), "the refetch took {took:?}");
-    assert_eq!(s.idp.jwks_requests(), 2, "start-up fetch plus the refetch");
+    assert_fetches(&s, 2, "start-up fetch plus the refetch");
     assert_eq!(s.envoy.counter(&jwks_stat("unknown_kid_refetch")), 1);
 
     std::thread::sleep(SYNC_SETTLE);
@@ -315,11 +338,10 @@ fn rotation_seconds_after_start_is_picked_up_at_once() {
         );
     });
     println!("rotation: {calls} request pairs covered both workers");
-    assert_eq!(
-        s.idp.jwks_requests(),
+    assert_fetches(
+        &s,
         2,
-        "the removed key's kid is rate-limited, not refetched:\n{}",
-        s.idp.describe_requests()
+        "the removed key's kid is rate-limited, not refetched",
     );
 }
 
@@ -339,7 +361,7 @@ fn unknown_kid_during_cold_start_is_refetched() {
     ]);
     let s = Stack::start(&remote_config(600, 5000), idp);
     let sent_at = s.idp.started().elapsed();
-    let (r, took) = s.timed_get_with_token("/calc/b", &signed(key_b(), KID_B));
+    let (r, took) = s.timed_get_with_token("/calc/b", &signed_by(key_b(), KID_B));
     let fetches = s.idp.jwks_request_times();
     println!(
         "cold-start unknown kid: sent {sent_at:?} after the IdP started, answered {} after \
@@ -355,12 +377,7 @@ fn unknown_kid_during_cold_start_is_refetched() {
         &r,
         "token signed by B, waiting for the first keys (which lack B): B must be refetched",
     );
-    assert_eq!(
-        s.idp.jwks_requests(),
-        2,
-        "first fetch plus one unknown-kid refetch:\n{}",
-        s.idp.describe_requests()
-    );
+    assert_fetches(&s, 2, "first fetch plus one unknown-kid refetch");
     assert_eq!(s.envoy.counter(&jwks_stat("unknown_kid_refetch")), 1);
 }
 
@@ -373,13 +390,10 @@ fn unknown_kid_during_cold_start_is_refetched() {
 fn outage_keeps_the_last_good_keys(mode: IdpMode, log_needles: &[&str]) {
     const OUTAGE: Duration = Duration::from_millis(6500);
     let what = format!("IdP {mode:?}");
-    let s = Stack::start(
-        &remote_config(2, 1000),
-        Idp::start(jwks(&[(key_a(), KID_A), (key_c(), KID_C)])),
-    );
+    let s = Stack::start(&remote_config(2, 1000), Idp::start(keys_a_and_c()));
     // Odd requests reuse a token (a worker's verified-token cache may answer); even ones
     // bring a token never seen, which must be verified with the kept keys.
-    let cached = signed(key_a(), KID_A);
+    let cached = signed_by(key_a(), KID_A);
     let token_for = |i: usize| match i % 4 {
         0 => unseen(key_a(), KID_A),
         2 => unseen(key_c(), KID_C),
@@ -395,12 +409,10 @@ fn outage_keeps_the_last_good_keys(mode: IdpMode, log_needles: &[&str]) {
     let mut sent = 0;
     while down.elapsed() < OUTAGE {
         let r = s.get_with_token(&format!("/calc/outage/{sent}"), &token_for(sent));
+        let into = down.elapsed();
         check::upstream_ok(
             &r,
-            &format!(
-                "{what}: request {sent}, {:?} into the outage",
-                down.elapsed()
-            ),
+            &format!("{what}: request {sent}, {into:?} into the outage"),
         );
         sent += 1;
         std::thread::sleep(Duration::from_millis(200));
@@ -413,16 +425,10 @@ fn outage_keeps_the_last_good_keys(mode: IdpMode, log_needles: &[&str]) {
     });
     // Refresh due 2 s after the last success, then retries after ~1 s, ~2 s, ~4 s; each
     // attempt of a hanging IdP takes timeout_ms (1 s) to fail.
-    let failed = eventually(Duration::from_secs(10), Duration::from_millis(100), || {
+    let not_twice = format!("{what}: fetch_failure rose by less than 2");
+    let failed = within(&s, Duration::from_secs(10), 100, not_twice, || {
         let failed = s.envoy.counter(&jwks_stat("fetch_failure")) - failures;
         (failed >= 2).then_some(failed)
-    })
-    .unwrap_or_else(|| {
-        panic!(
-            "{what}: fetch_failure rose by less than 2 in {:?}:\n{}",
-            down.elapsed(),
-            s.idp.describe_requests()
-        )
     });
     let age = s.envoy.counter(&jwks_stat("key_set_age_seconds"));
     let attempts = s.idp.jwks_requests() - fetches;
@@ -444,28 +450,18 @@ fn outage_keeps_the_last_good_keys(mode: IdpMode, log_needles: &[&str]) {
         age >= 5,
         "{what}: key_set_age_seconds {age}: the keys in use are old"
     );
-    let warned = eventually(Duration::from_secs(5), Duration::from_millis(100), || {
+    let unwarned = format!("{what}: no warning containing one of {log_needles:?} in the log");
+    within(&s, Duration::from_secs(5), 100, unwarned, || {
         let log = s.envoy.log();
         log_needles.iter().any(|n| log.contains(n)).then_some(())
     });
-    assert!(
-        warned.is_some(),
-        "{what}: no warning containing one of {log_needles:?} in the Envoy log\n{}",
-        s.envoy.log_tail(40)
-    );
 
     // The IdP comes back: within the back-off the keys are refreshed, without a restart.
     s.idp.set_mode(IdpMode::Normal);
     let back = Instant::now();
-    let refreshed = eventually(Duration::from_secs(20), Duration::from_millis(200), || {
+    let not_back = format!("{what}: no successful fetch after the IdP came back");
+    let refreshed = within(&s, Duration::from_secs(20), 200, not_back, || {
         (s.envoy.counter(&jwks_stat("fetch_success")) > successes).then(|| back.elapsed())
-    });
-    let refreshed = refreshed.unwrap_or_else(|| {
-        panic!(
-            "{what}: no successful fetch 20 s after the IdP came back:\n{}\n{}",
-            s.idp.describe_requests(),
-            s.envoy.log_tail(30)
-        )
     });
     println!("{what}: keys refreshed {refreshed:?} after the IdP came back");
     check::upstream_ok(&s.get_with_token("/calc/back", &token_for(0)), &what);
@@ -511,27 +507,17 @@ fn idp_down_from_start_gives_503_then_recovers_without_restart() {
             "request {i}: a failed first fetch must be answered at once, took {took:?}"
         );
     }
-    assert!(
-        s.envoy.wait_for_log(
-            "key set fetch for provider aad failed: HTTP status 500",
-            Duration::from_secs(5)
-        ),
-        "no fetch warning in the Envoy log\n{}",
-        s.envoy.log_tail(30)
-    );
+    let warning = "key set fetch for provider aad failed: HTTP status 500";
+    assert_logged(&s, warning, Duration::from_secs(5));
     // Let it fail three times to see the back-off, then bring the IdP back.
-    let failed_thrice = eventually(Duration::from_secs(15), Duration::from_millis(50), || {
-        (s.envoy.counter(&jwks_stat("fetch_failure")) >= 3).then_some(())
-    });
-    assert!(
-        failed_thrice.is_some(),
-        "fewer than 3 failed fetches in 15 s:\n{}",
-        s.idp.describe_requests()
-    );
+    let fifteen = Duration::from_secs(15);
+    let what = "fewer than 3 failed fetches in 15 s";
+    await_jwks_stat(&s, "fetch_failure", fifteen, |n| n >= 3, what);
     s.idp.set_mode(IdpMode::Normal);
     let back = Instant::now();
     let mut answers = 0;
-    let recovered = eventually(Duration::from_secs(15), Duration::from_millis(200), || {
+    let not_back = "still no 200 after the IdP came back";
+    let recovered = within(&s, Duration::from_secs(15), 200, not_back, || {
         let r = s.get_with_token(&format!("/calc/recover/{answers}"), &t);
         answers += 1;
         if r.status == 200 {
@@ -539,13 +525,6 @@ fn idp_down_from_start_gives_503_then_recovers_without_restart() {
         }
         check::keys_unavailable(&r, "while the back-off runs");
         None
-    })
-    .unwrap_or_else(|| {
-        panic!(
-            "still no 200 15 s after the IdP came back:\n{}\n{}",
-            s.idp.describe_requests(),
-            s.envoy.log_tail(30)
-        )
     });
     let times = s.idp.jwks_request_times();
     println!(
@@ -597,7 +576,7 @@ fn discovery_document_names_the_key_set() {
     // separate jwks_cluster.
     const JWKS_AUTHORITY: &str = "keys.idp.test";
     const JWKS_PATH: &str = "/alt/discovered/keys";
-    let idp = Idp::start(jwks(&[(key_a(), KID_A)]));
+    let idp = key_a_idp();
     idp.set_discovery(ISSUER, &format!("http://{JWKS_AUTHORITY}{JWKS_PATH}"));
     idp.serve_jwks_at(JWKS_PATH);
     let source = json!({
@@ -612,15 +591,15 @@ fn discovery_document_names_the_key_set() {
         idp,
         &["idp-keys"],
     );
-    let seen = check::upstream_ok(
+    check::upstream_saw(
         &s.get_with_token("/calc/add", &token(&[ROLE])),
         "token with keys found through discovery",
+        &[("x-client-id", Some(CLIENT_ID))],
     );
-    assert_eq!(check::seen_header(&seen, "x-client-id"), Some(CLIENT_ID));
     std::thread::sleep(SYNC_SETTLE);
     println!("discovery: IdP requests:\n{}", s.idp.describe_requests());
     assert_eq!(s.idp.discovery_requests(), 1, "one discovery request");
-    assert_eq!(s.idp.jwks_requests(), 1, "one JWKS request");
+    assert_fetches(&s, 1, "one JWKS request");
     assert_eq!(
         s.idp.count(idp::JWKS_PATH),
         0,
@@ -659,7 +638,7 @@ fn discovery_document_names_the_key_set() {
 fn discovery_document_with_a_foreign_issuer_is_refused() {
     // The document claims another issuer but points at a key set that holds the token's
     // key: following it would let the token through.
-    let idp = Idp::start(jwks(&[(key_a(), KID_A)]));
+    let idp = key_a_idp();
     idp.set_discovery(OTHER_ISSUER, &idp::jwks_uri());
     let source = json!({"cluster": "idp", "uri": idp::discovery_uri(), "timeout_ms": 3000});
     let s = Stack::start(&config(&[ISSUER, ISSUER_V1], "discovery", source), idp);
@@ -673,20 +652,16 @@ fn discovery_document_with_a_foreign_issuer_is_refused() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let needle = format!("discovery document issuer \"{OTHER_ISSUER}\" is not a configured issuer");
-    assert!(
-        s.envoy.wait_for_log(&needle, Duration::from_secs(5)),
-        "no log line containing {needle:?}\n{}",
-        s.envoy.log_tail(30)
-    );
+    assert_logged(&s, &needle, Duration::from_secs(5));
     println!(
         "foreign issuer: {i} requests, all 503; IdP:\n{}",
         s.idp.describe_requests()
     );
     assert!(s.idp.discovery_requests() >= 1);
-    assert_eq!(
-        s.idp.jwks_requests(),
+    assert_fetches(
+        &s,
         0,
-        "the jwks_uri of a document with a foreign issuer must not be fetched"
+        "the jwks_uri of a document with a foreign issuer must not be fetched",
     );
     assert!(s.envoy.counter(&jwks_stat("fetch_failure")) >= 1);
     assert_eq!(s.envoy.counter(&jwks_stat("fetch_success")), 0);
@@ -700,30 +675,25 @@ fn discovery_document_with_a_foreign_issuer_is_refused() {
 fn azure_ad_preset_through_an_istio_named_cluster() {
     // The name Istio gives the cluster of a ServiceEntry for login.microsoftonline.com:443.
     const CLUSTER: &str = "outbound|443||login.microsoftonline.com";
-    let idp = Idp::start(jwks(&[(key_a(), KID_A)]));
+    let idp = key_a_idp();
     idp.set_discovery(ISSUER, &idp::entra_jwks_uri());
     let source = json!({"tenant": TENANT, "cluster": CLUSTER});
     let s = Stack::start_with_idp_clusters(&config(&[], "azure_ad", source), idp, &[CLUSTER]);
 
-    let seen = check::upstream_ok(&s.get_with_token("/calc/v2", &token(&[ROLE])), "v2 token");
-    assert_eq!(check::seen_header(&seen, "x-client-id"), Some(CLIENT_ID));
-    let v1 = mint(
-        key_a(),
-        header(KID_A),
-        claims_with(
-            &[ROLE],
-            json!({"iss": ISSUER_V1, "ver": "1.0", "appid": CLIENT_ID}),
-        ),
+    check::upstream_saw(
+        &s.get_with_token("/calc/v2", &token(&[ROLE])),
+        "v2 token",
+        &[("x-client-id", Some(CLIENT_ID))],
+    );
+    let v1 = token_with(
+        &[ROLE],
+        json!({"iss": ISSUER_V1, "ver": "1.0", "appid": CLIENT_ID}),
     );
     check::upstream_ok(
         &s.get_with_token("/calc/v1", &v1),
         "v1 token (sts.windows.net)",
     );
-    let other = mint(
-        key_a(),
-        header(KID_A),
-        claims_with(&[ROLE], json!({"iss": OTHER_ISSUER})),
-    );
+    let other = token_with(&[ROLE], json!({"iss": OTHER_ISSUER}));
     check::invalid_token(
         &s.get_with_token("/calc/other", &other),
         UNTRUSTED_ISSUER,
@@ -732,7 +702,7 @@ fn azure_ad_preset_through_an_istio_named_cluster() {
 
     println!("azure_ad: IdP requests:\n{}", s.idp.describe_requests());
     assert_eq!(s.idp.discovery_requests(), 1, "one discovery request");
-    assert_eq!(s.idp.jwks_requests(), 1, "one JWKS request");
+    assert_fetches(&s, 1, "one JWKS request");
     assert_eq!(s.idp.total_requests(), 2);
     for (path, what) in [(idp::DISCOVERY_PATH, "discovery"), (idp::JWKS_PATH, "JWKS")] {
         let reqs = s.idp.requests_for(path);
@@ -759,7 +729,7 @@ fn istio_rendered_wasm_plugin_makes_the_same_decisions() {
     for fail in [FailClosed::FailOpenFalse, FailClosed::FailurePolicy] {
         let what = format!("WasmPlugin calc/rolegate over ECDS ({fail:?})");
         let plugin_config = remote_config(600, 5000);
-        let s = Stack::start_with(Idp::start(jwks(&[(key_a(), KID_A)])), |p| {
+        let s = Stack::start_with(key_a_idp(), |p| {
             istio::bootstrap(p, "calc.rolegate", &plugin_config, fail)
         });
         assert_eq!(
@@ -768,16 +738,10 @@ fn istio_rendered_wasm_plugin_makes_the_same_decisions() {
             1,
             "{what}: the filter config came over ECDS"
         );
-        let seen = check::upstream_ok(&s.get_with_token("/calc/add", &token(&[ROLE])), &what);
-        assert_eq!(
-            check::seen_header(&seen, "x-client-id"),
-            Some(CLIENT_ID),
-            "{what}"
-        );
-        assert_eq!(
-            check::seen_header(&seen, "authorization"),
-            None,
-            "{what}: token removed"
+        check::upstream_saw(
+            &s.get_with_token("/calc/add", &token(&[ROLE])),
+            &what,
+            &[("x-client-id", Some(CLIENT_ID)), ("authorization", None)],
         );
         check::missing_credentials(
             &s.envoy
@@ -800,7 +764,7 @@ fn istio_rendered_wasm_plugin_makes_the_same_decisions() {
             2,
             "{what}: only the allowed requests reach the upstream"
         );
-        assert_eq!(s.idp.jwks_requests(), 1, "{what}: one JWKS fetch");
+        assert_fetches(&s, 1, &format!("{what}: one JWKS fetch"));
     }
 }
 
@@ -812,12 +776,9 @@ fn istio_rendered_wasm_plugin_makes_the_same_decisions() {
 /// cached token A must then be refused with `description` on every worker, while a token
 /// signed by key C (in both sets) still passes.
 fn cached_token_after_key_change(new_set: Value, description: &str, what: &str) {
-    let s = Stack::start(
-        &remote_config(600, 5000),
-        Idp::start(jwks(&[(key_a(), KID_A), (key_c(), KID_C)])),
-    );
-    let ta = signed(key_a(), KID_A);
-    let tc = signed(key_c(), KID_C);
+    let s = Stack::start(&remote_config(600, 5000), Idp::start(keys_a_and_c()));
+    let ta = signed_by(key_a(), KID_A);
+    let tc = signed_by(key_c(), KID_C);
     // The same token again and again: verified once per worker, then served from its cache.
     s.on_every_worker(3, 60, |i| {
         check::upstream_ok(
@@ -830,16 +791,12 @@ fn cached_token_after_key_change(new_set: Value, description: &str, what: &str) 
     check::invalid_token(
         &s.get_with_token(
             "/calc/unknown",
-            &signed(key_b(), &fresh_kid("force-refetch")),
+            &signed_by(key_b(), &fresh_kid("force-refetch")),
         ),
         UNKNOWN_KID,
         &format!("{what}: token with an unknown kid (forces the refetch)"),
     );
-    assert_eq!(
-        s.idp.jwks_requests(),
-        2,
-        "{what}: start-up fetch plus the refetch"
-    );
+    assert_fetches(&s, 2, &format!("{what}: start-up fetch plus the refetch"));
     assert_eq!(
         s.envoy.counter(&jwks_stat("unknown_kid_refetch")),
         1,
@@ -860,7 +817,7 @@ fn cached_token_after_key_change(new_set: Value, description: &str, what: &str) 
         );
     });
     println!("{what}: {calls} request pairs covered both workers");
-    assert_eq!(s.idp.jwks_requests(), 2, "{what}: no further fetch");
+    assert_fetches(&s, 2, &format!("{what}: no further fetch"));
 }
 
 #[test]
@@ -884,35 +841,24 @@ fn cached_token_dies_when_its_kid_names_another_key() {
 #[test]
 fn key_set_over_max_jwks_bytes_is_a_failed_fetch() {
     const MAX: usize = 4096;
-    let remote = merged(remote_jwks(2, 2000), json!({"max_jwks_bytes": MAX}));
-    let s = Stack::start(
-        &config(&[ISSUER, ISSUER_V1], "remote_jwks", remote),
-        Idp::start(jwks(&[(key_a(), KID_A)])),
-    );
-    let ta = signed(key_a(), KID_A);
-    let tc = signed(key_c(), KID_C);
+    let remote = merged(idp::remote_jwks(2, 2000), json!({"max_jwks_bytes": MAX}));
+    let s = Stack::start(&remote_config_with(remote), key_a_idp());
+    let ta = signed_by(key_a(), KID_A);
+    let tc = signed_by(key_c(), KID_C);
     check::upstream_ok(&s.get_with_token("/calc/a", &ta), "key A, small key set");
 
     // The next set adds key C but is padded over the limit (unknown members are ignored).
-    let padded = merged(
-        jwks(&[(key_a(), KID_A), (key_c(), KID_C)]),
-        json!({"x-padding": "p".repeat(MAX)}),
-    );
+    let padded = merged(keys_a_and_c(), json!({"x-padding": "p".repeat(MAX)}));
     s.idp.set_jwks(padded);
-    let failed = eventually(Duration::from_secs(10), Duration::from_millis(100), || {
-        (s.envoy.counter(&jwks_stat("fetch_failure")) >= 1).then_some(())
-    });
-    assert!(
-        failed.is_some(),
-        "the oversized key set was not counted as a failed fetch:\n{}",
-        s.idp.describe_requests()
+    let what = "the oversized key set was not counted as a failed fetch";
+    await_jwks_stat(
+        &s,
+        "fetch_failure",
+        Duration::from_secs(10),
+        |n| n >= 1,
+        what,
     );
-    assert!(
-        s.envoy
-            .wait_for_log("bytes is over the limit", Duration::from_secs(5)),
-        "no warning about the size in the Envoy log\n{}",
-        s.envoy.log_tail(30)
-    );
+    assert_logged(&s, "bytes is over the limit", Duration::from_secs(5));
     s.on_every_worker(2, 60, |i| {
         check::upstream_ok(
             &s.get_with_token(&format!("/calc/a/{i}"), &ta),
@@ -926,21 +872,16 @@ fn key_set_over_max_jwks_bytes_is_a_failed_fetch() {
     });
 
     // Within the limit again: key C arrives with a retry.
-    s.idp.set_jwks(jwks(&[(key_a(), KID_A), (key_c(), KID_C)]));
+    s.idp.set_jwks(keys_a_and_c());
     let back = Instant::now();
-    let accepted = eventually(Duration::from_secs(15), Duration::from_millis(200), || {
+    let not_accepted = "key C not accepted after the set shrank";
+    let accepted = within(&s, Duration::from_secs(15), 200, not_accepted, || {
         let r = s.get_with_token("/calc/c", &tc);
         if r.status == 200 {
             return Some(back.elapsed());
         }
         check::invalid_token(&r, UNKNOWN_KID, "key C while the set is too large");
         None
-    });
-    let accepted = accepted.unwrap_or_else(|| {
-        panic!(
-            "key C not accepted 15 s after the set shrank:\n{}",
-            s.idp.describe_requests()
-        )
     });
     println!("max_jwks_bytes: key C accepted {accepted:?} after the set shrank");
 }
@@ -949,19 +890,16 @@ fn key_set_over_max_jwks_bytes_is_a_failed_fetch() {
 fn unknown_kid_refetch_interval_is_configurable() {
     const INTERVAL: Duration = Duration::from_secs(3);
     let remote = merged(
-        remote_jwks(600, 5000),
+        idp::remote_jwks(600, 5000),
         json!({"min_refetch_interval_seconds": INTERVAL.as_secs()}),
     );
-    let s = Stack::start(
-        &config(&[ISSUER, ISSUER_V1], "remote_jwks", remote),
-        Idp::start(jwks(&[(key_a(), KID_A)])),
-    );
+    let s = Stack::start(&remote_config_with(remote), key_a_idp());
     // Every worker has the keys (see unknown_kid_during_cold_start_is_refetched for why).
     let ta = token(&[ROLE]);
     s.on_every_worker(1, 60, |i| {
         check::upstream_ok(&s.get_with_token(&format!("/calc/a/{i}"), &ta), "key A");
     });
-    let tb = signed(key_b(), KID_B);
+    let tb = signed_by(key_b(), KID_B);
 
     let first = Instant::now();
     check::invalid_token(
@@ -969,7 +907,7 @@ fn unknown_kid_refetch_interval_is_configurable() {
         UNKNOWN_KID,
         "key B before the IdP has it (refetch 1)",
     );
-    assert_eq!(s.idp.jwks_requests(), 2, "start-up fetch plus refetch 1");
+    assert_fetches(&s, 2, "start-up fetch plus refetch 1");
 
     // The IdP now has key B, but the next refetch may only start INTERVAL after the first.
     s.idp.set_jwks(jwks(&[(key_a(), KID_A), (key_b(), KID_B)]));
@@ -984,13 +922,13 @@ fn unknown_kid_refetch_interval_is_configurable() {
         "the machine is too slow for this test: {:?} passed",
         first.elapsed()
     );
-    assert_eq!(s.idp.jwks_requests(), 2, "no refetch within the interval");
+    assert_fetches(&s, 2, "no refetch within the interval");
 
     sleep_until(first + INTERVAL + Duration::from_millis(300));
     let (r, took) = s.timed_get_with_token("/calc/b/2", &tb);
     println!("refetch interval: key B accepted after {took:?} once the interval passed");
     check::upstream_ok(&r, "key B after the interval (refetch 2)");
-    assert_eq!(s.idp.jwks_requests(), 3, "refetch 2");
+    assert_fetches(&s, 3, "refetch 2");
     assert_eq!(s.envoy.counter(&jwks_stat("unknown_kid_refetch")), 2);
 }
 
@@ -998,28 +936,19 @@ fn unknown_kid_refetch_interval_is_configurable() {
 fn keys_past_max_stale_seconds_stop_verifying_until_a_fetch_succeeds() {
     // Refresh every second; after an answer without a usable key (`{"keys": []}`, as after a
     // compromise) the kept keys may be used for 3 s after the last success, no longer.
-    let mut remote = remote_jwks(1, 1000);
+    let mut remote = idp::remote_jwks(1, 1000);
     remote["max_stale_seconds"] = json!(3);
-    let s = Stack::start(
-        &remote_config_with(remote),
-        Idp::start(jwks(&[(key_a(), KID_A)])),
-    );
-    let cached = signed(key_a(), KID_A);
+    let s = Stack::start(&remote_config_with(remote), key_a_idp());
+    let cached = signed_by(key_a(), KID_A);
     check::upstream_ok(&s.get_with_token("/calc/before", &cached), "fresh keys");
     assert_eq!(s.envoy.counter(&jwks_stat("keys_stale")), 0);
 
     s.idp.set_jwks(json!({"keys": []}));
     let emptied = Instant::now();
-    let refused = eventually(Duration::from_secs(10), Duration::from_millis(100), || {
+    let still = "a cached token still passes after the IdP withdrew every key";
+    let refused = within(&s, Duration::from_secs(10), 100, still, || {
         let r = s.get_with_token("/calc/stale", &cached);
         (r.status == 503).then_some(r)
-    })
-    .unwrap_or_else(|| {
-        panic!(
-            "a cached token still passes {:?} after the IdP withdrew every key:\n{}",
-            emptied.elapsed(),
-            s.idp.describe_requests()
-        )
     });
     let waited = emptied.elapsed();
     check::keys_unavailable(&refused, "keys past max_stale_seconds");
@@ -1041,30 +970,25 @@ fn keys_past_max_stale_seconds_stop_verifying_until_a_fetch_succeeds() {
             &format!("request {i}: a token never seen, on every worker"),
         );
     });
-    let flagged = eventually(Duration::from_secs(2), Duration::from_millis(50), || {
-        (s.envoy.counter(&jwks_stat("keys_stale")) == 1).then_some(())
-    });
-    assert!(flagged.is_some(), "keys_stale gauge is not 1");
-    assert!(
-        s.envoy
-            .wait_for_log("older than max_stale_seconds", Duration::from_secs(2)),
-        "no warning in the log:\n{}",
-        s.envoy.log_tail(30)
+    let two = Duration::from_secs(2);
+    await_jwks_stat(
+        &s,
+        "keys_stale",
+        two,
+        |n| n == 1,
+        "keys_stale gauge is not 1",
     );
+    assert_logged(&s, "older than max_stale_seconds", two);
 
     // The IdP publishes keys again: the next successful fetch makes them usable.
     s.idp.set_jwks(jwks(&[(key_a(), KID_A)]));
-    let back = eventually(Duration::from_secs(20), Duration::from_millis(200), || {
-        let r = s.get_with_token("/calc/back", &cached);
-        (r.status == 200).then_some(())
-    });
-    assert!(
-        back.is_some(),
-        "keys did not come back:\n{}",
-        s.idp.describe_requests()
+    within(
+        &s,
+        Duration::from_secs(20),
+        200,
+        "keys did not come back",
+        || (s.get_with_token("/calc/back", &cached).status == 200).then_some(()),
     );
-    let cleared = eventually(Duration::from_secs(2), Duration::from_millis(50), || {
-        (s.envoy.counter(&jwks_stat("keys_stale")) == 0).then_some(())
-    });
-    assert!(cleared.is_some(), "keys_stale gauge is not back to 0");
+    let what = "keys_stale gauge is not back to 0";
+    await_jwks_stat(&s, "keys_stale", two, |n| n == 0, what);
 }

@@ -12,10 +12,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use tempfile::TempDir;
 
 const SCRIPT: &str = "envoy/oci/build_layout.py";
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -51,17 +51,13 @@ fn module() -> Vec<u8> {
     std::fs::read(module_path()).unwrap()
 }
 
-/// A fresh, empty directory under Cargo's per-target temp dir.
-fn scratch(name: &str) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "oci_image-{}-{}-{name}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh, empty directory under Cargo's per-target temp dir, removed when dropped.
+fn scratch(name: &str) -> TempDir {
+    let prefix = format!("oci_image-{name}-");
+    tempfile::Builder::new()
+        .prefix(&prefix)
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap()
 }
 
 fn run_builder(args: &[&str]) -> Output {
@@ -280,7 +276,7 @@ fn printed_manifests(stdout: &str) -> BTreeMap<String, String> {
 fn the_layout_holds_both_wasm_image_variants() {
     let wasm = module();
     let dir = scratch("layout");
-    let (tarball, stdout) = build(&dir.join("rolegate-oci.tar"), &[]);
+    let (tarball, stdout) = build(&dir.path().join("rolegate-oci.tar"), &[]);
     let layout = Layout::read(&tarball);
 
     assert_eq!(layout.oci_layout, json!({"imageLayoutVersion": "1.0.0"}));
@@ -388,15 +384,13 @@ fn the_layout_holds_both_wasm_image_variants() {
         })
         .collect();
     assert_eq!(printed, expected, "printed manifest digests");
-
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn the_same_module_always_gives_the_same_tarball() {
     let dir = scratch("repro");
-    let (first, _) = build(&dir.join("a.tar"), &[]);
-    let (second, _) = build(&dir.join("b.tar"), &["--version", VERSION]);
+    let (first, _) = build(&dir.path().join("a.tar"), &[]);
+    let (second, _) = build(&dir.path().join("b.tar"), &["--version", VERSION]);
     assert!(
         first == second,
         "two builds differ (sha256 {} vs {})",
@@ -411,23 +405,24 @@ fn the_same_module_always_gives_the_same_tarball() {
         ("compat", VERSION.to_owned()),
         ("wasm", format!("{VERSION}-wasm")),
     ] {
-        let (tarball, _) = build(&dir.join(format!("{variant}.tar")), &["--variant", variant]);
+        let (tarball, _) = build(
+            &dir.path().join(format!("{variant}.tar")),
+            &["--variant", variant],
+        );
         let one = Layout::read(&tarball);
         let manifests = one.index["manifests"].as_array().unwrap();
         assert_eq!(manifests.len(), 1, "--variant {variant}");
         assert_eq!(&manifests[0], all.manifest_descriptor(&ref_name));
     }
-
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn a_missing_module_is_an_error_naming_make_build() {
     let dir = scratch("missing");
-    let out = dir.join("x.tar");
+    let out = dir.path().join("x.tar");
     let output = run_builder(&[
         "--wasm",
-        dir.join("absent.wasm").to_str().unwrap(),
+        dir.path().join("absent.wasm").to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
     ]);
@@ -435,6 +430,4 @@ fn a_missing_module_is_an_error_naming_make_build() {
     assert!(!output.status.success(), "exit status {}", output.status);
     assert!(stderr.contains("make build"), "stderr: {stderr}");
     assert!(!out.exists());
-
-    std::fs::remove_dir_all(dir).unwrap();
 }

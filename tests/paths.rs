@@ -94,60 +94,64 @@ const fn case(
     }
 }
 
+/// A [`case`] that gets the same with MERGE_SLASHES and with DECODE_AND_MERGE_SLASHES.
+const fn normalized_alike(
+    path: &'static str,
+    with_token: bool,
+    raw: Want,
+    normalized: Want,
+    why: &'static str,
+) -> Case {
+    case(path, with_token, raw, normalized, normalized, why)
+}
+
 const CASES: &[Case] = &[
-    case(
+    normalized_alike(
         "/healthz/live",
         false,
         Upstream("/healthz/live"),
         Upstream("/healthz/live"),
-        Upstream("/healthz/live"),
         "the anonymous space",
     ),
-    case(
+    normalized_alike(
         "/healthz/../calc/v1/add/1/1",
         false,
         Refused,
         Missing,
-        Missing,
         "dot-dot out of the anonymous space",
     ),
-    case(
+    normalized_alike(
         "/healthz/%2e%2e/calc/v1/add/1/1",
         false,
         Refused,
         Missing,
-        Missing,
         "encoded dot-dot",
     ),
-    case(
+    normalized_alike(
         "/healthz/%2E%2E/calc/v1/add/1/1",
         false,
         Refused,
         Missing,
-        Missing,
         "encoded dot-dot, upper case",
     ),
-    case(
+    normalized_alike(
         "/healthz/.%2e/calc/v1/add/1/1",
         false,
         Refused,
         Missing,
-        Missing,
         "half-encoded dot-dot",
     ),
-    case(
+    normalized_alike(
         "/healthz/..;/calc/v1/add/1/1",
         false,
         Refused,
         OnceEnvoyResolvesDotParameters(&Missing),
-        OnceEnvoyResolvesDotParameters(&Missing),
         "Tomcat's ..; (normalize_path resolves it too)",
     ),
-    case(
+    normalized_alike(
         "/healthz/..;jsessionid=x/calc/v1/add/1/1",
         false,
         Refused,
-        OnceEnvoyResolvesDotParameters(&Missing),
         OnceEnvoyResolvesDotParameters(&Missing),
         "..; with a parameter value",
     ),
@@ -175,130 +179,114 @@ const CASES: &[Case] = &[
         Missing,
         "encoded backslashes",
     ),
-    case(
+    normalized_alike(
         "/healthz\\..\\calc/v1/add/1/1",
         false,
         Refused,
         Missing,
-        Missing,
         "backslashes: normalize_path reads them as /",
     ),
-    case(
+    normalized_alike(
         "/calc/../admin/x",
         true,
         Refused,
         Scope,
-        Scope,
         "from the invokeRole space into the admin space",
     ),
-    case(
+    normalized_alike(
         "/calc/%2e%2e/admin/x",
         true,
         Refused,
         Scope,
-        Scope,
         "the same, encoded",
     ),
-    case(
+    normalized_alike(
         "/calc/./v1/add/1/1",
         true,
         Refused,
         Upstream("/calc/v1/add/1/1"),
-        Upstream("/calc/v1/add/1/1"),
         "a single dot segment",
     ),
-    case(
+    normalized_alike(
         "//calc/v1/add/1/1",
         true,
         Refused,
         Upstream("/calc/v1/add/1/1"),
-        Upstream("/calc/v1/add/1/1"),
         "leading empty segment",
     ),
-    case(
+    normalized_alike(
         "/calc//v1/add/1/1",
         true,
         Refused,
         Upstream("/calc/v1/add/1/1"),
-        Upstream("/calc/v1/add/1/1"),
         "inner empty segment",
     ),
-    case(
+    normalized_alike(
         "/healthzX",
         false,
         NoRule,
         NoRule,
-        NoRule,
         "a separated prefix stops at the segment",
     ),
-    case(
+    normalized_alike(
         "/c%61lc/v1/add/1/1",
         false,
         Missing,
         Missing,
-        Missing,
         "an encoded unreserved letter is still /calc",
     ),
-    case(
+    normalized_alike(
         "/c%61lc/v1/add/1/1",
         true,
         Upstream("/c%61lc/v1/add/1/1"),
         Upstream("/calc/v1/add/1/1"),
-        Upstream("/calc/v1/add/1/1"),
         "normalize_path decodes unreserved escapes; rolegate matches the decoded form",
     ),
-    case(
+    normalized_alike(
         "/%61dmin/x",
         true,
         Scope,
         Scope,
-        Scope,
         "an encoded /admin is /admin",
     ),
-    case(
+    normalized_alike(
         "/admin;x/panel",
         true,
         Refused,
         Refused,
-        Refused,
         "Tomcat routes /admin/panel, Go /admin;x/panel: ;parameters that change the rule",
     ),
-    case(
+    normalized_alike(
         "/calc/v1/add/1/1;v=2",
         true,
         Upstream("/calc/v1/add/1/1;v=2"),
         Upstream("/calc/v1/add/1/1;v=2"),
-        Upstream("/calc/v1/add/1/1;v=2"),
         "a parameter that changes no rule",
     ),
-    case(
+    normalized_alike(
         "/calc/v1/add/1/1?next=/../admin",
         true,
         Upstream("/calc/v1/add/1/1?next=/../admin"),
         Upstream("/calc/v1/add/1/1?next=/../admin"),
-        Upstream("/calc/v1/add/1/1?next=/../admin"),
         "the query is not the path",
     ),
-    case(
+    normalized_alike(
         "/calc/v1/%00",
         true,
         Refused,
         EnvoyRefuses,
-        EnvoyRefuses,
         "encoded NUL: normalize_path refuses it itself",
     ),
-    case(
+    normalized_alike(
         "/calc/v1/%0a",
         true,
         Refused,
         Refused,
-        Refused,
         "encoded line feed: no normalization removes it",
     ),
-    case(
+    normalized_alike(
         "/calc/v1/%zz",
         true,
-        Refused,
         Refused,
         Refused,
         "malformed escape: no normalization repairs it",
@@ -374,12 +362,17 @@ fn check_answer(r: &Response, want: Want, what: &str) {
     }
 }
 
-fn run(handling: PathHandling) {
-    let s = Stack::start_with(Idp::start(standard_jwks()), |p| {
-        let mut bootstrap = p.standard(&config());
+/// The stack with `config`, its connection manager handling paths as `handling` says.
+fn start(config: &Value, handling: PathHandling) -> Stack {
+    Stack::start_with(Idp::start(standard_jwks()), |p| {
+        let mut bootstrap = p.standard(config);
         bootstrap::set_path_handling(&mut bootstrap, handling);
         bootstrap
-    });
+    })
+}
+
+fn run(handling: PathHandling) {
+    let s = start(&config(), handling);
     let auth = bearer(&token(&[ROLE]));
     let mut refused = 0;
     let resolves = resolves_dot_parameters(&s);
@@ -428,11 +421,7 @@ fn turning_screening_off_or_opening_a_string_prefix_is_warned_about_at_start() {
     let mut config = config();
     config["path_screening"] = json!("off");
     config["rules"][0] = json!({"match": {"prefix": "/healthz"}, "allow_anonymous": true});
-    let s = Stack::start_with(Idp::start(standard_jwks()), |p| {
-        let mut bootstrap = p.standard(&config);
-        bootstrap::set_path_handling(&mut bootstrap, PathHandling::Raw);
-        bootstrap
-    });
+    let s = start(&config, PathHandling::Raw);
     for needle in [
         "configuration warning: path_screening: is off",
         "configuration warning: rules[0].match.prefix: opens /healthz... without a token",

@@ -15,15 +15,10 @@ use rolegate_testkit::test_keys::{self, key_a, key_b, key_c};
 use rolegate_testkit::SigningKey;
 use rsa::hazmat::rsa_encrypt;
 use rsa::{BoxedUint, PublicKey};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-fn hex(text: &str) -> Vec<u8> {
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
-        .collect()
-}
+mod support;
+use support::{hex, read_json};
 
 fn strip(bytes: &[u8]) -> &[u8] {
     let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
@@ -34,11 +29,7 @@ fn strip(bytes: &[u8]) -> &[u8] {
 fn keys() -> Vec<(Vec<u8>, u32)> {
     let mut keys = Vec::new();
     for bits in [2048, 3072, 4096, 8192] {
-        let path = format!(
-            "{}/tests/vectors/wycheproof/rsa_signature_{bits}_sha256_test.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let doc: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let doc = read_json(&format!("wycheproof/rsa_signature_{bits}_sha256_test.json"));
         for group in doc["testGroups"].as_array().unwrap() {
             let public = &group["publicKey"];
             let n = hex(public["modulus"].as_str().unwrap());

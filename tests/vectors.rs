@@ -15,19 +15,22 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use rolegate::config::{Config, KeySource};
+use rolegate::config::Config;
 use rolegate::crypto::rs256::Rs256Key;
-use rolegate::decision::{
-    self, DenyReason, KeySetState, Outcome, ProviderKeys, RequestHeaders, WaitPermission,
-};
+use rolegate::decision::{DenyReason, Outcome};
 use rolegate::keys::jwks::{KeyLookup, KeySet, KeySetError, Unusable};
 use rolegate::token::base64url;
 use rolegate::token::claims::{self, LifetimeError};
 use rolegate::token::{self, Segment, TokenError, UnverifiedToken};
+use rsa::pkcs8::DecodePublicKey;
+use rsa::traits::PublicKeyParts;
+use rsa::PublicKey;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fmt::Display;
-use std::path::PathBuf;
+
+mod support;
+use support::{decide_at, hex, read, read_json, Request};
 
 // Policies: why rolegate's answer for a row differs from the upstream expectation.
 
@@ -63,22 +66,8 @@ const MAX_TOKEN_BYTES: usize = 65536;
 // ---------------------------------------------------------------------------------------------
 // Data access
 
-fn data_path(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/vectors")
-        .join(rel)
-}
-
-fn read(rel: &str) -> Vec<u8> {
-    std::fs::read(data_path(rel)).unwrap_or_else(|e| panic!("cannot read {rel}: {e}"))
-}
-
 fn read_text(rel: &str) -> String {
     String::from_utf8(read(rel)).unwrap_or_else(|e| panic!("{rel} is not UTF-8: {e}"))
-}
-
-fn read_json(rel: &str) -> Value {
-    serde_json::from_slice(&read(rel)).unwrap_or_else(|e| panic!("{rel} is not JSON: {e}"))
 }
 
 fn text<'a>(value: &'a Value, member: &str) -> &'a str {
@@ -91,14 +80,6 @@ fn list<'a>(value: &'a Value, member: &str) -> &'a [Value] {
     value[member]
         .as_array()
         .unwrap_or_else(|| panic!("{member} is not an array"))
-}
-
-fn hex(digits: &str) -> Vec<u8> {
-    assert!(digits.len().is_multiple_of(2), "odd hex length");
-    (0..digits.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).expect("hex digit"))
-        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -321,57 +302,14 @@ fn is_refused_as(token: &str, expected: TokenError) -> bool {
     token::parse(token, MAX_TOKEN_BYTES).err() == Some(expected)
 }
 
-/// n and e of a PEM `PUBLIC KEY` (SubjectPublicKeyInfo, RFC 5280 §4.1.2.7, holding an
-/// RSAPublicKey, RFC 8017 A.1.1), read with a minimal DER walker.
+/// The key of a PEM `PUBLIC KEY` (SubjectPublicKeyInfo, RFC 5280 §4.1.2.7, holding an
+/// RSAPublicKey, RFC 8017 A.1.1), read by the `rsa` crate.
 fn rsa_key_from_spki_pem(pem: &str) -> Rs256Key {
-    const RSA_ENCRYPTION: [u8; 9] = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
-    /// One DER element: tag, contents, the bytes after it.
-    fn der(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-        let (&tag, rest) = input.split_first()?;
-        let (&first, rest) = rest.split_first()?;
-        let (len, rest) = if first < 0x80 {
-            (usize::from(first), rest)
-        } else {
-            let width = usize::from(first & 0x7f);
-            let len = rest.get(..width)?;
-            let len = len
-                .iter()
-                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-            (len, rest.get(width..)?)
-        };
-        Some((tag, rest.get(..len)?, rest.get(len..)?))
-    }
-    fn n_and_e(spki: &[u8]) -> Option<(&[u8], &[u8])> {
-        let (0x30, spki, _) = der(spki)? else {
-            return None;
-        };
-        let (0x30, algorithm, rest) = der(spki)? else {
-            return None;
-        };
-        let (0x06, oid, _) = der(algorithm)? else {
-            return None;
-        };
-        let (0x03, bits, _) = der(rest)? else {
-            return None;
-        };
-        let (0, rsa_public_key) = bits.split_first()? else {
-            return None;
-        };
-        let (0x30, rsa, _) = der(rsa_public_key)? else {
-            return None;
-        };
-        let (0x02, n, rest) = der(rsa)? else {
-            return None;
-        };
-        let (0x02, e, _) = der(rest)? else {
-            return None;
-        };
-        (oid == RSA_ENCRYPTION).then_some((n, e))
-    }
+    let public = PublicKey::from_public_key_pem(pem).expect("an RSA SubjectPublicKeyInfo");
+    let key =
+        Rs256Key::from_components(&public.n_bytes(), &public.e_bytes()).expect("a usable RSA key");
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     let spki = STANDARD.decode(body).expect("PEM body is base64");
-    let (n, e) = n_and_e(&spki).expect("an RSA SubjectPublicKeyInfo");
-    let key = Rs256Key::from_components(n, e).expect("a usable RSA key");
     assert_eq!(key.spki_der(), spki, "rolegate's DER encoding of the key");
     key
 }
@@ -390,33 +328,6 @@ fn jwk_of(key: &Rs256Key) -> Value {
 /// The outcome of a decision: `Ok` for Allow, the reason for a denial.
 type Verdict = Result<(), DenyReason>;
 const ALLOW: Verdict = Ok(());
-
-/// A GET of `/api` carrying `authorization` (if any).
-struct Request(Option<String>);
-
-impl RequestHeaders for Request {
-    fn header(&self, name: &str) -> Option<String> {
-        match name {
-            ":method" => Some("GET".into()),
-            ":path" => Some("/api".into()),
-            ":authority" => Some("api.example".into()),
-            "authorization" => self.0.clone(),
-            _ => None,
-        }
-    }
-}
-
-/// The keys of `local_jwks` providers, as configured.
-struct LocalKeys<'c>(&'c Config);
-
-impl ProviderKeys for LocalKeys<'_> {
-    fn keys(&self, provider: usize) -> KeySetState<'_> {
-        match self.0.providers.get(provider).map(|p| &p.keys) {
-            Some(KeySource::Local(set)) => KeySetState::Ready(set),
-            _ => KeySetState::Unavailable,
-        }
-    }
-}
 
 /// One provider with a local key set, one rule for every path (requiring `roles`, if any).
 fn config_json(issuer: &str, audiences: &[&str], jwks: &Value, roles: &[&str]) -> Value {
@@ -441,14 +352,7 @@ fn compile(config: &Value) -> Config {
 }
 
 fn decide(config: &Config, authorization: Option<String>, now: i64) -> Verdict {
-    let request = Request(authorization);
-    match decision::decide(
-        config,
-        &request,
-        &LocalKeys(config),
-        now,
-        WaitPermission::default(),
-    ) {
+    match decide_at(config, &Request::get(authorization), now) {
         Outcome::Allow(_) => ALLOW,
         Outcome::Deny(denial) => Err(denial.reason),
         Outcome::WaitForKeys { .. } => panic!("local keys never make a request wait"),
@@ -791,6 +695,24 @@ fn case_key_set(case: &Value) -> Result<KeySet, KeySetError> {
     }
 }
 
+/// Whether a row is RS256 with a key set to read. A row of another alg is checked to be
+/// refused for it (a deviation when upstream calls it valid); a PEM key's row is skipped.
+fn rs256_with_a_key_set(tally: &mut Tally, case: &Value, upstream_valid: bool) -> bool {
+    if case["jwt_alg"] != "RS256" {
+        if upstream_valid {
+            tally.deviate(ONLY_RS256, &case["id"]);
+        }
+        let refused = is_refused_as(text(case, "jwt"), TokenError::AlgNotRs256);
+        tally.check(case_id(case), refused, "alg refused");
+        return false;
+    }
+    if case["jwks_type"] == "PEM" {
+        tally.skip(SKIP_PEM, &case["id"]);
+        return false;
+    }
+    true
+}
+
 /// `verify` rows: signature path (token, key set, kid lookup, RSA) plus the audience check
 /// when the row names audiences. Time is not applied (see README).
 #[test]
@@ -800,19 +722,7 @@ fn jwt_verify_lib_verify() {
         let id = case_id(&case);
         let jwt = text(&case, "jwt");
         let upstream = case["expected"] == "valid";
-        if case["jwt_alg"] != "RS256" {
-            if upstream {
-                tally.deviate(ONLY_RS256, &case["id"]);
-            }
-            tally.check(
-                id,
-                is_refused_as(jwt, TokenError::AlgNotRs256),
-                "alg refused",
-            );
-            continue;
-        }
-        if case["jwks_type"] == "PEM" {
-            tally.skip(SKIP_PEM, &case["id"]);
+        if !rs256_with_a_key_set(&mut tally, &case, upstream) {
             continue;
         }
         assert_ne!(case["jwks_is_strict_json"], false, "{id}: lenient JSON");
@@ -826,13 +736,10 @@ fn jwt_verify_lib_verify() {
         }
         let audiences: Vec<String> = case["audiences"]
             .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_default();
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.as_str().map(String::from))
+            .collect();
         let set = case_key_set(&case);
         let refused_set = set.is_err();
         let verdict = set
@@ -870,17 +777,8 @@ fn jwt_verify_lib_fuzzed_signatures() {
     for case in jwt_verify_lib_cases("verify_fuzzed_signature") {
         let id = case_id(&case);
         let jwt = text(&case, "jwt");
-        if case["jwt_alg"] != "RS256" {
-            // alg is refused before the signature is even decoded: so is every mutant
-            tally.check(
-                id,
-                is_refused_as(jwt, TokenError::AlgNotRs256),
-                "alg refused",
-            );
-            continue;
-        }
-        if case["jwks_type"] == "PEM" {
-            tally.skip(SKIP_PEM, &case["id"]);
+        // Another alg is refused before the signature is even decoded: so is every mutant.
+        if !rs256_with_a_key_set(&mut tally, &case, false) {
             continue;
         }
         let Ok(set) = case_key_set(&case) else {
@@ -1308,36 +1206,27 @@ impl Entra {
         let mut for_another_api = self.config(self.jwks, &[role]);
         for_another_api["providers"][0]["audiences"] = json!(["api://another-api"]);
         let expired = self.lifetime().1 + 3600;
+        let tampered = self.tampered();
+        let with_role = |token: &str, now| self.decide(self.jwks, &[role], token, now);
+        use DenyReason::{Audience, Expired, Role, Signature, UnknownKid};
         let cases = [
-            (
-                "its role",
-                self.decide(self.jwks, &[role], token, now),
-                ALLOW,
-            ),
+            ("its role", with_role(token, now), ALLOW),
             (
                 "another role",
                 self.decide(self.jwks, &["Another.Role"], token, now),
-                Err(DenyReason::Role),
+                Err(Role),
             ),
-            (
-                "after exp",
-                self.decide(self.jwks, &[role], token, expired),
-                Err(DenyReason::Expired),
-            ),
-            (
-                "changed payload",
-                self.decide(self.jwks, &[role], &self.tampered(), now),
-                Err(DenyReason::Signature),
-            ),
+            ("after exp", with_role(token, expired), Err(Expired)),
+            ("changed payload", with_role(&tampered, now), Err(Signature)),
             (
                 "another audience",
                 decide_token(&compile(&for_another_api), token, now),
-                Err(DenyReason::Audience),
+                Err(Audience),
             ),
             (
                 "key set without its kid",
                 self.decide(JWKS_WITHOUT_KID, &[role], token, now),
-                Err(DenyReason::UnknownKid),
+                Err(UnknownKid),
             ),
         ];
         for (case, got, want) in cases {

@@ -185,10 +185,6 @@ struct Facts<'a> {
 }
 
 impl Facts<'_> {
-    fn rule_index(&self) -> Option<usize> {
-        self.rule
-    }
-
     /// Which claim entry failed, what it wants and what the token offers.
     fn condition_text(&self, field: &str, condition: &ClaimCondition) -> String {
         let offered = self
@@ -353,7 +349,7 @@ impl Facts<'_> {
                 Some(format!("aud {aud} is not accepted; {accepted}"))
             }
             DenyReason::Role => {
-                let index = self.rule_index()?;
+                let index = self.rule?;
                 let rule = self.config.rules.get(index)?;
                 let Requirement::Roles { roles, require_all } = &rule.requirement else {
                     return None;
@@ -383,7 +379,7 @@ impl Facts<'_> {
                 )
             }
             DenyReason::Claim => {
-                let index = self.rule_index()?;
+                let index = self.rule?;
                 let j = self.condition?;
                 let condition = self.config.rules.get(index)?.claims.get(j)?;
                 Some(self.condition_text(&format!("rules[{index}].claims[{j}]"), condition))
@@ -523,6 +519,14 @@ pub fn run(args: &[String], out: &mut Output) -> Result<u8, CliError> {
     // The filter's decision, exactly as the Envoy filter computes it.
     let outcome = decide(&config, &request, &keys, now, WaitPermission::default());
 
+    // A request that would wait for keys gets this denial when it cannot.
+    let denial = match &outcome {
+        Outcome::Allow(_) => None,
+        Outcome::Deny(denial)
+        | Outcome::WaitForKeys {
+            otherwise: denial, ..
+        } => Some(denial),
+    };
     let parsed = token::parse(&token, config.max_token_bytes);
     let parts: Vec<&str> = token.split('.').collect();
     let header = parts.first().map(|h| segment(h).json);
@@ -545,20 +549,11 @@ pub fn run(args: &[String], out: &mut Output) -> Result<u8, CliError> {
         signature: check_signature(&config, &parsed, &keys),
         rule: match &outcome {
             Outcome::Allow(allow) => Some(allow.rule),
-            Outcome::Deny(denial)
-            | Outcome::WaitForKeys {
-                otherwise: denial, ..
-            } => denial.rule,
+            _ => denial.and_then(|d| d.rule),
         },
-        condition: match &outcome {
-            Outcome::Allow(_) => None,
-            Outcome::Deny(denial)
-            | Outcome::WaitForKeys {
-                otherwise: denial, ..
-            } => denial.condition,
-        },
+        condition: denial.and_then(|d| d.condition),
     };
-    let rule = facts.rule_index().and_then(|i| config.rules.get(i));
+    let rule = facts.rule.and_then(|i| config.rules.get(i));
     // Anonymous as far as the token goes: the rule never looked at one.
     let anonymous = match &outcome {
         Outcome::Allow(allow) => !allow.verified,
@@ -595,7 +590,7 @@ pub fn run(args: &[String], out: &mut Output) -> Result<u8, CliError> {
         config.clock_skew_seconds
     ));
     let path_refused = matches!(&outcome, Outcome::Deny(d) if d.reason == DenyReason::Path);
-    match facts.rule_index() {
+    match facts.rule {
         Some(i) => match config.rules.get(i) {
             Some(rule) => out.line(format!(
                 "rule:      {}: {}",

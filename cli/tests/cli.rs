@@ -8,11 +8,9 @@
     clippy::indexing_slicing
 )]
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+mod support;
 
-const BIN: &str = env!("CARGO_BIN_EXE_rolegate");
+use support::{at_file, check, data, read, run, run_with_stdin, scratch, Run};
 
 // v2 app-only token: iat = nbf = 1725265453, exp = 1725269353.
 const V2_TOKEN: &str = "nav-pensjonskalkulator-v2-app-roles.jwt";
@@ -32,92 +30,23 @@ const ID_CONFIG: &str = "v1-idtoken.config.json";
 const ID_JWKS: &str = "identitymodel-jwks-2014-normalized.json";
 const ID_AT: &str = "1419270000";
 
-fn data(name: &str) -> String {
-    format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn at_file(name: &str) -> String {
-    format!("@{}", data(name))
-}
-
-fn read(name: &str) -> String {
-    std::fs::read_to_string(data(name)).unwrap()
-}
-
-/// A scratch file for one test.
-fn scratch(name: &str, content: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{name}"));
-    std::fs::write(&path, content).unwrap();
-    path.to_string_lossy().into_owned()
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn all(&self) -> String {
-        format!("{}{}", self.stdout, self.stderr)
-    }
-
-    fn line(&self, prefix: &str) -> String {
-        self.stdout
-            .lines()
-            .find(|l| l.starts_with(prefix))
-            .unwrap_or_else(|| panic!("no line {prefix:?} in:\n{}", self.all()))
-            .to_string()
-    }
-}
-
-fn run_with_stdin(args: &[&str], stdin: &str) -> Run {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap(),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
-
-fn run(args: &[&str]) -> Run {
-    run_with_stdin(args, "")
-}
-
-fn check(config: &str, jwks: &str, token: &str, extra: &[&str]) -> Run {
-    let mut args = vec![
-        "check", "--config", config, "--jwks", jwks, "--token", token,
-    ];
-    args.extend_from_slice(extra);
-    run(&args)
+/// `check` with the configuration, key set and token files of tests/data.
+fn check_files(config: &str, jwks: &str, token: &str, extra: &[&str]) -> Run {
+    check(&data(config), &data(jwks), &at_file(token), extra)
 }
 
 fn check_v2(extra: &[&str]) -> Run {
-    check(&data(V2_CONFIG), &data(V2_JWKS), &at_file(V2_TOKEN), extra)
+    check_files(V2_CONFIG, V2_JWKS, V2_TOKEN, extra)
 }
 
-fn assert_has(run: &Run, needles: &[&str]) {
-    for needle in needles {
-        assert!(
-            run.all().contains(needle),
-            "{needle:?} missing (exit {}):\n{}",
-            run.code,
-            run.all()
-        );
-    }
+/// Asserts a denial: exit code 1, the status line's code and the reason line.
+#[track_caller]
+fn assert_denied(r: &Run, status: u16, reason: &str) {
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r
+        .line("status:")
+        .starts_with(&format!("status:    {status}")));
+    assert_eq!(r.line("reason:"), format!("reason:    {reason}"));
 }
 
 const VERIFIED: &str = "claims (VERIFIED";
@@ -136,19 +65,16 @@ fn v2_token_is_allowed_at_a_time_inside_its_lifetime() {
     assert_eq!(r.code, 0, "{}", r.all());
     assert_eq!(r.line("decision:"), "decision:  ALLOW");
     assert!(r.line("status:").starts_with("status:    200"));
-    assert_has(
-        &r,
-        &[
-            &format!("set    x-client-id: {V2_AZP}"),
-            "remove authorization",
-            "request:   GET /calc/v1/add/1/1",
-            "signature: valid (RS256, kid H9nj5AOSswMphg1SFx7jaV-lB9w, 2048-bit",
-            VERIFIED,
-            "\"access_as_application\"",
-            "exp 1725269353 = 2024-09-02T09:29:13Z (55m 53s after the check time)",
-            "clock:     1725266000 = 2024-09-02T08:33:20Z (frozen by --at)",
-        ],
-    );
+    r.has(&[
+        &format!("set    x-client-id: {V2_AZP}"),
+        "remove authorization",
+        "request:   GET /calc/v1/add/1/1",
+        "signature: valid (RS256, kid H9nj5AOSswMphg1SFx7jaV-lB9w, 2048-bit",
+        VERIFIED,
+        "\"access_as_application\"",
+        "exp 1725269353 = 2024-09-02T09:29:13Z (55m 53s after the check time)",
+        "clock:     1725266000 = 2024-09-02T08:33:20Z (frozen by --at)",
+    ]);
     assert!(!r.all().contains(UNVERIFIED));
     // The token itself is never echoed.
     let token = read(V2_TOKEN);
@@ -157,45 +83,34 @@ fn v2_token_is_allowed_at_a_time_inside_its_lifetime() {
 
 #[test]
 fn v2_token_lacking_the_required_role_gets_403_insufficient_scope() {
-    let r = check(
-        &data("v2-other-role.config.json"),
-        &data(V2_JWKS),
-        &at_file(V2_TOKEN),
+    let r = check_files(
+        "v2-other-role.config.json",
+        V2_JWKS,
+        V2_TOKEN,
         &["--at", V2_AT],
     );
-    assert_eq!(r.code, 1, "{}", r.all());
+    assert_denied(&r, 403, "role (token lacks a required role)");
     assert_eq!(r.line("decision:"), "decision:  DENY");
-    assert!(r.line("status:").starts_with("status:    403"));
-    assert_eq!(
-        r.line("reason:"),
-        "reason:    role (token lacks a required role)"
-    );
-    assert_has(
-        &r,
-        &[
-            "www-authenticate: Bearer error=\"insufficient_scope\"",
-            "\"error\":\"insufficient_scope\"",
-            "holds [access_as_application]; rules[0] requires any of [invokeRole]",
-            // Roles are checked after the signature: these claims were verified.
-            VERIFIED,
-        ],
-    );
+
+    r.has(&[
+        "www-authenticate: Bearer error=\"insufficient_scope\"",
+        "\"error\":\"insufficient_scope\"",
+        "holds [access_as_application]; rules[0] requires any of [invokeRole]",
+        // Roles are checked after the signature: these claims were verified.
+        VERIFIED,
+    ]);
 }
 
 #[test]
 fn v2_token_today_is_expired_with_401() {
     let r = check_v2(&[]);
-    assert_eq!(r.code, 1, "{}", r.all());
-    assert!(r.line("status:").starts_with("status:    401"));
-    assert_eq!(r.line("reason:"), "reason:    expired (token expired)");
-    assert_has(
-        &r,
-        &[
-            "www-authenticate: Bearer error=\"invalid_token\", error_description=\"token expired\"",
-            "(now)",
-            VERIFIED,
-        ],
-    );
+    assert_denied(&r, 401, "expired (token expired)");
+
+    r.has(&[
+        "www-authenticate: Bearer error=\"invalid_token\", error_description=\"token expired\"",
+        "(now)",
+        VERIFIED,
+    ]);
 }
 
 #[test]
@@ -251,61 +166,37 @@ fn v2_token_with_a_changed_payload_fails_the_signature() {
         &tampered,
         &["--at", V2_AT],
     );
-    assert_eq!(r.code, 1, "{}", r.all());
-    assert!(r.line("status:").starts_with("status:    401"));
-    assert_eq!(
-        r.line("reason:"),
-        "reason:    signature (token signature is invalid)"
-    );
-    assert_has(&r, &["signature: INVALID with kid", UNVERIFIED]);
+    assert_denied(&r, 401, "signature (token signature is invalid)");
+
+    r.has(&["signature: INVALID with kid", UNVERIFIED]);
     assert!(!claims_called_verified(&r), "{}", r.all());
 }
 
 #[test]
 fn v2_token_against_an_older_key_set_is_unknown_kid() {
-    let r = check(
-        &data(V2_CONFIG),
-        &data(V2_OLD_JWKS),
-        &at_file(V2_TOKEN),
-        &["--at", V2_AT],
-    );
-    assert_eq!(r.code, 1, "{}", r.all());
-    assert!(r.line("status:").starts_with("status:    401"));
-    assert_eq!(
-        r.line("reason:"),
-        "reason:    unknown_kid (token signing key is unknown)"
-    );
-    assert_has(
-        &r,
-        &[
-            "kid H9nj5AOSswMphg1SFx7jaV-lB9w is not in",
-            "key set:   ",
-            UNVERIFIED,
-        ],
-    );
+    let r = check_files(V2_CONFIG, V2_OLD_JWKS, V2_TOKEN, &["--at", V2_AT]);
+    assert_denied(&r, 401, "unknown_kid (token signing key is unknown)");
+
+    r.has(&[
+        "kid H9nj5AOSswMphg1SFx7jaV-lB9w is not in",
+        "key set:   ",
+        UNVERIFIED,
+    ]);
     assert!(!claims_called_verified(&r), "{}", r.all());
 }
 
 #[test]
 fn a_token_from_another_issuer_is_refused_before_its_signature() {
-    let r = check(
-        &data(V2_CONFIG),
-        &data(ID_JWKS),
-        &at_file(ID_TOKEN),
-        &["--at", ID_AT],
-    );
+    let r = check_files(V2_CONFIG, ID_JWKS, ID_TOKEN, &["--at", ID_AT]);
     assert_eq!(r.code, 1, "{}", r.all());
     assert_eq!(
         r.line("reason:"),
         "reason:    issuer (token issuer is not trusted)"
     );
-    assert_has(
-        &r,
-        &[
+    r.has(&[
             "iss \"https://sts.windows.net/add29489-7269-41f4-8841-b63c95564420/\" is not a configured issuer",
             UNVERIFIED,
-        ],
-    );
+        ]);
 }
 
 #[test]
@@ -320,13 +211,9 @@ fn a_wrong_audience_is_refused_after_the_signature() {
         &at_file(V2_TOKEN),
         &["--at", V2_AT],
     );
-    assert_eq!(r.code, 1, "{}", r.all());
-    assert!(r.line("status:").starts_with("status:    401"));
-    assert_eq!(
-        r.line("reason:"),
-        "reason:    audience (token audience is not accepted)"
-    );
-    assert_has(&r, &[VERIFIED]);
+    assert_denied(&r, 401, "audience (token audience is not accepted)");
+
+    r.has(&[VERIFIED]);
 }
 
 #[test]
@@ -350,8 +237,7 @@ fn the_token_may_come_from_stdin_and_a_custom_header() {
         ],
         &format!("\n  {token}\n"),
     );
-    assert_eq!(r.code, 0, "{}", r.all());
-    assert_has(&r, &["x-jwt: <token, 1282 bytes>", "remove x-jwt"]);
+    r.expect(0, &["x-jwt: <token, 1282 bytes>", "remove x-jwt"]);
 }
 
 // ---- check: the v1 app-only token and the kid-less ID token ----
@@ -359,17 +245,16 @@ fn the_token_may_come_from_stdin_and_a_custom_header() {
 #[test]
 fn a_token_without_kid_is_verified_by_x5t() {
     let run_id = |path: &str| {
-        check(
-            &data(ID_CONFIG),
-            &data(ID_JWKS),
-            &at_file(ID_TOKEN),
+        check_files(
+            ID_CONFIG,
+            ID_JWKS,
+            ID_TOKEN,
             &["--at", ID_AT, "--path", path],
         )
     };
     let r = run_id("/profile");
-    assert_eq!(r.code, 0, "{}", r.all());
-    assert_has(
-        &r,
+    r.expect(
+        0,
         &[
             "x5t kriMPdmBvx68skT8-mPAB3BseeA",
             "set    x-user: bob@cyrano.onmicrosoft.com",
@@ -379,22 +264,20 @@ fn a_token_without_kid_is_verified_by_x5t() {
     );
     // An ID token has no roles.
     let r = run_id("/reports");
-    assert_eq!(r.code, 1, "{}", r.all());
-    assert_has(&r, &["status:    403", "insufficient_scope", "holds []"]);
+    r.expect(1, &["status:    403", "insufficient_scope", "holds []"]);
 }
 
 #[test]
 fn a_key_set_the_filter_would_refuse_leaves_the_provider_without_keys() {
     // The original identitymodel file: "alg": "SHA256" on both keys, so no usable RS256 key.
-    let r = check(
-        &data(ID_CONFIG),
-        &data("identitymodel-JsonWebKeySet-original.json"),
-        &at_file(ID_TOKEN),
+    let r = check_files(
+        ID_CONFIG,
+        "identitymodel-JsonWebKeySet-original.json",
+        ID_TOKEN,
         &["--at", ID_AT, "--path", "/profile"],
     );
-    assert_eq!(r.code, 1, "{}", r.all());
-    assert_has(
-        &r,
+    r.expect(
+        1,
         &[
             "status:    503",
             "reason:    no_keys",
@@ -414,9 +297,8 @@ fn a_malformed_token_is_denied_with_the_reason() {
         "abc.def",
         &["--at", V2_AT],
     );
-    assert_eq!(r.code, 1, "{}", r.all());
-    assert_has(
-        &r,
+    r.expect(
+        1,
         &[
             "status:    401",
             "reason:    malformed (token is not a compact JWS)",
@@ -431,35 +313,22 @@ fn a_malformed_token_is_denied_with_the_reason() {
 #[test]
 fn config_validate_lists_every_problem_with_its_field() {
     let r = run(&["config", "validate", &data("typos.config.json")]);
-    assert_eq!(r.code, 2, "{}", r.all());
-    assert_has(
-        &r,
-        &[
+    r.expect(2, &[
             "rulez: unknown field",
             "providers[0].remote_jwks.timeout_ms: expected an integer from 1 to 60000, got a string",
             "rules: is required",
             "is invalid (3 problems)",
-        ],
-    );
+        ]);
     assert!(r.stdout.is_empty(), "{}", r.stdout);
     // check refuses the same configuration before doing anything.
-    let r = check(
-        &data("typos.config.json"),
-        &data(V2_JWKS),
-        &at_file(V2_TOKEN),
-        &[],
-    );
-    assert_eq!(r.code, 2, "{}", r.all());
-    assert_has(&r, &["rulez", "timeout_ms"]);
+    let r = check_files("typos.config.json", V2_JWKS, V2_TOKEN, &[]);
+    r.expect(2, &["rulez", "timeout_ms"]);
 }
 
 #[test]
 fn config_validate_summarizes_a_good_configuration() {
     let r = run(&["config", "validate", &data(V2_CONFIG)]);
-    assert_eq!(r.code, 0, "{}", r.all());
-    assert_has(
-        &r,
-        &[
+    r.expect(0, &[
             "valid",
             "[0] entra",
             "issuers:   https://login.microsoftonline.com/966ac572-f5b7-4bbe-aa88-c76419c0f851/v2.0",
@@ -467,12 +336,10 @@ fn config_validate_summarizes_a_good_configuration() {
             "remote_jwks: GET https://login.microsoftonline.com/966ac572-f5b7-4bbe-aa88-c76419c0f851/discovery/v2.0/keys through cluster entra",
             "[0] prefix /, any method -> a valid token with any of the roles [access_as_application]",
             "azp -> x-client-id",
-        ],
-    );
+        ]);
     let r = run(&["config", "validate", &data(V1_CONFIG)]);
-    assert_eq!(r.code, 0, "{}", r.all());
-    assert_has(
-        &r,
+    r.expect(
+        0,
         &[
             "[0] prefix /healthz, any method -> anonymous",
             "[1] prefix /echo/, GET",
@@ -483,15 +350,13 @@ fn config_validate_summarizes_a_good_configuration() {
 #[test]
 fn config_validate_warns_about_open_doors() {
     let r = run(&["config", "validate", &data(V1_CONFIG)]);
-    assert_eq!(r.code, 0, "{}", r.all());
-    assert_has(
-        &r,
+    r.expect(
+        0,
         &["warning: rules[0].match.prefix: opens /healthz... without a token"],
     );
     let config = read(V2_CONFIG).replacen("{", "{\"path_screening\": \"off\",", 1);
     let r = run(&["config", "validate", &scratch("off.json", &config)]);
-    assert_eq!(r.code, 0, "{}", r.all());
-    assert_has(&r, &["warning: path_screening: is off"]);
+    r.expect(0, &["warning: path_screening: is off"]);
     let r = run(&["config", "validate", &data(V2_CONFIG)]);
     assert!(!r.all().contains("warning"), "{}", r.all());
 }
@@ -502,14 +367,11 @@ fn a_path_that_is_not_canonical_is_refused_before_any_rule() {
     assert_eq!(r.code, 1, "{}", r.all());
     assert_eq!(r.line("decision:"), "decision:  DENY");
     assert!(r.line("status:").starts_with("status:    400"));
-    assert_has(
-        &r,
-        &[
-            "reason:    path (request path is not in canonical form)",
-            "path /calc/%2e%2e/admin is refused before any rule: the path has a . or .. segment",
-            "\"error\":\"invalid_request\"",
-        ],
-    );
+    r.has(&[
+        "reason:    path (request path is not in canonical form)",
+        "path /calc/%2e%2e/admin is refused before any rule: the path has a . or .. segment",
+        "\"error\":\"invalid_request\"",
+    ]);
 }
 
 #[test]
@@ -519,18 +381,15 @@ fn config_validate_points_out_rules_that_never_apply() {
         "\"roles\": [\"access_as_application\"]}, {\"match\": {\"prefix\": \"/healthz\"}, \"allow_anonymous\": true}",
     );
     let r = run(&["config", "validate", &scratch("shadowed.json", &config)]);
-    assert_eq!(r.code, 0, "{}", r.all());
-    assert_has(&r, &["note: rules[1] never applies", "rules[0] first"]);
+    r.expect(0, &["note: rules[1] never applies", "rules[0] first"]);
 }
 
 #[test]
 fn config_validate_reports_unreadable_and_non_json_files() {
     let r = run(&["config", "validate", &data("no-such-file.json")]);
-    assert_eq!(r.code, 2);
-    assert_has(&r, &["cannot read configuration"]);
+    r.expect(2, &["cannot read configuration"]);
     let r = run(&["config", "validate", &data(V2_TOKEN)]);
-    assert_eq!(r.code, 2);
-    assert_has(&r, &["configuration is not valid JSON"]);
+    r.expect(2, &["configuration is not valid JSON"]);
 }
 
 // ---- decode ----
@@ -540,25 +399,21 @@ fn decode_shows_header_and_claims_unverified() {
     let r = run(&["decode", &at_file(V2_TOKEN)]);
     assert_eq!(r.code, 0, "{}", r.all());
     assert!(r.stdout.starts_with("UNVERIFIED"), "{}", r.stdout);
-    assert_has(
-        &r,
-        &[
-            "header (UNVERIFIED)",
-            "\"kid\": \"H9nj5AOSswMphg1SFx7jaV-lB9w\"",
-            "\"roles\": [",
-            "\"access_as_application\"",
-            "iat 1725265453 = 2024-09-02T08:24:13Z",
-            "exp 1725269353 = 2024-09-02T09:29:13Z",
-            "lifetime 1h 5m (3900 s)",
-            "signature: 256 bytes, not checked",
-        ],
-    );
+    r.has(&[
+        "header (UNVERIFIED)",
+        "\"kid\": \"H9nj5AOSswMphg1SFx7jaV-lB9w\"",
+        "\"roles\": [",
+        "\"access_as_application\"",
+        "iat 1725265453 = 2024-09-02T08:24:13Z",
+        "exp 1725269353 = 2024-09-02T09:29:13Z",
+        "lifetime 1h 5m (3900 s)",
+        "signature: 256 bytes, not checked",
+    ]);
     assert!(!claims_called_verified(&r), "{}", r.all());
 
     let r = run(&["decode", &at_file(ID_TOKEN)]);
-    assert_eq!(r.code, 0, "{}", r.all());
-    assert_has(
-        &r,
+    r.expect(
+        0,
         &[
             "\"x5t\": \"kriMPdmBvx68skT8-mPAB3BseeA\"",
             "\"bob@cyrano.onmicrosoft.com\"",
@@ -579,9 +434,8 @@ fn decode_is_lenient_and_says_so() {
         *part = part.replace('-', "+").replace('_', "/");
     }
     let r = run(&["decode", &parts.join(".")]);
-    assert_eq!(r.code, 0, "{}", r.all());
-    assert_has(
-        &r,
+    r.expect(
+        0,
         &[
             "\"x5t\": \"kriMPdmBvx68skT8-mPAB3BseeA\"",
             "bob@cyrano.onmicrosoft.com",
@@ -597,9 +451,8 @@ fn decode_is_lenient_and_says_so() {
         token.split('.').nth(1).unwrap()
     );
     let r = run(&["decode", &hs256]);
-    assert_eq!(r.code, 0, "{}", r.all());
-    assert_has(
-        &r,
+    r.expect(
+        0,
         &[
             "\"alg\": \"HS256\"",
             "the filter would refuse this token as malformed: token alg is not RS256",
@@ -610,11 +463,9 @@ fn decode_is_lenient_and_says_so() {
 #[test]
 fn decode_fails_on_what_is_not_a_jws() {
     let r = run(&["decode", "abc.def"]);
-    assert_eq!(r.code, 1, "{}", r.all());
-    assert_has(&r, &["not a compact JWS"]);
+    r.expect(1, &["not a compact JWS"]);
     let r = run(&["decode", "e30.bm90IGpzb24.c2ln"]);
-    assert_eq!(r.code, 1, "{}", r.all());
-    assert_has(&r, &["payload: not JSON"]);
+    r.expect(1, &["payload: not JSON"]);
 }
 
 // ---- usage ----
@@ -635,14 +486,11 @@ fn help_is_printed_with_exit_0() {
         assert!(r.stdout.contains("Usage"), "{args:?}: {}", r.stdout);
     }
     let r = run(&["--help"]);
-    assert_has(
-        &r,
-        &[
-            "rolegate check --config CONFIG.json --jwks JWKS.json --token TOKEN|@FILE",
-            "rolegate config validate CONFIG.json",
-            "rolegate decode TOKEN|@FILE",
-        ],
-    );
+    r.has(&[
+        "rolegate check --config CONFIG.json --jwks JWKS.json --token TOKEN|@FILE",
+        "rolegate config validate CONFIG.json",
+        "rolegate decode TOKEN|@FILE",
+    ]);
 }
 
 #[test]
@@ -650,6 +498,10 @@ fn usage_errors_exit_2() {
     let config = data(V2_CONFIG);
     let jwks = data(V2_JWKS);
     let token = at_file(V2_TOKEN);
+    let all_three = [
+        "check", "--config", &config, "--jwks", &jwks, "--token", &token,
+    ];
+    let with = |extra: &[&'static str]| [&all_three[..], extra].concat();
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec![], "a command is required"),
         (vec!["verify"], "unknown command \"verify\""),
@@ -677,46 +529,19 @@ fn usage_errors_exit_2() {
             "--token is required",
         ),
         (
-            vec![
-                "check", "--config", &config, "--jwks", &jwks, "--token", &token, "--at", "soon",
-            ],
+            with(&["--at", "soon"]),
             "--at \"soon\" must be Unix seconds",
         ),
-        (
-            vec![
-                "check", "--config", &config, "--jwks", &jwks, "--token", &token, "--at", "-5",
-            ],
-            "must be Unix seconds",
-        ),
-        (
-            vec![
-                "check", "--config", &config, "--jwks", &jwks, "--token", &token, "--path", "calc",
-            ],
-            "must start with '/'",
-        ),
-        (
-            vec![
-                "check", "--config", &config, "--jwks", &jwks, "--token", &token, "--method", "G T",
-            ],
-            "is not an HTTP method",
-        ),
-        (
-            vec![
-                "check", "--config", &config, "--jwks", &jwks, "--token", &token, "--tokn", "x",
-            ],
-            "unknown option --tokn",
-        ),
+        (with(&["--at", "-5"]), "must be Unix seconds"),
+        (with(&["--path", "calc"]), "must start with '/'"),
+        (with(&["--method", "G T"]), "is not an HTTP method"),
+        (with(&["--tokn", "x"]), "unknown option --tokn"),
         (
             vec!["check", "--config", &config, "--config", &config],
             "--config is given twice",
         ),
         (vec!["check", "--config"], "--config needs a value"),
-        (
-            vec![
-                "check", "--config", &config, "--jwks", &jwks, "--token", &token, "extra",
-            ],
-            "unexpected argument \"extra\"",
-        ),
+        (with(&["extra"]), "unexpected argument \"extra\""),
     ];
     for (args, message) in cases {
         let r = run(&args);
@@ -738,35 +563,16 @@ fn unreadable_inputs_exit_2() {
     let missing = data("missing.json");
     let missing_token = at_file("missing.jwt");
     let not_jwks = data(V2_CONFIG);
+    let files = |c, j, t| vec!["check", "--config", c, "--jwks", j, "--token", t];
     for (args, message) in [
+        (files(&missing, &jwks, &token), "cannot read configuration"),
+        (files(&config, &missing, &token), "cannot read key set"),
         (
-            vec![
-                "check", "--config", &missing, "--jwks", &jwks, "--token", &token,
-            ],
-            "cannot read configuration",
-        ),
-        (
-            vec![
-                "check", "--config", &config, "--jwks", &missing, "--token", &token,
-            ],
-            "cannot read key set",
-        ),
-        (
-            vec![
-                "check", "--config", &config, "--jwks", &not_jwks, "--token", &token,
-            ],
+            files(&config, &not_jwks, &token),
             "is not a JSON Web Key Set: no \"keys\" array",
         ),
         (
-            vec![
-                "check",
-                "--config",
-                &config,
-                "--jwks",
-                &jwks,
-                "--token",
-                &missing_token,
-            ],
+            files(&config, &jwks, &missing_token),
             "cannot read token file",
         ),
         (vec!["decode", &missing_token], "cannot read token file"),

@@ -8,19 +8,15 @@
     clippy::indexing_slicing
 )]
 
-use std::path::PathBuf;
-use std::process::Command;
+mod support;
 
-const BIN: &str = env!("CARGO_BIN_EXE_rolegate");
+use support::{at_file, data, run, scratch, Run};
+
 const ISSUER: &str = "https://login.microsoftonline.com/966ac572-f5b7-4bbe-aa88-c76419c0f851/v2.0";
 const AUDIENCE: &str = "f407babd-8d0f-4afc-a6e7-46f28612670b";
 const AZP: &str = "5f28c10f-ecd5-45ef-96b8-db4311802e89";
 const TID: &str = "966ac572-f5b7-4bbe-aa88-c76419c0f851";
 const AT: &str = "1725266000";
-
-fn data(name: &str) -> String {
-    format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))
-}
 
 /// A configuration with the token's provider (plus `provider_extra` fields) and `rules`.
 fn config_file(name: &str, provider_extra: &str, rules: &str) -> String {
@@ -29,44 +25,19 @@ fn config_file(name: &str, provider_extra: &str, rules: &str) -> String {
              "remote_jwks": {{"cluster": "entra", "uri": "https://login.microsoftonline.com/k"}}{provider_extra}}}],
             "rules": {rules}}}"#
     );
-    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("policy-{name}.json"));
-    std::fs::write(&path, text).unwrap();
-    path.to_string_lossy().into_owned()
+    scratch(&format!("policy-{name}.json"), &text)
 }
 
-/// Exit code and everything printed.
-fn run(args: &[&str]) -> (i32, String) {
-    let out = Command::new(BIN).args(args).output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap(), text)
-}
-
-fn check(config: &str, extra: &[&str]) -> (i32, String) {
-    let token = format!("@{}", data("nav-pensjonskalkulator-v2-app-roles.jwt"));
+/// `check` of the real v2 token at [`AT`] (unless `extra` has its own `--at`).
+fn check(config: &str, extra: &[&str]) -> Run {
+    let token = at_file("nav-pensjonskalkulator-v2-app-roles.jwt");
     let jwks = data("entra-common-jwks-2024-09-03.json");
-    let mut args = vec![
-        "check", "--config", config, "--jwks", &jwks, "--token", &token,
-    ];
-    if !extra.contains(&"--at") {
-        args.extend_from_slice(&["--at", AT]);
-    }
-    args.extend_from_slice(extra);
-    run(&args)
-}
-
-fn assert_has(output: &(i32, String), code: i32, needles: &[&str]) {
-    assert_eq!(output.0, code, "exit code:\n{}", output.1);
-    for needle in needles {
-        assert!(
-            output.1.contains(needle),
-            "{needle:?} missing:\n{}",
-            output.1
-        );
-    }
+    let at: &[&str] = if extra.contains(&"--at") {
+        &[]
+    } else {
+        &["--at", AT]
+    };
+    support::check(config, &jwks, &token, &[at, extra].concat())
 }
 
 #[test]
@@ -74,10 +45,7 @@ fn a_failing_claim_entry_is_named_with_what_the_token_holds() {
     let rules = r#"[{"name": "calc", "match": {"prefix": "/"}, "roles": ["access_as_application"],
              "claims": [{"claim": "idtyp", "values": ["app"]}, {"claim": "azp", "values": ["someone-else"]}]}]"#;
     let config = config_file("rule-claims", "", rules);
-    assert_has(
-        &check(&config, &[]),
-        1,
-        &[
+    check(&config, &[]).expect(1, &[
             "decision:  DENY",
             "status:    403",
             "reason:    claim (token lacks a claim this resource requires)",
@@ -86,25 +54,20 @@ fn a_failing_claim_entry_is_named_with_what_the_token_holds() {
             ),
             "rule:      rules[0] calc: prefix /",
             "claims idtyp in [app] and azp in [someone-else]",
-        ],
-    );
+        ]);
 
     let required = r#", "required_claims": [{"claim": "tid", "values": ["another-tenant"]}]"#;
     let config = config_file("required", required, r#"[{"match": {"prefix": "/"}}]"#);
-    assert_has(
-        &check(&config, &[]),
-        1,
-        &[
+    check(&config, &[]).expect(1, &[
             "status:    401",
             "reason:    claim (token lacks a claim its provider requires)",
             &format!(
                 "detail:    providers[0].required_claims[0]: claim \"tid\" must be one of [another-tenant]; the token holds [{TID}]"
             ),
-        ],
-    );
+        ]);
     let absent = r#", "required_claims": [{"claim": "xms_tier", "values": ["gold"]}]"#;
     let config = config_file("absent", absent, r#"[{"match": {"prefix": "/"}}]"#);
-    assert_has(&check(&config, &[]), 1, &["the token has no such claim"]);
+    check(&config, &[]).expect(1, &["the token has no such claim"]);
 }
 
 #[test]
@@ -113,8 +76,7 @@ fn host_selects_the_rule() {
                      "roles": ["access_as_application"]},
                     {"match": {"prefix": "/"}, "roles": ["admin"]}]"#;
     let config = config_file("hosts", "", rules);
-    assert_has(
-        &check(&config, &["--host", "API.contoso.com:8443"]),
+    check(&config, &["--host", "API.contoso.com:8443"]).expect(
         0,
         &[
             "decision:  ALLOW",
@@ -122,37 +84,20 @@ fn host_selects_the_rule() {
             "rule:      rules[0] api: hosts api.contoso.com|*.eu.contoso.com, prefix /",
         ],
     );
-    assert_has(
-        &check(&config, &["--host", "x.eu.contoso.com"]),
-        0,
-        &["rule:      rules[0] api"],
-    );
-    assert_has(
-        &check(&config, &["--host", "www.contoso.com"]),
-        1,
-        &["reason:    role", "rule:      rules[1]: prefix /"],
-    );
-    assert_has(
-        &check(&config, &[]),
-        1,
-        &["(:authority localhost;", "rule:      rules[1]"],
-    );
+    check(&config, &["--host", "x.eu.contoso.com"]).expect(0, &["rule:      rules[0] api"]);
+    check(&config, &["--host", "www.contoso.com"])
+        .expect(1, &["reason:    role", "rule:      rules[1]: prefix /"]);
+    check(&config, &[]).expect(1, &["(:authority localhost;", "rule:      rules[1]"]);
     let only_api = r#"[{"match": {"hosts": ["api.contoso.com"], "prefix": "/"}}]"#;
     let config = config_file("host-only", "", only_api);
-    assert_has(
-        &check(&config, &["--host", "other.example"]),
+    check(&config, &["--host", "other.example"]).expect(
         1,
         &[
             "reason:    no_rule",
             "no rule matches GET / on host other.example",
         ],
     );
-    let (code, text) = check(&config, &["--host", "a b"]);
-    assert_eq!(code, 2, "{text}");
-    assert!(
-        text.contains("--host \"a b\" must be a host name"),
-        "{text}"
-    );
+    check(&config, &["--host", "a b"]).expect(2, &["--host \"a b\" must be a host name"]);
 }
 
 #[test]
@@ -162,19 +107,14 @@ fn allow_missing_with_a_token_verifies_it() {
         "",
         r#"[{"name": "docs", "match": {"prefix": "/"}, "allow_missing": true}]"#,
     );
-    assert_has(
-        &check(&config, &[]),
+    check(&config, &[]).expect(
         0,
         &[
             "decision:  ALLOW",
             "reason:    the token is valid and meets the rule",
         ],
     );
-    assert_has(
-        &check(&config, &["--at", "1725270000"]),
-        1,
-        &["status:    401", "reason:    expired"],
-    );
+    check(&config, &["--at", "1725270000"]).expect(1, &["status:    401", "reason:    expired"]);
 }
 
 #[test]
@@ -184,25 +124,19 @@ fn validate_shows_the_policy_fields() {
                     {"match": {"prefix": "/"}, "roles": ["r"], "claims": [{"claim": "azp", "values": ["a", "b"]}]},
                     {"match": {"hosts": ["api.contoso.com"], "prefix": "/x/"}}]"#;
     let config = config_file("validate", required, rules);
-    assert_has(
-        &run(&["config", "validate", &config]),
-        0,
-        &[
+    run(&["config", "validate", &config]).expect(0, &[
             "required:  idtyp in [app] (else 401)",
             "[0] docs: hosts *.contoso.com, path_separated_prefix /docs, any method -> allow_missing",
             "claims azp in [a, b]",
             "note: rules[2] never applies: every request it matches is matched by rules[1] first",
-        ],
-    );
+        ]);
     let multi = format!(
         r#"{{"providers": [{{"name": "entra", "audiences": ["{AUDIENCE}"],
              "azure_ad": {{"tenant": "organizations", "cluster": "entra", "tenants": ["{TID}"]}}}}],
             "rules": [{{"match": {{"prefix": "/"}}}}]}}"#
     );
-    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("policy-multi.json");
-    std::fs::write(&path, multi).unwrap();
-    assert_has(
-        &run(&["config", "validate", path.to_str().unwrap()]),
+    let path = scratch("policy-multi.json", &multi);
+    run(&["config", "validate", &path]).expect(
         0,
         &[
             "https://login.microsoftonline.com/{tid}/v2.0",
@@ -215,8 +149,7 @@ fn validate_shows_the_policy_fields() {
         "",
         r#"[{"match": {"prefix": "/", "hosts": ["x.com:80"]}, "allow_missing": true, "roles": ["r"]}]"#,
     );
-    assert_has(
-        &run(&["config", "validate", &bad]),
+    run(&["config", "validate", &bad]).expect(
         2,
         &[
             "rules[0].match.hosts[0]: write the host without a port",

@@ -16,9 +16,8 @@ use rolegate_demo::form;
 use rolegate_demo::idp::Idp;
 use rolegate_demo::registrations::{Client, Registrations, BUILT_IN};
 use rolegate_testkit::http::{self, Response};
-use rsa::{BoxedUint, Pkcs1v15Sign, PublicKey};
+use rolegate_testkit::token::verify_rs256;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 
@@ -73,11 +72,25 @@ fn post_with(body: &str, headers: &[(&str, &str)]) -> Response {
     .unwrap()
 }
 
+const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
+
 fn post(body: &str) -> Response {
-    post_with(
-        body,
-        &[("content-type", "application/x-www-form-urlencoded")],
-    )
+    post_with(body, &[FORM])
+}
+
+/// A form post with `authorization`.
+fn post_authorized(body: &str, authorization: &str) -> Response {
+    post_with(body, &[FORM, ("authorization", authorization)])
+}
+
+/// The discovery document of the IdP's tenant.
+fn discovery() -> Value {
+    let idp = idp();
+    let tenant = &idp.registrations().tenant_id;
+    let path = format!("/{tenant}/v2.0/.well-known/openid-configuration");
+    let answer = http::client::get(idp.port(), &path).unwrap();
+    assert_eq!(answer.status, 200);
+    answer.json_body().unwrap()
 }
 
 fn basic(id: &str, secret: &str) -> String {
@@ -128,16 +141,7 @@ fn b64_json(part: &str) -> Value {
 /// Verifies `token` with the key that discovery leads to; returns its claims.
 fn verify(token: &str) -> Value {
     let idp = idp();
-    let discovery = http::client::get(
-        idp.port(),
-        &format!(
-            "/{}/v2.0/.well-known/openid-configuration",
-            idp.registrations().tenant_id
-        ),
-    )
-    .unwrap();
-    assert_eq!(discovery.status, 200);
-    let document = discovery.json_body().unwrap();
+    let document = discovery();
     let jwks_uri = document["jwks_uri"].as_str().unwrap();
     let jwks_path = jwks_uri.strip_prefix(idp.base_url()).unwrap();
     let jwks = http::client::get(idp.port(), jwks_path)
@@ -162,20 +166,7 @@ fn verify(token: &str) -> Value {
     let n = URL_SAFE_NO_PAD.decode(key["n"].as_str().unwrap()).unwrap();
     let e = URL_SAFE_NO_PAD.decode(key["e"].as_str().unwrap()).unwrap();
     assert_eq!(n.len(), 256, "RSA-2048");
-    let public = PublicKey::new(
-        BoxedUint::from_be_slice_vartime(&n),
-        BoxedUint::from_be_slice_vartime(&e),
-    )
-    .unwrap();
-    let signed = format!("{}.{}", parts[0], parts[1]);
-    let signature = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
-    public
-        .verify(
-            Pkcs1v15Sign::new::<Sha256>(),
-            &Sha256::digest(signed.as_bytes()),
-            &signature,
-        )
-        .expect("RS256 signature verifies");
+    verify_rs256(token, &n, &e).expect("RS256 signature verifies");
     let claims = b64_json(parts[1]);
     assert_eq!(claims["iss"], document["issuer"]);
     claims
@@ -186,18 +177,14 @@ fn client_secret_post_gets_an_entra_shaped_token_that_verifies() {
     let calc = client("calc-client");
     let claims = verify(&access_token(&post(&calc_form(&[]))));
     let r = idp().registrations();
-    assert_eq!(claims["iss"], idp().issuer().as_str());
-    assert_eq!(claims["aud"], r.api.app_id.as_str());
-    assert_eq!(claims["azp"], calc.app_id.as_str());
-    assert_eq!(claims["azpacr"], "1");
-    assert_eq!(claims["roles"], json!(["invokeRole"]));
-    assert_eq!(claims["tid"], r.tenant_id.as_str());
-    assert_eq!(claims["oid"], calc.service_principal_object_id.as_str());
-    assert_eq!(claims["sub"], claims["oid"]);
-    assert_eq!(
-        (&claims["idtyp"], &claims["ver"]),
-        (&json!("app"), &json!("2.0"))
-    );
+    let want = json!({
+        "iss": idp().issuer(), "aud": r.api.app_id, "azp": calc.app_id, "azpacr": "1",
+        "roles": ["invokeRole"], "tid": r.tenant_id, "oid": calc.service_principal_object_id,
+        "sub": claims["oid"], "idtyp": "app", "ver": "2.0",
+    });
+    for (name, value) in want.as_object().unwrap() {
+        assert_eq!(&claims[name], value, "{name}");
+    }
     let iat = claims["iat"].as_u64().unwrap();
     assert_eq!(claims["nbf"].as_u64(), Some(iat));
     assert_eq!(claims["exp"].as_u64(), Some(iat + 3600));
@@ -227,14 +214,10 @@ fn client_secret_basic_works_and_the_api_app_id_scope_too() {
     verify(&access_token(&answer));
     // The client_id may be repeated in the form when it is the same.
     let same_id = calc_form(&[("client_secret", "")]);
-    let answer = post_with(
+    access_token(&post_authorized(
         &same_id,
-        &[
-            ("content-type", "application/x-www-form-urlencoded"),
-            ("authorization", &basic(&calc.app_id, &calc.secret)),
-        ],
-    );
-    access_token(&answer);
+        &basic(&calc.app_id, &calc.secret),
+    ));
 }
 
 #[test]
@@ -294,13 +277,7 @@ fn invalid_client_with_basic_auth_challenges_basic() {
         format!("Basic {}", STANDARD.encode("no-colon")),
         "Bearer abc".to_string(),
     ] {
-        let answer = post_with(
-            &body,
-            &[
-                ("content-type", "application/x-www-form-urlencoded"),
-                ("authorization", &authorization),
-            ],
-        );
+        let answer = post_authorized(&body, &authorization);
         assert_error(&answer, 401, "invalid_client");
         let challenge = answer.header("www-authenticate").unwrap_or_default();
         assert!(
@@ -345,7 +322,6 @@ type Case<'a> = (&'a str, String, Vec<(&'a str, String)>);
 #[test]
 fn invalid_request() {
     let calc = client("calc-client");
-    let form_type = ("content-type", "application/x-www-form-urlencoded");
     let cases: Vec<Case> = vec![
         ("no grant_type", calc_form(&[("grant_type", "")]), vec![]),
         ("no client_id", calc_form(&[("client_id", "")]), vec![]),
@@ -380,7 +356,7 @@ fn invalid_request() {
         ),
     ];
     for (what, body, extra) in &cases {
-        let mut headers = vec![form_type];
+        let mut headers = vec![FORM];
         headers.extend(extra.iter().map(|(n, v)| (*n, v.as_str())));
         let answer = post_with(body, &headers);
         let description = assert_error(&answer, 400, "invalid_request");
@@ -401,12 +377,13 @@ fn wrong_method_and_unknown_tenant() {
     let answer = http::client::get(idp.port(), &token_path()).unwrap();
     assert_eq!((answer.status, answer.header("allow")), (405, Some("POST")));
     let other_tenant = "/00000000-0000-4000-8000-000000000000/oauth2/v2.0/token";
+    let body = calc_form(&[]);
     let answer = http::send(
         idp.port(),
         "POST",
         other_tenant,
-        &[("content-type", "application/x-www-form-urlencoded")],
-        Some(calc_form(&[]).as_bytes()),
+        &[FORM],
+        Some(body.as_bytes()),
     )
     .unwrap();
     assert_error(&answer, 400, "invalid_request");
@@ -425,15 +402,7 @@ fn wrong_method_and_unknown_tenant() {
 #[test]
 fn discovery_names_the_issuer_the_token_endpoint_and_the_keys() {
     let idp = idp();
-    let answer = http::client::get(
-        idp.port(),
-        &format!(
-            "/{}/v2.0/.well-known/openid-configuration",
-            idp.registrations().tenant_id
-        ),
-    )
-    .unwrap();
-    let document = answer.json_body().unwrap();
+    let document = discovery();
     assert_eq!(document["issuer"], idp.issuer().as_str());
     assert_eq!(
         format!("{}/.well-known/openid-configuration", idp.issuer()),

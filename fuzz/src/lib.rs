@@ -145,78 +145,55 @@ pub fn decision_config() -> &'static Config {
 /// the fuzzer reaches the checks after the signature without paying for a signature.
 pub fn template_tokens() -> Vec<(String, String)> {
     let t = BASE_TIME;
+    let (hour_ago, in_a_minute, in_an_hour) = (t - 3600, t + 60, t + 3600);
     let kid = format!(r#"{{"alg":"RS256","kid":"{KID}","typ":"JWT"}}"#);
     let valid = |extra: &str| {
         format!(
-            r#"{{"iss":"{ISSUER}","aud":"api://app","iat":{t},"nbf":{},"exp":{}{extra}}}"#,
-            t - 60,
-            t + 3600
+            r#"{{"iss":"{ISSUER}","aud":"api://app","iat":{t},"nbf":{},"exp":{in_an_hour}{extra}}}"#,
+            t - 60
         )
     };
+    let with_kid = |claims: String| (kid.clone(), claims);
+    let headed = |header: &str, claims: String| (header.to_string(), claims);
     vec![
-        (
-            kid.clone(),
-            valid(
-                r#","roles":["invokeRole","admin","ops"],"azp":"client-1","groups":["g1",2,true]"#,
-            ),
-        ),
-        (kid.clone(), valid(r#","roles":"invokeRole reader""#)),
-        (
-            kid.clone(),
-            valid(r#","roles":["admin"],"azp":"a\r\nb","groups":[{"x":1}]"#),
-        ),
-        (
-            kid.clone(),
-            format!(
-                r#"{{"iss":"{ISSUER_V1}","aud":["x","app-guid"],"exp":{},"roles":["invokeRole"]}}"#,
-                t - 3600
-            ),
-        ),
-        (
-            kid.clone(),
-            format!(
-                r#"{{"iss":"{ISSUER}","aud":"api://app","nbf":{},"exp":{}}}"#,
-                t + 600,
-                t + 3600
-            ),
-        ),
-        (
-            kid.clone(),
-            format!(
-                r#"{{"iss":"{ISSUER}","aud":"api://other","exp":{}}}"#,
-                t + 3600
-            ),
-        ),
-        (
-            kid.clone(),
-            format!(
-                r#"{{"iss":"{ISSUER}","aud":"api://app","exp":{}.5}}"#,
-                t + 3600
-            ),
-        ),
-        (
-            kid.clone(),
-            format!(
-                r#"{{"iss":"{ISSUER}","aud":"api://app","exp":"{}"}}"#,
-                t + 3600
-            ),
-        ),
-        (
-            format!(r#"{{"alg":"RS256","x5t":"{X5T}"}}"#),
+        with_kid(valid(
+            r#","roles":["invokeRole","admin","ops"],"azp":"client-1","groups":["g1",2,true]"#,
+        )),
+        with_kid(valid(r#","roles":"invokeRole reader""#)),
+        with_kid(valid(
+            r#","roles":["admin"],"azp":"a\r\nb","groups":[{"x":1}]"#,
+        )),
+        with_kid(format!(
+            r#"{{"iss":"{ISSUER_V1}","aud":["x","app-guid"],"exp":{hour_ago},"roles":["invokeRole"]}}"#
+        )),
+        with_kid(format!(
+            r#"{{"iss":"{ISSUER}","aud":"api://app","nbf":{},"exp":{in_an_hour}}}"#,
+            t + 600
+        )),
+        with_kid(format!(
+            r#"{{"iss":"{ISSUER}","aud":"api://other","exp":{in_an_hour}}}"#
+        )),
+        with_kid(format!(
+            r#"{{"iss":"{ISSUER}","aud":"api://app","exp":{in_an_hour}.5}}"#
+        )),
+        with_kid(format!(
+            r#"{{"iss":"{ISSUER}","aud":"api://app","exp":"{in_an_hour}"}}"#
+        )),
+        headed(
+            &format!(r#"{{"alg":"RS256","x5t":"{X5T}"}}"#),
             valid(r#","roles":["invokeRole"]"#),
         ),
-        (
-            r#"{"alg":"RS256"}"#.to_string(),
+        headed(
+            r#"{"alg":"RS256"}"#,
             format!(
-                r#"{{"iss":"{OTHER_ISSUER}","aud":"other","exp":{},"azp":"{}"}}"#,
-                t + 60,
+                r#"{{"iss":"{OTHER_ISSUER}","aud":"other","exp":{in_a_minute},"azp":"{}"}}"#,
                 "z".repeat(5000)
             ),
         ),
-        (r#"{"alg":"RS256","kid":"new-key"}"#.to_string(), valid("")),
-        (r#"{"alg":"RS256","kid":"ec-key"}"#.to_string(), valid("")),
-        (r#"{"alg":"RS256","kid":"weak-key"}"#.to_string(), valid("")),
-        (r#"{"alg":"RS256","kid":"rotated"}"#.to_string(), valid("")),
+        headed(r#"{"alg":"RS256","kid":"new-key"}"#, valid("")),
+        headed(r#"{"alg":"RS256","kid":"ec-key"}"#, valid("")),
+        headed(r#"{"alg":"RS256","kid":"weak-key"}"#, valid("")),
+        headed(r#"{"alg":"RS256","kid":"rotated"}"#, valid("")),
     ]
 }
 

@@ -229,6 +229,16 @@ pub fn upstream_ok(r: &Response, what: &str) -> Value {
     seen
 }
 
+/// [`upstream_ok`], and the upstream saw each of `headers` with that value (`None`: not at all).
+pub fn upstream_saw(r: &Response, what: &str, headers: &[(&str, Option<&str>)]) -> Value {
+    let seen = upstream_ok(r, what);
+    for (name, want) in headers {
+        let got = seen_header(&seen, name);
+        assert_eq!(got, *want, "{what}: {name} as the upstream saw it: {seen}");
+    }
+    seen
+}
+
 /// A header the upstream saw (from [`upstream_ok`]'s value).
 pub fn seen_header<'a>(seen: &'a Value, name: &str) -> Option<&'a str> {
     seen.get("headers")

@@ -42,6 +42,16 @@ pub fn jwks_uri() -> String {
     format!("http://{IDP_AUTHORITY}{JWKS_PATH}")
 }
 
+/// A `remote_jwks` fetching [`jwks_uri`] through the `idp` cluster.
+pub fn remote_jwks(cache_duration_seconds: u64, timeout_ms: u64) -> Value {
+    json!({
+        "cluster": "idp",
+        "uri": jwks_uri(),
+        "cache_duration_seconds": cache_duration_seconds,
+        "timeout_ms": timeout_ms,
+    })
+}
+
 /// `http://idp.local/<tenant>/v2.0/.well-known/openid-configuration`, a `discovery.uri`.
 pub fn discovery_uri() -> String {
     format!("http://{IDP_AUTHORITY}{DISCOVERY_PATH}")

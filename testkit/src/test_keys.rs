@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::entra::claims;
+use crate::entra::{claims, claims_with, ROLE};
 use crate::jwks::jwks;
 use crate::signing_key::SigningKey;
 use crate::token::{header, mint};
@@ -71,4 +71,14 @@ pub fn standard_jwks() -> Value {
 /// A valid token signed by key-a (`kid-a`) with the given roles.
 pub fn token(roles: &[&str]) -> String {
     mint(key_a(), header(KID_A), claims(roles))
+}
+
+/// [`token`] with some claims replaced (see [`claims_with`]; `null` removes a claim).
+pub fn token_with(roles: &[&str], changes: Value) -> String {
+    mint(key_a(), header(KID_A), claims_with(roles, changes))
+}
+
+/// A valid token with [`ROLE`] signed by `key` under `kid`.
+pub fn signed_by(key: &SigningKey, kid: &str) -> String {
+    mint(key, header(kid), claims(&[ROLE]))
 }

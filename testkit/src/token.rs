@@ -5,7 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{json, Value};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
 use crate::signing_key::SigningKey;
 
@@ -58,6 +58,22 @@ pub fn mint_hs256(secret: &[u8], header: Value, claims: Value) -> String {
     };
     mac.update(signing_input.as_bytes());
     format!("{signing_input}.{}", b64url(&mac.finalize().into_bytes()))
+}
+
+/// Checks the RS256 signature of a compact JWS with the public key (`n`, `e`, big-endian).
+pub fn verify_rs256(token: &str, n: &[u8], e: &[u8]) -> Result<(), String> {
+    let (input, signature) = token.rsplit_once('.').ok_or("not a compact JWS")?;
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature)
+        .map_err(|e| e.to_string())?;
+    let key = rsa::PublicKey::new(
+        rsa::BoxedUint::from_be_slice_vartime(n),
+        rsa::BoxedUint::from_be_slice_vartime(e),
+    )
+    .map_err(|e| e.to_string())?;
+    let digest = Sha256::digest(input.as_bytes());
+    key.verify(rsa::Pkcs1v15Sign::new::<Sha256>(), &digest, &signature)
+        .map_err(|e| format!("RS256 signature does not verify: {e}"))
 }
 
 /// `Bearer <token>`.

@@ -315,44 +315,30 @@ struct Job {
 }
 
 /// Per slot, in order: (kind, variant, count, claims, signer).
-const SIGNED: [(Kind, &str, usize, Claims, Signer); 6] = [
-    (Kind::ValidHot, "hot", VALID_HOT, Claims::Role, Signer::Own),
-    (
-        Kind::ValidCold,
-        "cold",
-        VALID_COLD,
-        Claims::Role,
-        Signer::Own,
-    ),
-    (
-        Kind::WrongRole,
-        "no role",
-        WRONG_ROLE,
-        Claims::NoRole,
-        Signer::Own,
-    ),
-    (
-        Kind::Expired,
-        "expired",
-        EXPIRED,
-        Claims::Expired,
-        Signer::Own,
-    ),
-    (
-        Kind::Forged,
-        "never-published key",
-        FORGED_EACH,
-        Claims::Role,
-        Signer::Forger,
-    ),
-    (
-        Kind::Forged,
-        "other published key",
-        FORGED_EACH,
-        Claims::Role,
-        Signer::Other,
-    ),
-];
+const SIGNED: [(Kind, &str, usize, Claims, Signer); 6] = {
+    use Claims::{Expired, NoRole, Role};
+    use Signer::{Forger, Other, Own};
+    [
+        (Kind::ValidHot, "hot", VALID_HOT, Role, Own),
+        (Kind::ValidCold, "cold", VALID_COLD, Role, Own),
+        (Kind::WrongRole, "no role", WRONG_ROLE, NoRole, Own),
+        (Kind::Expired, "expired", EXPIRED, Expired, Own),
+        (
+            Kind::Forged,
+            "never-published key",
+            FORGED_EACH,
+            Role,
+            Forger,
+        ),
+        (
+            Kind::Forged,
+            "other published key",
+            FORGED_EACH,
+            Role,
+            Other,
+        ),
+    ]
+};
 
 fn per_slot() -> usize {
     SIGNED.iter().map(|(_, _, n, _, _)| n).sum()

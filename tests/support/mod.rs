@@ -1,0 +1,76 @@
+//! What the tests that run the core directly share: the data files of tests/vectors, hex, a
+//! request made of a few headers, and provider keys that are the configuration's own
+//! `local_jwks`.
+#![allow(dead_code)]
+
+use rolegate::config::{Config, KeySource};
+use rolegate::decision::{
+    self, KeySetState, Outcome, ProviderKeys, RequestHeaders, WaitPermission,
+};
+
+/// `tests/vectors/<rel>`.
+pub fn read(rel: &str) -> Vec<u8> {
+    let path = format!("{}/tests/vectors/{rel}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {rel}: {e}"))
+}
+
+pub fn read_json(rel: &str) -> serde_json::Value {
+    serde_json::from_slice(&read(rel)).unwrap_or_else(|e| panic!("{rel} is not JSON: {e}"))
+}
+
+/// Bytes from hex digits.
+pub fn hex(digits: &str) -> Vec<u8> {
+    assert!(digits.len().is_multiple_of(2), "odd hex length");
+    (0..digits.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).expect("hex digit"))
+        .collect()
+}
+
+/// A request: its headers, pseudo-headers included.
+pub struct Request(pub Vec<(&'static str, String)>);
+
+impl Request {
+    /// `GET /api` on `api.example`, with `authorization` if any.
+    pub fn get(authorization: Option<String>) -> Request {
+        let mut headers = vec![
+            (":method", "GET".to_string()),
+            (":path", "/api".to_string()),
+            (":authority", "api.example".to_string()),
+        ];
+        headers.extend(authorization.map(|value| ("authorization", value)));
+        Request(headers)
+    }
+
+    /// [`Request::get`] with `authorization: Bearer <token>`.
+    pub fn bearer(token: &str) -> Request {
+        Request::get(Some(format!("Bearer {token}")))
+    }
+}
+
+impl RequestHeaders for Request {
+    fn header(&self, name: &str) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+    }
+}
+
+/// The keys of `local_jwks` providers, as configured; other providers have none.
+pub struct LocalKeys<'c>(pub &'c Config);
+
+impl ProviderKeys for LocalKeys<'_> {
+    fn keys(&self, provider: usize) -> KeySetState<'_> {
+        match self.0.providers.get(provider).map(|p| &p.keys) {
+            Some(KeySource::Local(set)) => KeySetState::Ready(set),
+            _ => KeySetState::Unavailable,
+        }
+    }
+}
+
+/// The decision on `request` at `now`, with the configuration's own keys.
+pub fn decide_at<'c>(config: &'c Config, request: &Request, now: i64) -> Outcome<'c> {
+    let keys = LocalKeys(config);
+    decision::decide(config, request, &keys, now, WaitPermission::default())
+}
