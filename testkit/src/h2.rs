@@ -8,6 +8,11 @@ use crate::http::Response;
 
 /// Sends `method path` over HTTP/2 to 127.0.0.1:`port` with `headers` and `body`; the answer
 /// with its headers (lowercased by HTTP/2; the `:status` line parsed into `status`).
+///
+/// An empty `body` ends the stream with the headers. Send one when the request is to be
+/// answered before its body is read (a denial): Envoy then resets the rest of the stream with
+/// NO_ERROR after its answer, and curl 7.88 reports that as a framing error (exit 92) when it
+/// has not finished sending.
 pub fn request(
     port: u16,
     method: &str,
