@@ -65,7 +65,7 @@ fn allowed_denied_and_dry_run_requests_each_leave_their_line() {
         "/healthz 200 via_upstream decision=allowed rule=rules[0]".to_string(),
         "/calc/add/2 401 rolegate_missing decision=denied reason=missing rule=calc".to_string(),
         "/calc/add/3 401 rolegate_malformed decision=denied reason=malformed rule=calc".to_string(),
-        format!("/nowhere 403 rolegate_no_rule decision=denied reason=no_rule"),
+        "/nowhere 403 rolegate_no_rule decision=denied reason=no_rule".to_string(),
         format!("/trial/x 200 via_upstream decision=dry_run_denied reason=role rule=trial provider=aad client={CLIENT_ID}"),
     ];
     let lines = eventually(Duration::from_secs(5), Duration::from_millis(100), || {
