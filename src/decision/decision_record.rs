@@ -109,8 +109,13 @@ impl<'a> DecisionRecord<'a> {
 /// it comes from a token, so it must not be able to forge fields or log lines.
 pub fn push_client_id(out: &mut String, client: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let safe = |b: u8| b.is_ascii_alphanumeric() || b"-._~:@/".contains(&b);
+    if client.len() <= MAX_CLIENT_ID_BYTES && client.bytes().all(safe) {
+        out.push_str(client);
+        return;
+    }
     for b in client.bytes().take(MAX_CLIENT_ID_BYTES) {
-        if b.is_ascii_alphanumeric() || b"-._~:@/".contains(&b) {
+        if safe(b) {
             out.push(char::from(b));
         } else {
             out.push('%');
