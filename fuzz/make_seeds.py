@@ -134,11 +134,11 @@ def main():
         {"providers": [{"name": "local", "issuer": "i", "audiences": ["a"], "local_jwks": {"keys": [n]}}], "rules": rules,
          "from_headers": [{"name": "authorization", "value_prefix": "Bearer "}, {"name": "x-jwt"}],
          "claim_to_headers": [{"claim": "azp", "header": "x-client"}], "clock_skew_seconds": 3600,
-         "max_token_bytes": 65536, "forward": True, "roles_claim": "scp"},
+         "max_token_bytes": 65536, "forward": True, "roles_claim": "scp", "dry_run": True},
         {"providers": [{"name": "r", "issuers": ["i1", "i2"], "audiences": ["a"],
                         "remote_jwks": {"cluster": "c", "uri": "https://idp/keys", "cache_duration_seconds": 1,
                                         "timeout_ms": 60000, "min_refetch_interval_seconds": 0, "max_jwks_bytes": 1024}}],
-         "rules": rules},
+         "rules": rules[:2] + [{"name": "trial", "match": {"prefix": "/"}, "dry_run": True}]},
         {"providers": [{"name": "d", "issuer": "https://idp/", "audiences": ["a"],
                         "discovery": {"cluster": "c", "uri": "http://idp/.well-known/openid-configuration"}}],
          "rules": rules},
@@ -146,8 +146,8 @@ def main():
                         "azure_ad": {"tenant": "t-1", "cluster": "entra", "cloud": "china", "versions": ["v1", "v2"]}}],
          "rules": rules},
         {"providers": [{"name": "p p", "issuer": 1, "audiences": "a", "remote_jwks": {"cluster": "c", "uri": "ftp://x"}}],
-         "rules": [{"match": {"prefix": "calc"}, "allow_anonymous": True, "roles": ["r"]}],
-         "clock_skew_seconds": -1, "forward": "yes"},
+         "rules": [{"match": {"prefix": "calc"}, "allow_anonymous": True, "roles": ["r"], "dry_run": 1}],
+         "clock_skew_seconds": -1, "forward": "yes", "dry_run": "yes"},
     ]
     for c in configs:
         put("config_parse", json.dumps(c, indent=1))

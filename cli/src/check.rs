@@ -10,6 +10,7 @@ use crate::{read_file, read_token, CliError, Output};
 use rolegate::config::Provider;
 use rolegate::decision;
 use rolegate::decision::claim_condition::{claim_texts, ClaimCondition};
+use rolegate::decision::dry_run;
 use rolegate::decision::host_pattern::host_name;
 use rolegate::decision::rules::Requirement;
 use rolegate::keys::fetch_cycle::key_set_from_response;
@@ -435,12 +436,25 @@ fn print_allow(allow: &Allow, facts: &Facts<'_>, anonymous: bool, out: &mut Outp
     }
 }
 
-fn print_deny(denial: &Denial, facts: &Facts<'_>, out: &mut Output) {
+fn print_deny(config: &Config, denial: &Denial, facts: &Facts<'_>, out: &mut Output) {
     let reply = local_reply(denial);
-    out.line("decision:  DENY");
+    if dry_run::rehearses(config, denial) {
+        out.line("decision:  DENY, in dry run: recorded, not enforced");
+        out.line(format!(
+            "status:    none from the filter: the request goes on to the upstream without \
+             claim headers, its token in place (enforced, the answer would be {})",
+            reply.status
+        ));
+    } else {
+        out.line("decision:  DENY");
+        out.line(format!(
+            "status:    {} (the filter answers; the request does not reach the upstream)",
+            reply.status
+        ));
+    }
     out.line(format!(
-        "status:    {} (the filter answers; the request does not reach the upstream)",
-        reply.status
+        "details:   {} (Envoy's response code details)",
+        reply.details
     ));
     out.line(format!(
         "reason:    {} ({})",
@@ -571,7 +585,7 @@ pub fn run(args: &[String], out: &mut Output) -> Result<u8, CliError> {
         | Outcome::WaitForKeys {
             otherwise: denial, ..
         } => {
-            print_deny(denial, &facts, out);
+            print_deny(&config, denial, &facts, out);
             (1, denial.reason.after_signature())
         }
     };

@@ -149,7 +149,12 @@ pub fn rule_text(rule: &Rule) -> String {
     } else {
         format!(", claims {}", conditions_text(&rule.claims))
     };
-    format!("{hosts}{path}, {methods} -> {requirement}{claims}")
+    let dry_run = if rule.dry_run {
+        " (dry_run: denials recorded, not enforced)"
+    } else {
+        ""
+    };
+    format!("{hosts}{path}, {methods} -> {requirement}{claims}{dry_run}")
 }
 
 /// Whether every host `later` names is one `earlier` names too.
@@ -236,6 +241,9 @@ pub fn summarize(config: &Config, out: &mut Output) {
         "rules ({}, first match wins; a request matching none gets 403):",
         config.rules.len()
     ));
+    if config.dry_run {
+        out.line("  dry_run: every denial is recorded (logged, counted), not enforced");
+    }
     for (i, rule) in config.rules.iter().enumerate() {
         let name = rule
             .name
@@ -300,6 +308,7 @@ mod tests {
             methods: methods.map(|m| m.iter().map(|s| s.to_string()).collect()),
             requirement: Requirement::AnyValidToken,
             claims: Vec::new(),
+            dry_run: false,
         }
     }
 

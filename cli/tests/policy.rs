@@ -157,3 +157,42 @@ fn validate_shows_the_policy_fields() {
         ],
     );
 }
+
+#[test]
+fn dry_run_shows_in_validate_and_check() {
+    let rules =
+        r#"[{"name": "calc", "match": {"prefix": "/"}, "roles": ["admin"], "dry_run": true}]"#;
+    let config = config_file("dry-run", "", rules);
+    assert_has(
+        &run(&["config", "validate", &config]),
+        0,
+        &[
+            "[0] calc: prefix /, any method -> a valid token with any of the roles [admin] (dry_run: denials recorded, not enforced)",
+            "rules[0].dry_run: is on",
+        ],
+    );
+    assert_has(
+        &check(&config, &[]),
+        1,
+        &[
+            "decision:  DENY, in dry run: recorded, not enforced",
+            "(enforced, the answer would be 403)",
+            "details:   rolegate_role",
+            "reason:    role",
+        ],
+    );
+    let enforced = config_file(
+        "enforced",
+        "",
+        r#"[{"match": {"prefix": "/"}, "roles": ["admin"]}]"#,
+    );
+    assert_has(
+        &check(&enforced, &[]),
+        1,
+        &[
+            "decision:  DENY\n",
+            "status:    403",
+            "details:   rolegate_role",
+        ],
+    );
+}

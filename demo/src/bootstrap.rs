@@ -60,7 +60,7 @@ pub fn bootstrap(
     calc_port: u16,
     access_log: &Path,
 ) -> Value {
-    bootstrap::bootstrap(Site {
+    let mut b = bootstrap::bootstrap(Site {
         listener: LISTENER,
         stat_prefix: "demo",
         // rolegate's rules match the path Envoy forwards: normalize it first.
@@ -72,7 +72,10 @@ pub fn bootstrap(
             bootstrap::static_cluster("calc", calc_port),
         ],
         access_log,
-    })
+    });
+    // Each request's rolegate decision and Envoy's response code details (step 9).
+    bootstrap::set_access_log_format(&mut b, bootstrap::DECISION_LOG_FORMAT);
+    b
 }
 
 #[cfg(test)]

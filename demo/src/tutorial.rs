@@ -142,6 +142,7 @@ pub fn run(options: Options) -> Result<Outcome, String> {
         demo.call_from_an_unlisted_client(),
         demo.call_with_a_tampered_token(),
         demo.show_the_counters(),
+        demo.show_the_access_log(),
     ];
     let passed = results.iter().filter(|ok| **ok).count();
 
@@ -627,6 +628,49 @@ impl Demo<'_> {
             value(&fetches) >= 1,
             &format!("{fetches}: the key set was fetched"),
         );
+        step.finish()
+    }
+}
+
+impl Demo<'_> {
+    fn show_the_access_log(&mut self) -> bool {
+        let mut step = Step::begin(9, "rolegate's decisions in Envoy's access log");
+        step.say(
+            "The access log prints %REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_CODE_DETAILS% \
+             %FILTER_STATE(wasm.rolegate:PLAIN)%:\n\
+             rolegate leaves its decision, reason, rule, provider and the verified client id \
+             in the filter state, and its own answers carry the details rolegate_<reason>.",
+        );
+        step.command(&[format!(
+            "cat {}",
+            self.envoy.dir().join("access.log").display()
+        )]);
+        // Envoy writes the access log out every 100 ms here (the launch's flush interval).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        let log = loop {
+            let log = self.envoy.access_log();
+            let calls = log.lines().filter(|l| l.starts_with("/calc/")).count();
+            if calls >= 5 || std::time::Instant::now() >= deadline {
+                break log;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        for line in log.lines() {
+            println!("    {line}");
+        }
+        let has = |needle: &str| log.lines().any(|l| l.contains(needle));
+        let granted = format!(
+            "200 via_upstream decision=allowed rule=calc provider=entra client={}",
+            self.granted.app_id
+        );
+        step.check(has(&granted), &format!("step 3: {granted}"));
+        let missing = "401 rolegate_missing decision=denied reason=missing rule=calc";
+        step.check(has(missing), &format!("step 4: {missing}"));
+        let unlisted = format!(
+            "403 rolegate_claim decision=denied reason=claim rule=calc provider=entra client={}",
+            self.unlisted.app_id
+        );
+        step.check(has(&unlisted), &format!("step 6: {unlisted}"));
         step.finish()
     }
 }

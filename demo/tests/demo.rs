@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 /// The whole demo takes a few seconds; this only bounds a hang.
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
-const STEPS: u32 = 8;
+const STEPS: u32 = 9;
 
 fn workspace() -> PathBuf {
     rolegate_testkit::workspace::root()

@@ -23,7 +23,10 @@ use rolegate::decision::{
 use rolegate::keys::jwks::KeySet;
 use rolegate::token::claims::MAX_CLAIM_HEADER_BYTES;
 
+use rolegate::decision::decision_record::DecisionRecord;
+use rolegate::decision::dry_run;
 use rolegate::decision::host_pattern::host_name;
+use rolegate::decision::reply::reply_to;
 use rolegate::decision::rules::Requirement;
 use rolegate::token::verified_token_cache::VerifiedTokenCache;
 use rolegate_fuzz::{
@@ -190,6 +193,44 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     let rule = selected.ok().flatten().and_then(|i| config.rules.get(i));
+    // The access-log record: one line of key=value fields, whatever the token says.
+    let record = match &outcome {
+        Outcome::Allow(allow) => DecisionRecord::allowed(allow).encode(config),
+        Outcome::Deny(d) | Outcome::WaitForKeys { otherwise: d, .. } => {
+            DecisionRecord::denied(d, dry_run::rehearses(config, d)).encode(config)
+        }
+    };
+    assert!(record.starts_with("decision="), "{record}");
+    assert_eq!(record.matches("decision=").count(), 1, "{record}");
+    assert!(
+        record.bytes().all(|b| b.is_ascii_graphic() || b == b' '),
+        "{record:?}"
+    );
+    match &outcome {
+        Outcome::Deny(d) | Outcome::WaitForKeys { otherwise: d, .. } => {
+            // Only the dry-run rule rehearses, and never a refused header change.
+            let rehearsed = dry_run::rehearses(config, d);
+            let in_dry_run_rule = d
+                .rule
+                .and_then(|i| config.rules.get(i))
+                .is_some_and(|r| r.dry_run);
+            assert_eq!(
+                rehearsed,
+                in_dry_run_rule && d.reason != DenyReason::Internal
+            );
+            if d.client_id.is_some() {
+                assert!(
+                    d.reason.after_signature(),
+                    "client id from an unverified token"
+                );
+            }
+            let grpc = reply_to(d, Some(b"application/grpc"));
+            assert_eq!(grpc.body, d.description);
+            assert!(matches!(grpc.grpc_status, Some(3 | 7 | 13 | 14 | 16)));
+            assert!(grpc.details.starts_with("rolegate_"));
+        }
+        Outcome::Allow(allow) => assert_eq!(allow.client_id.is_some() && !allow.verified, false),
+    }
     match outcome {
         Outcome::Allow(allow) => {
             let rule = rule.unwrap_or_else(|| panic!("allowed without a rule"));

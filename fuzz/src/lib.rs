@@ -94,8 +94,8 @@ pub fn public_jwk(extra: &str) -> String {
 
 /// The `decision` target's configuration: two providers with inline keys (one named by `kid`
 /// and `x5t` beside a second RSA key, an EC key and a 1024-bit key; one with a single key and
-/// no `kid`), anonymous / role / all-roles / any-token rules, two token headers, two claim
-/// headers.
+/// no `kid`), anonymous / role / all-roles / any-token rules (one in dry run), two token
+/// headers, two claim headers.
 pub fn decision_config_json() -> String {
     let weak_n = b64(&[0xC5u8; 128]);
     format!(
@@ -114,7 +114,7 @@ pub fn decision_config_json() -> String {
   ],
   "rules": [
     {{"match": {{"path_separated_prefix": "/healthz"}}, "allow_anonymous": true}},
-    {{"name": "docs", "match": {{"path_separated_prefix": "/docs"}}, "allow_missing": true}},
+    {{"name": "docs", "match": {{"path_separated_prefix": "/docs"}}, "allow_missing": true, "dry_run": true}},
     {{"name": "tenant-calc", "match": {{"hosts": ["*.tenants.example", "api.example"], "prefix": "/calc/"}},
       "roles": ["invokeRole"], "claims": [{{"claim": "azp", "values": ["client-1"]}}, {{"claim": "groups", "values": ["2", "true"]}}]}},
     {{"match": {{"path": "/admin", "methods": ["GET", "post"]}}, "roles": ["admin", "ops"], "roles_match": "all"}},

@@ -152,6 +152,8 @@ pub struct Config {
     /// Every claim name a claim condition refers to; each verified token's values for them are
     /// read once.
     pub claim_slots: ClaimSlots,
+    /// `dry_run`: every denial is recorded, not enforced (see `decision::dry_run`).
+    pub dry_run: bool,
 }
 
 impl Config {
@@ -183,7 +185,25 @@ impl Config {
                     .to_string(),
             });
         }
+        if self.dry_run {
+            warnings.push(ConfigWarning {
+                field: "dry_run".to_string(),
+                message: "is on: no request is denied; would-be denials are only logged and \
+                    counted (rolegate.dry_run.denied.<reason>)"
+                    .to_string(),
+            });
+        }
         for (i, rule) in self.rules.iter().enumerate() {
+            if rule.dry_run && !self.dry_run {
+                warnings.push(ConfigWarning {
+                    field: format!("rules[{i}].dry_run"),
+                    message: format!(
+                        "is on: requests under {} are not denied; would-be denials are only \
+                         logged and counted",
+                        rule.label(i)
+                    ),
+                });
+            }
             if let (Requirement::Anonymous, PathMatch::Prefix(prefix)) =
                 (&rule.requirement, &rule.path)
             {
@@ -312,6 +332,7 @@ fn read_config(value: &Value, problems: &mut Problems) -> Option<Config> {
         .integer("clock_skew_seconds", 0, 3600, problems)
         .unwrap_or(DEFAULT_CLOCK_SKEW_SECONDS);
     let forward = top.bool("forward", problems).unwrap_or(false);
+    let dry_run = top.bool("dry_run", problems).unwrap_or(false);
     let max_token_bytes = top
         .integer("max_token_bytes", 256, 65536, problems)
         .unwrap_or(DEFAULT_MAX_TOKEN_BYTES);
@@ -378,6 +399,7 @@ fn read_config(value: &Value, problems: &mut Problems) -> Option<Config> {
     top.finish(problems);
     Some(Config {
         claim_slots,
+        dry_run,
         providers,
         rules,
         path_screening,
@@ -1268,5 +1290,50 @@ mod tests {
         assert_eq!(split_uri("https://host"), Some(("host".into(), "/".into())));
         assert_eq!(split_uri("host/keys"), None);
         assert_eq!(split_uri("https:///keys"), None);
+    }
+
+    #[test]
+    fn dry_run_for_the_plugin_and_for_one_rule() {
+        let c = Config::parse(
+            with_rules(
+                r#"[{"name": "calc", "match": {"prefix": "/calc/"}, "roles": ["r"], "dry_run": true},
+                    {"match": {"prefix": "/"}}]"#,
+            )
+            .as_bytes(),
+        )
+        .expect("valid");
+        assert!(!c.dry_run);
+        assert_eq!((c.rules[0].dry_run, c.rules[1].dry_run), (true, false));
+        let warnings: Vec<String> = c.warnings().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            warnings,
+            vec![
+                "rules[0].dry_run: is on: requests under calc are not denied; would-be denials \
+                  are only logged and counted"
+            ]
+        );
+        let top = Config::parse(
+            with_rules(r#"[{"match": {"prefix": "/"}, "dry_run": false}]"#)
+                .replace(r#""rules""#, r#""dry_run": true, "rules""#)
+                .as_bytes(),
+        )
+        .expect("valid");
+        assert!(top.dry_run && !top.rules[0].dry_run);
+        assert!(top.warnings()[0].to_string().starts_with("dry_run: is on"));
+        assert_eq!(
+            errors(
+                &with_rules(r#"[{"match": {"prefix": "/"}, "dry_run": "yes"}]"#)
+                    .replace(r#""rules""#, r#""dry_run": 1, "rules""#)
+            ),
+            vec![
+                "rules[0].dry_run: expected true or false, got a string",
+                "dry_run: expected true or false, got a number",
+            ]
+        );
+        assert!(errors(&with_rules(
+            r#"[{"match": {"prefix": "/"}, "dryrun": true}]"#
+        ))
+        .iter()
+        .any(|e| e.starts_with("rules[0].dryrun: unknown field") && e.contains("dry_run")));
     }
 }

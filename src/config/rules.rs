@@ -30,6 +30,7 @@ pub fn read_rule(path: &str, value: &Value, problems: &mut Problems) -> Option<R
     };
     let anonymous = obj.bool("allow_anonymous", problems).unwrap_or(false);
     let allow_missing = obj.bool("allow_missing", problems).unwrap_or(false);
+    let dry_run = obj.bool("dry_run", problems).unwrap_or(false);
     let roles = if obj.has("roles") {
         match obj.string_list("roles", problems) {
             Some(list) if list.is_empty() => {
@@ -102,6 +103,7 @@ pub fn read_rule(path: &str, value: &Value, problems: &mut Problems) -> Option<R
         methods,
         requirement,
         claims: claims?,
+        dry_run,
     })
 }
 

@@ -3,11 +3,14 @@
 //! Pure: the host supplies headers, keys and the clock, and carries out the outcome.
 
 pub mod claim_condition;
+pub mod decision_record;
+pub mod dry_run;
+pub mod grpc_reply;
 pub mod host_pattern;
 pub mod reply;
 pub mod rules;
 
-use crate::config::{ClaimToHeader, Config, PathScreening};
+use crate::config::{ClaimToHeader, Config, PathScreening, Provider};
 use crate::crypto::rs256::{PureRust, SignatureVerifier};
 use crate::decision::claim_condition::first_failing;
 use crate::decision::rules::{RequestTarget, Requirement, Rule};
@@ -174,6 +177,10 @@ pub struct Denial {
     /// For `RequiredClaim` and `Claim`: the index of the entry that failed, in the provider's
     /// `required_claims` or the rule's `claims`.
     pub condition: Option<usize>,
+    /// The provider whose issuer the token names, once it was looked up.
+    pub provider: Option<usize>,
+    /// The token's client (`azp`/`appid`), only when its signature was found good.
+    pub client_id: Option<Rc<str>>,
 }
 
 /// What an allowed request's headers become. Names are borrowed from the configuration and
@@ -184,6 +191,10 @@ pub struct Allow<'c> {
     pub rule: usize,
     /// Whether a token was verified (false for an anonymous rule).
     pub verified: bool,
+    /// The verified token's provider.
+    pub provider: Option<usize>,
+    /// The verified token's client (`azp`/`appid`).
+    pub client_id: Option<Rc<str>>,
     claim_headers: &'c [ClaimToHeader],
     /// The token's value for each claim header, by position; a header without one is removed,
     /// so a client cannot supply it. `None` for an anonymous request: all are removed.
@@ -284,6 +295,8 @@ fn denial(reason: DenyReason, description: &'static str) -> Denial {
         realm: None,
         rule: None,
         condition: None,
+        provider: None,
+        client_id: None,
     }
 }
 
@@ -390,6 +403,8 @@ fn decide_under<'c>(
     let anonymous = Allow {
         rule: index,
         verified: false,
+        provider: None,
+        client_id: None,
         claim_headers: &config.claim_to_headers,
         values: None,
         token_headers: &[],
@@ -413,6 +428,8 @@ fn decide_under<'c>(
                 realm: Some(sanitized_realm(request.header(":authority"))),
                 rule: None,
                 condition: None,
+                provider: None,
+                client_id: None,
             })
         }
     };
@@ -568,6 +585,55 @@ fn verify(
         .get(provider_index)
         .ok_or_else(|| deny(DenyReason::Issuer, "token issuer is not trusted"))?;
 
+    let with_provider = |outcome: Outcome<'static>| with_provider(outcome, provider_index);
+    let key_fingerprint =
+        verify_with_key(provider, provider_index, &parsed, env).map_err(with_provider)?;
+    Ok(VerifiedToken {
+        provider: provider_index,
+        generation: env.keys.generation(provider_index),
+        kid: parsed.kid,
+        x5t: parsed.x5t,
+        key_fingerprint,
+        facts: TokenFacts::from_claims(
+            &parsed.claims,
+            &config.roles_claim,
+            config.claim_to_headers.iter().map(|c| c.claim.as_str()),
+            &config.claim_slots,
+        ),
+    })
+}
+
+/// Sets the provider on a denial (or a wait's fallback denial).
+fn with_provider(outcome: Outcome<'static>, provider: usize) -> Outcome<'static> {
+    match outcome {
+        Outcome::Deny(d) => Outcome::Deny(Denial {
+            provider: Some(provider),
+            ..d
+        }),
+        Outcome::WaitForKeys {
+            provider: p,
+            reason,
+            otherwise,
+        } => Outcome::WaitForKeys {
+            provider: p,
+            reason,
+            otherwise: Denial {
+                provider: Some(provider),
+                ..otherwise
+            },
+        },
+        allow => allow,
+    }
+}
+
+/// Key, signature, audience and tenant of a token whose issuer names `provider`; when all
+/// hold, the fingerprint of the key that verified it.
+fn verify_with_key(
+    provider: &Provider,
+    provider_index: usize,
+    parsed: &token::UnverifiedToken<'_>,
+    env: &Environment<'_>,
+) -> Result<[u8; 32], Outcome<'static>> {
     let key_set = match env.keys.keys(provider_index) {
         KeySetState::Ready(set) => set,
         KeySetState::Pending if env.wait.for_first_keys => {
@@ -609,7 +675,11 @@ fn verify(
         return Err(deny(DenyReason::Signature, "token signature is invalid"));
     }
     if !claims::audience_allowed(&parsed.claims, &provider.audiences) {
-        return Err(deny(DenyReason::Audience, "token audience is not accepted"));
+        // The signature is good: the client id is the issuer's word.
+        return Err(Outcome::Deny(Denial {
+            client_id: claims::client_id(&parsed.claims).map(Rc::from),
+            ..denial(DenyReason::Audience, "token audience is not accepted")
+        }));
     }
     if let Some(tenants) = &provider.tenant_issuers {
         let iss = parsed.claims.get("iss").and_then(Value::as_str);
@@ -618,23 +688,30 @@ fn verify(
             return Err(deny(DenyReason::Issuer, "token issuer is not trusted"));
         }
     }
-    Ok(VerifiedToken {
-        provider: provider_index,
-        generation: env.keys.generation(provider_index),
-        kid: parsed.kid,
-        x5t: parsed.x5t,
-        key_fingerprint: *key.fingerprint(),
-        facts: TokenFacts::from_claims(
-            &parsed.claims,
-            &config.roles_claim,
-            config.claim_to_headers.iter().map(|c| c.claim.as_str()),
-            &config.claim_slots,
-        ),
-    })
+    Ok(*key.fingerprint())
 }
 
 /// What is checked on every use of a verified token: its lifetime now, and the rule's roles.
+/// Denials name the provider and the client: the signature was found good.
 fn admit<'c>(
+    config: &'c Config,
+    index: usize,
+    rule: &Rule,
+    provider: usize,
+    facts: &TokenFacts,
+    now: i64,
+) -> Outcome<'c> {
+    match check_admission(config, index, rule, provider, facts, now) {
+        Outcome::Deny(d) => Outcome::Deny(Denial {
+            provider: Some(provider),
+            client_id: facts.client_id.clone(),
+            ..d
+        }),
+        other => other,
+    }
+}
+
+fn check_admission<'c>(
     config: &'c Config,
     index: usize,
     rule: &Rule,
@@ -688,6 +765,8 @@ fn admit<'c>(
     Outcome::Allow(Allow {
         rule: index,
         verified: true,
+        provider: Some(provider),
+        client_id: facts.client_id.clone(),
         claim_headers: &config.claim_to_headers,
         values: Some(Rc::clone(&facts.header_values)),
         token_headers: if config.forward {
@@ -1467,6 +1546,78 @@ mod tests {
             outcome_of(&v1_only, &with_token()),
             Err((DenyReason::Issuer, None)),
             "a v2 issuer"
+        );
+    }
+
+    #[test]
+    fn the_client_id_is_reported_only_once_the_signature_is_good() {
+        let decided = |config: &Config, request: &dyn RequestHeaders| match decide(
+            config,
+            request,
+            &keys(KEYS_WITH_KID, 1),
+            DURING,
+            WaitPermission::default(),
+        ) {
+            Outcome::Allow(a) => (None, a.provider, a.client_id.map(|c| c.to_string())),
+            Outcome::Deny(d) => (
+                Some(d.reason),
+                d.provider,
+                d.client_id.map(|c| c.to_string()),
+            ),
+            other => panic!("{other:?}"),
+        };
+        let admin = policy("", r#"[{"match":{"prefix":"/"},"roles":["admin"]}]"#);
+        assert_eq!(
+            decided(&admin, &with_token()),
+            (Some(DenyReason::Role), Some(0), Some(AZP.to_string()))
+        );
+        let any = policy("", r#"[{"match":{"prefix":"/"}}]"#);
+        assert_eq!(
+            decided(&any, &with_token()),
+            (None, Some(0), Some(AZP.to_string()))
+        );
+        assert_eq!(
+            decided(
+                &any,
+                &Addressed {
+                    authority: "api",
+                    token: None
+                }
+            ),
+            (Some(DenyReason::Missing), None, None)
+        );
+        let token = TOKEN.trim();
+        let cut = token.len() - 10;
+        let flipped = if token.as_bytes()[cut] == b'A' {
+            "B"
+        } else {
+            "A"
+        };
+        let forged = format!("{}{flipped}{}", &token[..cut], &token[cut + 1..]);
+        let forged: &'static str = Box::leak(forged.into_boxed_str());
+        assert_eq!(
+            decided(
+                &any,
+                &Addressed {
+                    authority: "api",
+                    token: Some(forged)
+                }
+            ),
+            (Some(DenyReason::Signature), Some(0), None),
+            "a bad signature names the provider, not the client"
+        );
+        let other_audience = Config::parse(
+            format!(
+                r#"{{"providers":[{{"name":"aad","issuer":"{ISSUER}","audiences":["other"],
+                    "remote_jwks":{{"cluster":"c","uri":"https://login/keys"}}}}],
+                    "rules":[{{"match":{{"prefix":"/"}}}}]}}"#
+            )
+            .as_bytes(),
+        )
+        .expect("config");
+        assert_eq!(
+            decided(&other_audience, &with_token()),
+            (Some(DenyReason::Audience), Some(0), Some(AZP.to_string()))
         );
     }
 }

@@ -1,5 +1,7 @@
-//! Turns a denial into the exact HTTP answer (RFC 6750 §3 for the bearer challenges).
+//! Turns a denial into the exact HTTP answer (RFC 6750 §3 for the bearer challenges); a gRPC
+//! request gets its gRPC form (see `grpc_reply`).
 
+use crate::decision::grpc_reply::{grpc_reply, is_grpc};
 use crate::decision::{Denial, DenyReason};
 
 /// Seconds a client is told to wait when no signing keys are available yet.
@@ -10,6 +12,46 @@ pub struct LocalReply {
     pub status: u32,
     pub headers: Vec<(&'static str, String)>,
     pub body: String,
+    /// Envoy's response code details (`%RESPONSE_CODE_DETAILS%`): `rolegate_<reason>`.
+    pub details: &'static str,
+    /// For a gRPC request: the `grpc-status` Envoy answers with (status 200, trailers-only,
+    /// `grpc-message` = the body).
+    pub grpc_status: Option<u32>,
+}
+
+/// The response code details of the reply Envoy makes when the plugin has no valid
+/// configuration.
+pub const NOT_CONFIGURED_DETAILS: &str = "rolegate_not_configured";
+
+/// `rolegate_<reason>`, with the reason's metric name.
+pub fn details(reason: DenyReason) -> &'static str {
+    match reason {
+        DenyReason::Path => "rolegate_path",
+        DenyReason::NoRule => "rolegate_no_rule",
+        DenyReason::Missing => "rolegate_missing",
+        DenyReason::Malformed | DenyReason::BadTimeClaim => "rolegate_malformed",
+        DenyReason::Signature => "rolegate_signature",
+        DenyReason::Expired => "rolegate_expired",
+        DenyReason::NotYetValid => "rolegate_not_yet_valid",
+        DenyReason::Issuer => "rolegate_issuer",
+        DenyReason::Audience => "rolegate_audience",
+        DenyReason::UnknownKid => "rolegate_unknown_kid",
+        DenyReason::WeakKey => "rolegate_weak_key",
+        DenyReason::Role => "rolegate_role",
+        DenyReason::RequiredClaim | DenyReason::Claim => "rolegate_claim",
+        DenyReason::NoKeys => "rolegate_no_keys",
+        DenyReason::Internal => "rolegate_internal",
+    }
+}
+
+/// The answer to a denied request whose `content-type` is `content_type`: gRPC for a gRPC
+/// request, else HTTP.
+pub fn reply_to(denial: &Denial, content_type: Option<&[u8]>) -> LocalReply {
+    if is_grpc(content_type) {
+        grpc_reply(denial)
+    } else {
+        local_reply(denial)
+    }
 }
 
 fn json_body(error: &str, description: &str) -> String {
@@ -64,6 +106,8 @@ pub fn local_reply(denial: &Denial) -> LocalReply {
         status,
         headers,
         body: json_body(error, denial.description),
+        details: details(denial.reason),
+        grpc_status: None,
     }
 }
 
@@ -78,6 +122,8 @@ mod tests {
             realm: Some("api.example".into()),
             rule: None,
             condition: None,
+            provider: None,
+            client_id: None,
         }
     }
 
@@ -117,6 +163,18 @@ mod tests {
             assert_eq!(header(&r, "content-type"), Some("application/json"));
             let body: serde_json::Value = serde_json::from_str(&r.body).expect("json");
             assert!(body.get("error").and_then(|e| e.as_str()).is_some());
+            assert_eq!(r.details, format!("rolegate_{}", reason.name()));
+            assert_eq!(r.grpc_status, None);
         }
+    }
+
+    #[test]
+    fn only_a_grpc_content_type_gets_the_grpc_answer() {
+        let d = denial(DenyReason::Role);
+        assert_eq!(reply_to(&d, None), local_reply(&d));
+        assert_eq!(reply_to(&d, Some(b"application/json")), local_reply(&d));
+        assert_eq!(reply_to(&d, Some(b"application/grpc-web")), local_reply(&d));
+        let grpc = reply_to(&d, Some(b"application/grpc+proto"));
+        assert_eq!((grpc.grpc_status, grpc.details), (Some(7), "rolegate_role"));
     }
 }

@@ -56,6 +56,8 @@ pub struct Rule {
     pub requirement: Requirement,
     /// `claims`: every entry must hold, after the roles.
     pub claims: Vec<ClaimCondition>,
+    /// `rules[].dry_run`: a denial under this rule is recorded, not enforced.
+    pub dry_run: bool,
 }
 
 /// What a request offers the rules to match on. `path` is without query or fragment; `host` is
@@ -110,6 +112,7 @@ mod tests {
             methods: methods.map(|m| m.iter().map(|s| s.to_string()).collect()),
             requirement: Requirement::AnyValidToken,
             claims: Vec::new(),
+            dry_run: false,
         }
     }
 

@@ -14,6 +14,8 @@ pub struct Metrics {
     allowed: BatchedCounter,
     /// One counter per metric name; several reasons may share a name.
     denied: Vec<(&'static str, BatchedCounter)>,
+    /// `dry_run.denied.<reason>`, as `denied`; defined only when some dry run is configured.
+    dry_run_denied: Vec<(&'static str, BatchedCounter)>,
     providers: Vec<ProviderMetrics>,
     /// By rule index: `rule.<name>.allowed` and `.denied` for named rules, as RBAC's
     /// `track_per_rule_stats` does; `None` for rules without a name.
@@ -54,6 +56,20 @@ struct ProviderMetrics {
     keys_stale: Option<u32>,
 }
 
+/// `<prefix>.<reason>`, one counter per distinct reason name.
+fn reason_counters(prefix: &str) -> Vec<(&'static str, BatchedCounter)> {
+    let mut names: Vec<&'static str> = Vec::new();
+    for reason in DenyReason::ALL {
+        if !names.contains(&reason.name()) {
+            names.push(reason.name());
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| (name, BatchedCounter::new(&format!("{prefix}.{name}"))))
+        .collect()
+}
+
 fn define(kind: MetricType, name: &str) -> Option<u32> {
     hostcalls::define_metric(kind, name).ok()
 }
@@ -65,7 +81,7 @@ fn increment(id: Option<u32>) {
 }
 
 impl Metrics {
-    pub fn define(provider_names: &[&str], rule_names: &[Option<&str>]) -> Self {
+    pub fn define(provider_names: &[&str], rule_names: &[Option<&str>], dry_run: bool) -> Self {
         Metrics {
             rules: rule_names
                 .iter()
@@ -79,22 +95,11 @@ impl Metrics {
                 })
                 .collect(),
             allowed: BatchedCounter::new("rolegate.allowed"),
-            denied: {
-                let mut names: Vec<&'static str> = Vec::new();
-                for reason in DenyReason::ALL {
-                    if !names.contains(&reason.name()) {
-                        names.push(reason.name());
-                    }
-                }
-                names
-                    .into_iter()
-                    .map(|name| {
-                        (
-                            name,
-                            BatchedCounter::new(&format!("rolegate.denied.{name}")),
-                        )
-                    })
-                    .collect()
+            denied: reason_counters("rolegate.denied"),
+            dry_run_denied: if dry_run {
+                reason_counters("rolegate.dry_run.denied")
+            } else {
+                Vec::new()
             },
             providers: provider_names
                 .iter()
@@ -138,10 +143,18 @@ impl Metrics {
         }
     }
 
+    /// A denial recorded under `dry_run`: neither `denied` nor the rule's `denied` counts it.
+    pub fn dry_run_denied(&self, reason: DenyReason) {
+        let name = reason.name();
+        if let Some((_, counter)) = self.dry_run_denied.iter().find(|(n, _)| *n == name) {
+            counter.bump();
+        }
+    }
+
     /// Hands the per-request counts gathered since the last tick to Envoy.
     pub fn flush(&self) {
         self.allowed.flush();
-        for (_, counter) in &self.denied {
+        for (_, counter) in self.denied.iter().chain(&self.dry_run_denied) {
             counter.flush();
         }
         for (allowed, denied) in self.rules.iter().flatten() {

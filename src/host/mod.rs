@@ -7,6 +7,8 @@ mod clock;
 mod crypto;
 #[cfg(feature = "crypto-probe")]
 mod crypto_probe;
+mod filter_state;
+mod local_response;
 mod log;
 mod metrics;
 mod outcome;

@@ -1,12 +1,17 @@
 //! Carries out a decision on the current (effective) request context.
 
 use super::clock;
+use super::filter_state;
+use super::local_response;
 use super::log;
 use super::request_snapshot::RequestSnapshot;
 use super::worker::Worker;
-use crate::decision::reply::local_reply;
+use crate::decision::decision_record::DecisionRecord;
+use crate::decision::dry_run;
+use crate::decision::reply::reply_to;
 use crate::decision::{
-    self, Denial, DenyReason, Environment, HeaderEditor, Outcome, WaitPermission, WaitReason,
+    self, Denial, DenyReason, Environment, HeaderEditor, Outcome, RequestHeaders, WaitPermission,
+    WaitReason,
 };
 use crate::keys::shared_fetch_record::RefetchDecision;
 use proxy_wasm::hostcalls;
@@ -40,19 +45,14 @@ pub fn decide_and_apply(
                     "request header {} could not be changed: request refused",
                     failed.header
                 ));
-                send_denial(worker, &failed.denial());
+                refuse(worker, &headers, &failed.denial());
                 return Action::Pause;
             }
             worker.metrics.allowed(allow.rule);
-            if resume {
-                let _ = hostcalls::resume_http_request();
-            }
-            Action::Continue
+            filter_state::record(&worker.config, &DecisionRecord::allowed(&allow));
+            go_on(resume)
         }
-        Outcome::Deny(denial) => {
-            send_denial(worker, &denial);
-            Action::Pause
-        }
+        Outcome::Deny(denial) => deny(worker, &headers, &denial, resume),
         Outcome::WaitForKeys {
             provider,
             reason,
@@ -61,11 +61,40 @@ pub fn decide_and_apply(
             if hold(worker, context_id, provider, reason) {
                 Action::Pause
             } else {
-                send_denial(worker, &otherwise);
-                Action::Pause
+                deny(worker, &headers, &otherwise, resume)
             }
         }
     }
+}
+
+/// Lets the request go on (resuming it if it was paused).
+fn go_on(resume: bool) -> Action {
+    if resume {
+        let _ = hostcalls::resume_http_request();
+    }
+    Action::Continue
+}
+
+/// Enforces `denial`, or under a dry run records it and lets the request go on without claim
+/// headers.
+fn deny(worker: &Worker, headers: &RequestSnapshot, denial: &Denial, resume: bool) -> Action {
+    let config = &worker.config;
+    if !dry_run::rehearses(config, denial) {
+        refuse(worker, headers, denial);
+        return Action::Pause;
+    }
+    if let Err(failed) = dry_run::apply_pass(config, &mut RequestHeaderMap) {
+        log::warn(&format!(
+            "request header {} could not be changed: request refused",
+            failed.header
+        ));
+        refuse(worker, headers, &failed.denial());
+        return Action::Pause;
+    }
+    worker.metrics.dry_run_denied(denial.reason);
+    log::info(&dry_run::log_line(config, denial));
+    filter_state::record(config, &DecisionRecord::denied(denial, true));
+    go_on(resume)
 }
 
 fn decide<'w>(worker: &'w Worker, headers: &RequestSnapshot, wait: WaitPermission) -> Outcome<'w> {
@@ -132,7 +161,8 @@ fn hold(worker: &Worker, context_id: u32, provider: usize, reason: WaitReason) -
     true
 }
 
-fn send_denial(worker: &Worker, denial: &Denial) {
+/// Answers the request with rolegate's reply for `denial` (gRPC for a gRPC request).
+fn refuse(worker: &Worker, headers: &RequestSnapshot, denial: &Denial) {
     let rule = denial
         .rule
         .and_then(|i| Some(worker.config.rules.get(i)?.label(i)))
@@ -143,11 +173,7 @@ fn send_denial(worker: &Worker, denial: &Denial) {
         denial.description
     ));
     worker.metrics.denied(denial.reason, denial.rule);
-    let reply = local_reply(denial);
-    let headers: Vec<(&str, &str)> = reply
-        .headers
-        .iter()
-        .map(|(n, v)| (*n, v.as_str()))
-        .collect();
-    let _ = hostcalls::send_http_response(reply.status, headers, Some(reply.body.as_bytes()));
+    filter_state::record(&worker.config, &DecisionRecord::denied(denial, false));
+    let content_type = headers.header_bytes("content-type");
+    local_response::send(&reply_to(denial, content_type.as_deref()));
 }

@@ -1,7 +1,9 @@
 //! One HTTP request: decide on its headers, or wait for keys.
 
+use super::local_response;
 use super::outcome::decide_and_apply;
 use super::worker::Worker;
+use crate::decision::reply::NOT_CONFIGURED_DETAILS;
 use crate::decision::WaitPermission;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
@@ -48,10 +50,12 @@ impl Context for Unconfigured {}
 impl HttpContext for Unconfigured {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         let body = br#"{"error":"temporarily_unavailable","error_description":"rolegate is not configured"}"#;
-        let _ = proxy_wasm::hostcalls::send_http_response(
+        local_response::send_raw(
             503,
-            vec![("content-type", "application/json")],
-            Some(body),
+            NOT_CONFIGURED_DETAILS,
+            body,
+            &[("content-type", b"application/json")],
+            -1,
         );
         Action::Pause
     }

@@ -51,7 +51,8 @@ impl Worker {
         let providers = names.len();
         let rule_names: Vec<Option<&str>> =
             config.rules.iter().map(|r| r.name.as_deref()).collect();
-        let metrics = Metrics::define(&names, &rule_names);
+        let dry_run = config.dry_run || config.rules.iter().any(|r| r.dry_run);
+        let metrics = Metrics::define(&names, &rule_names, dry_run);
         let key_sets = RefCell::new(WorkerKeySets::new(&config, worker_id));
         let verified_tokens = VerifiedTokenCache::new(config.token_cache_size);
         Worker {

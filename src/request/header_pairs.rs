@@ -87,24 +87,33 @@ impl<B: AsRef<[u8]>> HeaderPairs<B> {
     }
 }
 
+/// Serializes `pairs` the same way, for the maps the module hands the host (a local reply's
+/// headers). A length beyond `u32` cannot occur: the names are fixed and the values short.
+pub fn serialize(pairs: &[(&str, &[u8])]) -> Vec<u8> {
+    let len = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes();
+    let size = pairs.iter().fold(4usize, |size, (n, v)| {
+        size.saturating_add(10)
+            .saturating_add(n.len())
+            .saturating_add(v.len())
+    });
+    let mut out = Vec::with_capacity(size);
+    out.extend_from_slice(&len(pairs.len()));
+    for (name, value) in pairs {
+        out.extend_from_slice(&len(name.len()));
+        out.extend_from_slice(&len(value.len()));
+    }
+    for (name, value) in pairs {
+        out.extend_from_slice(name.as_bytes());
+        out.push(0);
+        out.extend_from_slice(value);
+        out.push(0);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn serialize(pairs: &[(&str, &[u8])]) -> Vec<u8> {
-        let mut out = (pairs.len() as u32).to_le_bytes().to_vec();
-        for (name, value) in pairs {
-            out.extend_from_slice(&(name.len() as u32).to_le_bytes());
-            out.extend_from_slice(&(value.len() as u32).to_le_bytes());
-        }
-        for (name, value) in pairs {
-            out.extend_from_slice(name.as_bytes());
-            out.push(0);
-            out.extend_from_slice(value);
-            out.push(0);
-        }
-        out
-    }
 
     #[test]
     fn finds_the_first_value_of_a_name() {

@@ -93,6 +93,9 @@ pub struct TokenFacts {
     /// The token's texts for each claim a condition names, by `ClaimSlots` slot; empty when
     /// the configuration has no claim conditions.
     pub claim_texts: Box<[ClaimTexts]>,
+    /// The client the token was issued to: `azp` (Entra ID v2, OIDC), else `appid` (v1).
+    /// Shared, so a decision's record takes a reference rather than a copy.
+    pub client_id: Option<Rc<str>>,
 }
 
 impl TokenFacts {
@@ -113,8 +116,16 @@ impl TokenFacts {
                 .map(|c| header_value(claims, c).map(Rc::from))
                 .collect::<Vec<_>>()
                 .into(),
+            client_id: client_id(claims).map(Rc::from),
         }
     }
+}
+
+/// `azp`, else `appid`, when it is a string.
+pub fn client_id(claims: &Map<String, Value>) -> Option<&str> {
+    ["azp", "appid"]
+        .iter()
+        .find_map(|c| claims.get(*c).and_then(Value::as_str))
 }
 
 /// `aud` may be one string or an array of strings; one of them must be allowed.

@@ -215,6 +215,7 @@ mod tests {
                 roles: Vec::new(),
                 header_values: Rc::from(Vec::new()),
                 claim_texts: Box::new([]),
+                client_id: None,
             },
             generation: 1,
             kid: Some("k".into()),

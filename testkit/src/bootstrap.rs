@@ -188,3 +188,21 @@ pub fn add_clusters(bootstrap: &mut Value, clusters: Vec<Value>) {
         None => panic!("bootstrap has no static_resources.clusters array: {bootstrap}"),
     }
 }
+
+/// The access-log format of rolegate's decisions: the path, the status, the response code
+/// details and the decision record rolegate leaves in the filter state.
+pub const DECISION_LOG_FORMAT: &str =
+    "%REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_CODE_DETAILS% %FILTER_STATE(wasm.rolegate:PLAIN)%\n";
+
+/// Gives the access log of a bootstrap made by [`bootstrap`] the text `format` (end it with
+/// a newline).
+pub fn set_access_log_format(bootstrap: &mut Value, format: &str) {
+    let pointer = format!("{CONNECTION_MANAGER}/access_log/0/typed_config");
+    let Some(Value::Object(log)) = bootstrap.pointer_mut(&pointer) else {
+        panic!("bootstrap has no access log at {pointer}: {bootstrap}");
+    };
+    log.insert(
+        "log_format".into(),
+        json!({"text_format_source": {"inline_string": format}}),
+    );
+}

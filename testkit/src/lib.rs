@@ -6,6 +6,7 @@
 //!   way istiod does.
 //! - HTTP/1.1: [`http`], a server for the local IdPs and upstreams that can also hang or reset a
 //!   connection, and a client (ureq).
+//! - HTTP/2: [`h2`], requests with prior knowledge (as gRPC clients make them) through curl.
 //! - Tokens: [`signing_key`] signs RS256, [`token`] makes and reads compact JWS, [`jwks`] key
 //!   sets, [`entra`] the tenant and claims of Entra ID tokens, [`test_keys`] the keys in
 //!   `tests/keys/`.
@@ -20,6 +21,7 @@ pub mod answers;
 pub mod bootstrap;
 pub mod entra;
 pub mod envoy;
+pub mod h2;
 pub mod http;
 pub mod idp;
 pub mod istio;

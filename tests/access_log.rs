@@ -1,0 +1,85 @@
+//! rolegate's decisions in Envoy's access log: the filter state `wasm.rolegate` (read as
+//! `%FILTER_STATE(wasm.rolegate:PLAIN)%`) on every request rolegate decides, and
+//! `%RESPONSE_CODE_DETAILS%` = `rolegate_<reason>` on rolegate's own answers.
+//!
+//! Prerequisites as for tests/e2e.rs: `make envoy` and `make build` (the tests fail without them).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use rolegate_testkit::answers as check;
+use rolegate_testkit::bootstrap::{set_access_log_format, DECISION_LOG_FORMAT};
+use rolegate_testkit::entra::{claims_with, API_APP_ID, AUDIENCE, CLIENT_ID, ISSUER, ROLE};
+use rolegate_testkit::idp;
+use rolegate_testkit::stack::{eventually, Stack};
+use rolegate_testkit::test_keys::{key_a, standard_jwks, KID_A};
+use rolegate_testkit::token::{bearer, header, mint};
+use rolegate_testkit::Idp;
+
+#[test]
+fn allowed_denied_and_dry_run_requests_each_leave_their_line() {
+    let config = json!({
+        "providers": [{
+            "name": "aad",
+            "issuer": ISSUER,
+            "audiences": [API_APP_ID, AUDIENCE],
+            "remote_jwks": {"cluster": "idp", "uri": idp::jwks_uri()},
+        }],
+        "claim_to_headers": [{"claim": "azp", "header": "x-client-id"}],
+        "rules": [
+            {"match": {"path_separated_prefix": "/healthz"}, "allow_anonymous": true},
+            {"name": "calc", "match": {"path_separated_prefix": "/calc"}, "roles": [ROLE]},
+            {"name": "trial", "match": {"path_separated_prefix": "/trial"}, "roles": ["admin"],
+             "dry_run": true},
+        ],
+    });
+    let s = Stack::start_with(Idp::start(standard_jwks()), |p| {
+        let mut bootstrap = p.standard(&config);
+        set_access_log_format(&mut bootstrap, DECISION_LOG_FORMAT);
+        bootstrap
+    });
+    let token = mint(key_a(), header(KID_A), claims_with(&[ROLE], json!({})));
+    let auth = bearer(&token);
+    let with_token = [("authorization", auth.as_str())];
+
+    check::upstream_ok(&s.get("/calc/add/1", &with_token), "allowed");
+    check::upstream_ok(&s.get("/healthz", &[]), "anonymous");
+    check::missing_credentials(&s.get("/calc/add/2", &[]), "rolegate.test", "missing");
+    check::local_reply(
+        &s.get("/calc/add/3", &[("authorization", "Bearer a.b.c")]),
+        401,
+        "malformed",
+    );
+    check::local_reply(&s.get("/nowhere", &with_token), 403, "no rule");
+    check::upstream_ok(&s.get("/trial/x", &with_token), "dry run");
+
+    let want = [
+        format!("/calc/add/1 200 via_upstream decision=allowed rule=calc provider=aad client={CLIENT_ID}"),
+        "/healthz 200 via_upstream decision=allowed rule=rules[0]".to_string(),
+        "/calc/add/2 401 rolegate_missing decision=denied reason=missing rule=calc".to_string(),
+        "/calc/add/3 401 rolegate_malformed decision=denied reason=malformed rule=calc".to_string(),
+        "/nowhere 403 rolegate_no_rule decision=denied reason=no_rule".to_string(),
+        format!("/trial/x 200 via_upstream decision=dry_run_denied reason=role rule=trial provider=aad client={CLIENT_ID}"),
+    ];
+    let lines = eventually(Duration::from_secs(5), Duration::from_millis(100), || {
+        let log = s.envoy.access_log();
+        let lines: Vec<String> = log.lines().map(str::to_string).collect();
+        (lines.len() >= want.len()).then_some(lines)
+    })
+    .unwrap_or_else(|| panic!("access log incomplete:\n{}", s.envoy.access_log()));
+    assert_eq!(lines, want);
+    let log = s.envoy.access_log();
+    for part in token.split('.') {
+        assert!(
+            !log.contains(part),
+            "the access log holds part of the token"
+        );
+    }
+}

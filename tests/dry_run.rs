@@ -1,0 +1,292 @@
+//! Dry run in real Envoy: with `dry_run` for the whole plugin every kind of denial lets the
+//! request through, counted under `rolegate.dry_run.denied.<reason>` and logged once at info
+//! level, with no claim header and the token left in place; with `rules[].dry_run` only that
+//! rule's denials are rehearsed. No log line holds a token.
+//!
+//! Prerequisites as for tests/e2e.rs: `make envoy` and `make build` (the tests fail without them).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use rolegate_testkit::answers as check;
+use rolegate_testkit::entra::{
+    claims_with, now, API_APP_ID, AUDIENCE, CLIENT_ID, ISSUER, OTHER_AUDIENCE, OTHER_ISSUER, ROLE,
+    TENANT,
+};
+use rolegate_testkit::idp;
+use rolegate_testkit::stack::{assert_counter_reaches, Stack};
+use rolegate_testkit::test_keys::{key_a, key_b, key_weak, standard_jwks, KID_A, KID_B, KID_WEAK};
+use rolegate_testkit::token::{bearer, header, mint};
+use rolegate_testkit::{Idp, Response};
+
+const OTHER_CLIENT: &str = "c11e47a0-aaaa-bbbb-cccc-000000000002";
+/// A provider whose key set cannot be fetched: its tokens get `no_keys`.
+const DOWN_ISSUER: &str = "https://down.example/v2.0";
+
+fn config(dry_run: bool, calc_dry_run: bool) -> Value {
+    json!({
+        "dry_run": dry_run,
+        "providers": [
+            {
+                "name": "aad",
+                "issuer": ISSUER,
+                "audiences": [API_APP_ID, AUDIENCE],
+                "remote_jwks": {"cluster": "idp", "uri": idp::jwks_uri()},
+                "required_claims": [{"claim": "tid", "values": [TENANT]}],
+            },
+            {
+                "name": "down",
+                "issuer": DOWN_ISSUER,
+                "audiences": [AUDIENCE],
+                "remote_jwks": {"cluster": "idp", "uri": "https://idp.local/no/such/keys"},
+            },
+        ],
+        "claim_to_headers": [{"claim": "azp", "header": "x-client-id"}],
+        "rules": [
+            {"name": "calc", "match": {"path_separated_prefix": "/calc"}, "roles": [ROLE],
+             "claims": [{"claim": "azp", "values": [CLIENT_ID, OTHER_CLIENT]}],
+             "dry_run": calc_dry_run},
+            {"name": "admin", "match": {"path_separated_prefix": "/admin"}, "roles": ["admin"]},
+        ],
+    })
+}
+
+fn signed(changes: Value) -> String {
+    mint(key_a(), header(KID_A), claims_with(&[ROLE], changes))
+}
+
+/// Each kind of denial the policy above can reach on /calc: (reason, token, client id
+/// expected in the log line).
+fn would_be_denials() -> Vec<(&'static str, Option<String>, Option<&'static str>)> {
+    let t = now();
+    vec![
+        ("missing", None, None),
+        ("malformed", Some("a.b.c".to_string()), None),
+        (
+            "signature",
+            Some(mint(
+                key_b(),
+                header(KID_A),
+                claims_with(&[ROLE], json!({})),
+            )),
+            None,
+        ),
+        (
+            "unknown_kid",
+            Some(mint(
+                key_b(),
+                header(KID_B),
+                claims_with(&[ROLE], json!({})),
+            )),
+            None,
+        ),
+        (
+            "weak_key",
+            Some(mint(
+                key_weak(),
+                header(KID_WEAK),
+                claims_with(&[ROLE], json!({})),
+            )),
+            None,
+        ),
+        ("issuer", Some(signed(json!({"iss": OTHER_ISSUER}))), None),
+        ("no_keys", Some(signed(json!({"iss": DOWN_ISSUER}))), None),
+        (
+            "audience",
+            Some(signed(json!({"aud": OTHER_AUDIENCE}))),
+            Some(CLIENT_ID),
+        ),
+        (
+            "expired",
+            Some(signed(
+                json!({"iat": t - 7200, "nbf": t - 7200, "exp": t - 3600}),
+            )),
+            Some(CLIENT_ID),
+        ),
+        (
+            "not_yet_valid",
+            Some(signed(json!({"nbf": t + 3600, "exp": t + 7200}))),
+            Some(CLIENT_ID),
+        ),
+        (
+            "role",
+            Some(mint(
+                key_a(),
+                header(KID_A),
+                claims_with(&["other"], json!({})),
+            )),
+            Some(CLIENT_ID),
+        ),
+        (
+            "claim",
+            Some(signed(
+                json!({"azp": "c11e47a0-aaaa-bbbb-cccc-00000000dead"}),
+            )),
+            Some("c11e47a0-aaaa-bbbb-cccc-00000000dead"),
+        ),
+    ]
+}
+
+fn get(s: &Stack, path: &str, token: Option<&str>) -> Response {
+    let auth = token.map(bearer);
+    // A client-sent claim header: it must never reach the upstream.
+    let mut headers = vec![("x-client-id", "forged")];
+    if let Some(auth) = &auth {
+        headers.push(("authorization", auth.as_str()));
+    }
+    s.get(path, &headers)
+}
+
+/// The plugin's log lines that report a would-be denial.
+fn dry_run_lines(s: &Stack) -> Vec<String> {
+    s.envoy
+        .log()
+        .lines()
+        .filter(|l| l.contains("dry run: would deny"))
+        .map(str::to_string)
+        .collect()
+}
+
+fn assert_no_token_logged(s: &Stack, tokens: &[String]) {
+    let logs = format!("{}\n{}", s.envoy.log(), s.envoy.access_log());
+    for token in tokens {
+        for part in token.split('.').filter(|p| p.len() > 8) {
+            assert!(!logs.contains(part), "a log holds part of a token: {part}");
+        }
+    }
+}
+
+#[test]
+fn a_plugin_wide_dry_run_lets_every_kind_of_denial_through_and_records_it() {
+    let s = Stack::start(&config(true, false), Idp::start(standard_jwks()));
+    let good = signed(json!({}));
+    let seen = check::upstream_ok(&get(&s, "/calc/add", Some(&good)), "a valid token");
+    assert_eq!(check::seen_header(&seen, "x-client-id"), Some(CLIENT_ID));
+    assert_eq!(
+        check::seen_header(&seen, "authorization"),
+        None,
+        "an accepted token is removed as usual"
+    );
+
+    let cases = would_be_denials();
+    let mut tokens = vec![good];
+    for (reason, token, _) in &cases {
+        let what = format!("would-be {reason}");
+        let seen = check::upstream_ok(&get(&s, "/calc/add", token.as_deref()), &what);
+        assert_eq!(
+            check::seen_header(&seen, "x-client-id"),
+            None,
+            "{what}: no claim header, and the client's copy is removed"
+        );
+        let want_auth = token.as_deref().map(bearer);
+        assert_eq!(
+            check::seen_header(&seen, "authorization"),
+            want_auth.as_deref(),
+            "{what}: the token stays in place"
+        );
+        tokens.extend(token.clone());
+    }
+    // No rule matches: rehearsed only by the plugin-wide dry run.
+    check::upstream_ok(&get(&s, "/elsewhere", None), "would-be no_rule");
+
+    assert_counter_reaches(&s, "wasmcustom.rolegate.allowed", 1);
+    for (reason, _, _) in &cases {
+        assert_counter_reaches(
+            &s,
+            &format!("wasmcustom.rolegate.dry_run.denied.{reason}"),
+            1,
+        );
+        assert_counter_reaches(&s, &format!("wasmcustom.rolegate.denied.{reason}"), 0);
+    }
+    assert_counter_reaches(&s, "wasmcustom.rolegate.dry_run.denied.no_rule", 1);
+    assert_counter_reaches(&s, "wasmcustom.rolegate.rule.calc.allowed", 1);
+    assert_counter_reaches(&s, "wasmcustom.rolegate.rule.calc.denied", 0);
+
+    assert!(
+        s.envoy
+            .wait_for_log("would deny (no_rule) under no rule", Duration::from_secs(3)),
+        "{}",
+        s.envoy.log_tail(40)
+    );
+    let lines = dry_run_lines(&s);
+    assert_eq!(
+        lines.len(),
+        cases.len() + 1,
+        "one line per would-be denial: {lines:#?}"
+    );
+    for (reason, _, client) in &cases {
+        let needle = format!("dry run: would deny ({reason}) under rule calc");
+        let matching: Vec<&String> = lines.iter().filter(|l| l.contains(&needle)).collect();
+        assert_eq!(matching.len(), 1, "{needle}: {lines:#?}");
+        let line = matching[0];
+        assert!(line.contains("[info]"), "info level: {line}");
+        match client {
+            Some(id) => assert!(line.contains(&format!(", client {id}:")), "{line}"),
+            None => assert!(!line.contains("client"), "unverified, no client: {line}"),
+        }
+    }
+    assert_no_token_logged(&s, &tokens);
+}
+
+#[test]
+fn a_rule_dry_run_rehearses_only_that_rule() {
+    let s = Stack::start(&config(false, true), Idp::start(standard_jwks()));
+    let other_role = mint(key_a(), header(KID_A), claims_with(&["other"], json!({})));
+    let seen = check::upstream_ok(
+        &get(&s, "/calc/add", Some(&other_role)),
+        "a wrong role under the dry-run rule",
+    );
+    assert_eq!(check::seen_header(&seen, "x-client-id"), None);
+    assert_eq!(
+        check::seen_header(&seen, "authorization"),
+        Some(bearer(&other_role).as_str())
+    );
+    check::upstream_ok(
+        &get(&s, "/calc/add", None),
+        "no token under the dry-run rule",
+    );
+    check::insufficient_scope(
+        &get(&s, "/admin/x", Some(&other_role)),
+        "a wrong role under an enforced rule",
+    );
+    check::local_reply(&get(&s, "/elsewhere", None), 403, "no rule: enforced");
+    let good = signed(json!({}));
+    let seen = check::upstream_ok(&get(&s, "/calc/add", Some(&good)), "a valid token");
+    assert_eq!(check::seen_header(&seen, "x-client-id"), Some(CLIENT_ID));
+    assert_eq!(s.up.count(), 3);
+
+    assert_counter_reaches(&s, "wasmcustom.rolegate.dry_run.denied.role", 1);
+    assert_counter_reaches(&s, "wasmcustom.rolegate.dry_run.denied.missing", 1);
+    assert_counter_reaches(&s, "wasmcustom.rolegate.denied.role", 1);
+    assert_counter_reaches(&s, "wasmcustom.rolegate.denied.no_rule", 1);
+    assert_counter_reaches(&s, "wasmcustom.rolegate.rule.admin.denied", 1);
+    assert_counter_reaches(&s, "wasmcustom.rolegate.rule.calc.denied", 0);
+    assert_counter_reaches(&s, "wasmcustom.rolegate.rule.calc.allowed", 1);
+    assert!(
+        s.envoy.wait_for_log(
+            "would deny (missing) under rule calc",
+            Duration::from_secs(3)
+        ),
+        "{}",
+        s.envoy.log_tail(40)
+    );
+    let lines = dry_run_lines(&s);
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert!(lines[0].contains(&format!(
+        "would deny (role) under rule calc, client {CLIENT_ID}: token lacks a required role"
+    )));
+    assert!(
+        s.envoy
+            .log()
+            .contains("configuration warning: rules[0].dry_run: is on"),
+        "start-up says the rule is in dry run"
+    );
+    assert_no_token_logged(&s, &[other_role, good]);
+}
