@@ -163,16 +163,14 @@ fn dry_run_shows_in_validate_and_check() {
     let rules =
         r#"[{"name": "calc", "match": {"prefix": "/"}, "roles": ["admin"], "dry_run": true}]"#;
     let config = config_file("dry-run", "", rules);
-    assert_has(
-        &run(&["config", "validate", &config]),
+    run(&["config", "validate", &config]).expect(
         0,
         &[
             "[0] calc: prefix /, any method -> a valid token with any of the roles [admin] (dry_run: denials recorded, not enforced)",
             "rules[0].dry_run: is on",
         ],
     );
-    assert_has(
-        &check(&config, &[]),
+    check(&config, &[]).expect(
         1,
         &[
             "decision:  DENY, in dry run: recorded, not enforced",
@@ -186,8 +184,7 @@ fn dry_run_shows_in_validate_and_check() {
         "",
         r#"[{"match": {"prefix": "/"}, "roles": ["admin"]}]"#,
     );
-    assert_has(
-        &check(&enforced, &[]),
+    check(&enforced, &[]).expect(
         1,
         &[
             "decision:  DENY\n",
