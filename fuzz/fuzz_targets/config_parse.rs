@@ -19,7 +19,10 @@ fuzz_target!(|data: &[u8]| {
     assert!((256..=65536).contains(&config.max_token_bytes));
     assert!((0..=3600).contains(&config.clock_skew_seconds));
     for p in &config.providers {
-        assert!(!p.issuers.is_empty() && !p.audiences.is_empty());
+        // A multi-tenant Entra provider names its issuers by template, not in `issuers`.
+        let templates = p.tenant_issuers.as_ref().map_or(0, |t| t.templates.len());
+        assert!(!p.issuers.is_empty() || templates > 0);
+        assert!(!p.audiences.is_empty());
         if let KeySource::Local(set) = &p.keys {
             assert!(set.usable_count() > 0);
         }
