@@ -78,8 +78,11 @@ test: build probe envoy lint fuzz-smoke
 demo: build envoy
 	$(CARGO) run --locked -q -p rolegate-demo -- run --envoy $(ENVOY) --wasm $(MODULE) --registrations envoy/demo/registrations.json
 
-# rolegate vs jwt_authn + rbac vs no auth filter in the same Envoy; writes BENCHMARKS.md.
+# rolegate vs jwt_authn + rbac vs no auth filter in the same Envoy, then Envoy's RSS at 1, 2 and
+# 4 workers next to a bare Wasm filter (bench/bare-wasm, built here); writes BENCHMARKS.md.
 # Knobs: BENCH_ROUNDS BENCH_SECONDS BENCH_WARMUP_SECONDS BENCH_CONNECTIONS BENCH_THREADS BENCH_TOKENS BENCH_CACHE_SIZE
+# BENCH_MEMORY_WORKERS (1,2,4; none) BENCH_MEMORY_REPEATS; BENCH_MEMORY_ONLY=1: only the memory
+# table, rewriting only the Memory section of BENCHMARKS.md.
 bench: build envoy
 	@command -v wrk >/dev/null 2>&1 || apt-get install -y -qq wrk || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(CARGO) run --locked --release -p rolegate-bench
