@@ -11,7 +11,7 @@ const ROLEGATE_TICK_SLACK: Duration = Duration::from_millis(300);
 /// The counters worth reading for a set-up: (stat name, label).
 fn watched(setup: Setup) -> &'static [(&'static str, &'static str)] {
     match setup {
-        Setup::Passthrough => &[],
+        Setup::Passthrough | Setup::BareWasm => &[],
         Setup::JwtAuthn | Setup::JwtAuthnClaims => &[
             ("http.ingress.jwt_authn.allowed", "jwt_authn allowed"),
             ("http.ingress.jwt_authn.jwt_cache_hit", "cache hits"),

@@ -1,5 +1,5 @@
-//! The six Envoy set-ups under test and their configurations, rendered from the templates in
-//! `envoy/bench/`.
+//! The Envoy set-ups under test and their configurations, rendered from the templates in
+//! `envoy/bench/`: six for speed, and a bare Wasm filter that only the memory table uses.
 
 use std::path::Path;
 
@@ -21,9 +21,12 @@ pub enum Setup {
     JwtAuthnClaims,
     /// `Rolegate` whose rule also requires the token's `azp` (`claims`).
     RolegateClaims,
+    /// A Wasm filter that reads one header (`bench/bare-wasm`): the memory table's yardstick.
+    BareWasm,
 }
 
 impl Setup {
+    /// The set-ups the speed rounds drive.
     pub const ALL: [Setup; 6] = [
         Setup::Passthrough,
         Setup::JwtAuthn,
@@ -42,6 +45,7 @@ impl Setup {
             Setup::RolegateUnscreened => "rolegate, path_screening off",
             Setup::JwtAuthnClaims => "jwt_authn + rbac, role + azp",
             Setup::RolegateClaims => "rolegate, role + azp",
+            Setup::BareWasm => "bare Wasm filter",
         }
     }
 
@@ -54,12 +58,13 @@ impl Setup {
             Setup::RolegateUnscreened => "rolegate_unscreened",
             Setup::JwtAuthnClaims => "jwt_authn_claims",
             Setup::RolegateClaims => "rolegate_claims",
+            Setup::BareWasm => "bare_wasm",
         }
     }
 
     /// Whether the set-up checks tokens (so hot and cold paths differ).
     pub fn authenticates(self) -> bool {
-        self != Setup::Passthrough
+        !matches!(self, Setup::Passthrough | Setup::BareWasm)
     }
 
     /// Whether the set-up also requires the token's `azp`.
@@ -87,6 +92,8 @@ pub struct Policy<'a> {
     pub jwks: &'a Value,
     pub cache_size: usize,
     pub wasm: &'a Path,
+    /// The bare filter's module (`bench/bare-wasm`).
+    pub bare_wasm: &'a Path,
 }
 
 impl Policy<'_> {
@@ -101,6 +108,10 @@ impl Policy<'_> {
             ("jwks_string", json!(self.jwks.to_string())),
             ("cache_size", json!(self.cache_size)),
             ("wasm_path", json!(self.wasm.display().to_string())),
+            (
+                "bare_wasm_path",
+                json!(self.bare_wasm.display().to_string()),
+            ),
         ]
     }
 }
@@ -129,8 +140,9 @@ mod tests {
             jwks: &jwks,
             cache_size: 7,
             wasm: Path::new("/x/rolegate.wasm"),
+            bare_wasm: Path::new("/x/bare_wasm.wasm"),
         };
-        for setup in Setup::ALL {
+        for setup in Setup::ALL.into_iter().chain([Setup::BareWasm]) {
             let text = render(&templates, setup, &policy).unwrap();
             assert!(!text.contains("{{"), "{}", setup.slug());
         }

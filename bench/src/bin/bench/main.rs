@@ -1,16 +1,20 @@
 //! `make bench`: rolegate against Envoy's native jwt_authn + rbac and against no auth filter, in
 //! the same Envoy binary, driven by wrk on a hot (cached) and a cold (uncached) token path.
-//! Prints a table of medians over interleaved rounds and writes it to `BENCHMARKS.md`.
+//! Prints a table of medians over interleaved rounds and writes it to `BENCHMARKS.md`, with a
+//! memory table (Envoy's RSS per set-up at 1, 2 and 4 workers; `memory.rs`). `--memory` measures
+//! only the memory and rewrites only that section.
 
 mod counters;
 mod envoy_config;
 mod fleet;
+mod memory;
 mod plan;
 mod preflight;
 mod report;
 mod runner;
 mod settings;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -64,6 +68,17 @@ fn run(settings: &Settings) -> Result<(), String> {
     let probes = preflight::Probes::mint(&key)?;
     let files = write_token_files(&paths, &key, &probes, settings)?;
 
+    let bare_wasm = if settings.memory_workers.is_empty() {
+        PathBuf::new()
+    } else {
+        let wasm = memory::build_bare_wasm(&paths.root)?;
+        println!(
+            "bare Wasm filter: {} ({} bytes)",
+            wasm.display(),
+            std::fs::metadata(&wasm).map_or(0, |m| m.len())
+        );
+        wasm
+    };
     let policy = Policy {
         issuer: tokens::ISSUER,
         audience: tokens::AUDIENCE,
@@ -72,21 +87,82 @@ fn run(settings: &Settings) -> Result<(), String> {
         jwks: &jwks,
         cache_size: settings.cache_size,
         wasm: &paths.wasm,
+        bare_wasm: &bare_wasm,
     };
-    let mut fleet = Fleet::start(
-        &paths.envoy,
-        &paths.templates,
-        &paths.work,
-        &policy,
-        &probes,
-    )?;
     let wrk = wrk::Wrk {
         script: paths.templates.join("tokens.lua"),
         threads: settings.threads,
         connections: settings.connections,
     };
-    let results = runner::run_rounds(&mut fleet, &wrk, &files, settings)?;
+    let speed = if settings.memory_only {
+        None
+    } else {
+        Some(speed(&paths, &policy, &probes, &wrk, &files, settings)?)
+    };
+    let memory_points = if settings.memory_workers.is_empty() {
+        Vec::new()
+    } else {
+        println!("\nmemory: --concurrency {:?}", settings.memory_workers);
+        memory::measure(&memory::Plan {
+            binary: &paths.envoy,
+            templates: &paths.templates,
+            work: &paths.work,
+            policy: &policy,
+            probes: &probes,
+            wrk: &wrk,
+            cold_tokens: &files.cold,
+            token_count: settings.tokens,
+            workers: &settings.memory_workers,
+            repeats: settings.memory_repeats,
+        })?
+    };
+    let memory_section = (!memory_points.is_empty()).then(|| {
+        memory::section(
+            &memory_points,
+            &settings.memory_workers,
+            &settings.describe_memory(),
+            machine.module_bytes,
+        )
+    });
+    if let Some(section) = &memory_section {
+        println!("\n{section}");
+    }
+    let Some(output) = &settings.output else {
+        println!("\n(--no-write: report not written)");
+        return Ok(());
+    };
+    let output = paths.root.join(output);
+    let text = match (&speed, &memory_section) {
+        (Some((samples, evidence)), _) => report::Document {
+            machine: &machine,
+            settings: settings.describe(),
+            samples,
+            cache_evidence: evidence,
+            memory: memory_section.as_deref(),
+        }
+        .markdown(),
+        (None, Some(section)) => {
+            let old = std::fs::read_to_string(&output).unwrap_or_default();
+            memory::splice(&old, section)
+        }
+        (None, None) => return Ok(()),
+    };
+    std::fs::write(&output, text).map_err(|e| format!("cannot write {}: {e}", output.display()))?;
+    println!("\nwrote {}", output.display());
+    Ok(())
+}
 
+/// The speed rounds: their samples and the counter evidence. Their Envoys are stopped on return.
+fn speed(
+    paths: &Paths,
+    policy: &Policy<'_>,
+    probes: &preflight::Probes,
+    wrk: &wrk::Wrk,
+    files: &TokenFiles,
+    settings: &Settings,
+) -> Result<(Vec<report::Sample>, Vec<String>), String> {
+    let mut fleet = Fleet::start(&paths.envoy, &paths.templates, &paths.work, policy, probes)?;
+    let results = runner::run_rounds(&mut fleet, wrk, files, settings)?;
     let evidence = report::counter_lines(&results.tally);
     println!("\n{}", report::table(&results.samples));
     print!("{}", report::ratio_lines(&results.samples));
@@ -97,21 +173,7 @@ fn run(settings: &Settings) -> Result<(), String> {
     if !results.failures.is_empty() {
         return Err(runner::describe_failures(&fleet, &results.failures));
     }
-    let Some(output) = &settings.output else {
-        println!("\n(--no-write: report not written)");
-        return Ok(());
-    };
-    let output = paths.root.join(output);
-    let document = report::Document {
-        machine: &machine,
-        settings: settings.describe(),
-        samples: &results.samples,
-        cache_evidence: &evidence,
-    };
-    std::fs::write(&output, document.markdown())
-        .map_err(|e| format!("cannot write {}: {e}", output.display()))?;
-    println!("\nwrote {}", output.display());
-    Ok(())
+    Ok((results.samples, evidence))
 }
 
 /// The hot token (the pre-flight's good token) and the cold tokens, one file each.

@@ -213,6 +213,8 @@ pub struct Document<'a> {
     pub samples: &'a [Sample],
     /// Counter evidence that the hot path hit and the cold path missed the caches.
     pub cache_evidence: &'a [String],
+    /// The `## Memory` section, if it was measured.
+    pub memory: Option<&'a str>,
 }
 
 impl Document<'_> {
@@ -254,6 +256,7 @@ impl Document<'_> {
              jwt_authn's do:\n\
              \n\
              {evidence}\n\
+             {memory}\
              ## What was measured\n\
              \n\
              The same Envoy binary runs six set-ups, each with `--concurrency 1` and a \
@@ -306,6 +309,7 @@ impl Document<'_> {
             size = m.module_bytes,
             kib = m.module_bytes as f64 / 1024.0,
             settings = self.settings,
+            memory = self.memory.map_or(String::new(), |m| format!("{}\n\n", m.trim_end())),
         )
     }
 }

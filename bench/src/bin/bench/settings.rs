@@ -25,6 +25,13 @@ pub struct Settings {
     pub cache_size: usize,
     /// Where the report goes; `None` when `--no-write`.
     pub output: Option<PathBuf>,
+    /// Only the memory table: no speed rounds, and only the `## Memory` section of the report
+    /// is rewritten (`--memory`, `BENCH_MEMORY_ONLY=1`).
+    pub memory_only: bool,
+    /// `--concurrency` values of the memory table; empty: no memory table.
+    pub memory_workers: Vec<u32>,
+    /// Envoys started per set-up and worker count in the memory table; the median is shown.
+    pub memory_repeats: u32,
 }
 
 /// A numeric setting.
@@ -37,6 +44,7 @@ enum Field {
     Threads,
     Tokens,
     CacheSize,
+    MemoryRepeats,
 }
 
 /// One knob: its setting, environment variable, argument, meaning and bounds.
@@ -49,7 +57,7 @@ struct Knob {
     max: u64,
 }
 
-const KNOBS: [Knob; 7] = [
+const KNOBS: [Knob; 8] = [
     Knob {
         field: Field::Rounds,
         env: "BENCH_ROUNDS",
@@ -106,7 +114,18 @@ const KNOBS: [Knob; 7] = [
         min: 1,
         max: 100_000,
     },
+    Knob {
+        field: Field::MemoryRepeats,
+        env: "BENCH_MEMORY_REPEATS",
+        arg: "--memory-repeats",
+        help: "Envoys per cell of the memory table (the median is shown)",
+        min: 1,
+        max: 9,
+    },
 ];
+
+/// The memory table's worker counts when none are given.
+const MEMORY_WORKERS: [u32; 3] = [1, 2, 4];
 
 impl Default for Settings {
     fn default() -> Self {
@@ -119,6 +138,9 @@ impl Default for Settings {
             tokens: 20_000,
             cache_size: 1000,
             output: Some(PathBuf::from("BENCHMARKS.md")),
+            memory_only: false,
+            memory_workers: MEMORY_WORKERS.to_vec(),
+            memory_repeats: 1,
         }
     }
 }
@@ -141,11 +163,26 @@ impl Settings {
         if let Ok(path) = std::env::var("BENCH_OUTPUT") {
             s.output = Some(PathBuf::from(path));
         }
+        if let Ok(flag) = std::env::var("BENCH_MEMORY_ONLY") {
+            s.memory_only = !matches!(flag.trim(), "" | "0" | "false" | "no");
+        }
+        if let Ok(text) = std::env::var("BENCH_MEMORY_WORKERS") {
+            s.memory_workers = parse_workers(&text, "BENCH_MEMORY_WORKERS")?;
+        }
         let mut parser = lexopt::Parser::from_args(args);
         while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
             match arg {
                 Short('h') | Long("help") => return Ok(Command::Help(usage())),
                 Long("no-write") => s.output = None,
+                Long("memory") => s.memory_only = true,
+                Long("memory-workers") => {
+                    let text = parser
+                        .value()
+                        .map_err(|_| "--memory-workers needs a list")?
+                        .string()
+                        .map_err(|e| e.to_string())?;
+                    s.memory_workers = parse_workers(&text, "--memory-workers")?;
+                }
                 Long("output") => {
                     let path = parser.value().map_err(|_| "--output needs a path")?;
                     s.output = Some(PathBuf::from(path));
@@ -172,6 +209,9 @@ impl Settings {
                 s.tokens, s.cache_size
             ));
         }
+        if s.memory_only && s.memory_workers.is_empty() {
+            return Err("--memory with no worker counts (BENCH_MEMORY_WORKERS=none)".to_string());
+        }
         Ok(Command::Run(s))
     }
 
@@ -187,6 +227,7 @@ impl Settings {
             Field::Threads => self.threads = value,
             Field::Tokens => self.tokens = value as usize,
             Field::CacheSize => self.cache_size = value as usize,
+            Field::MemoryRepeats => self.memory_repeats = value,
         }
         Ok(())
     }
@@ -200,6 +241,7 @@ impl Settings {
             Field::Threads => self.threads.to_string(),
             Field::Tokens => self.tokens.to_string(),
             Field::CacheSize => self.cache_size.to_string(),
+            Field::MemoryRepeats => self.memory_repeats.to_string(),
         }
     }
 
@@ -221,6 +263,41 @@ impl Settings {
             self.cache_size
         )
     }
+
+    /// One line for the memory section: what it was measured with.
+    pub fn describe_memory(&self) -> String {
+        format!(
+            "wrk -t{} -c{} over distinct tokens, token caches of {} per worker, {} Envoy{} per \
+             cell",
+            self.threads,
+            self.connections,
+            self.cache_size,
+            self.memory_repeats,
+            if self.memory_repeats == 1 {
+                ""
+            } else {
+                "s (median)"
+            }
+        )
+    }
+}
+
+/// `1,2,4` (or spaces between): worker counts, 1 to 64, ascending; `none`: no memory table.
+fn parse_workers(text: &str, source: &str) -> Result<Vec<u32>, String> {
+    if text.trim() == "none" {
+        return Ok(Vec::new());
+    }
+    let mut workers = Vec::new();
+    for part in text.split([',', ' ']).filter(|p| !p.is_empty()) {
+        let n = knob::parse_bounded(part, source, 1, 64)?;
+        workers.push(u32::try_from(n).map_err(|_| format!("{source}: {n} is too large"))?);
+    }
+    if workers.is_empty() || !workers.windows(2).all(|w| w.first() < w.get(1)) {
+        return Err(format!(
+            "{source}: {text:?} is not a list of worker counts in ascending order, e.g. 1,2,4"
+        ));
+    }
+    Ok(workers)
 }
 
 fn usage() -> String {
@@ -241,7 +318,11 @@ fn usage() -> String {
     text.push_str(
         "  --output PATH      report file, relative to the repository root (env BENCH_OUTPUT, \
          default BENCHMARKS.md)\n\
-         \x20 --no-write         print the table only\n\n\
+         \x20 --no-write         print the table only\n\
+         \x20 --memory           only the memory table; rewrites only the report's Memory \
+         section (env BENCH_MEMORY_ONLY=1)\n\
+         \x20 --memory-workers L Envoy --concurrency values of the memory table (env \
+         BENCH_MEMORY_WORKERS, default 1,2,4; none: skip it)\n\n\
          Needs .envoy/envoy/_bin/envoy and dist/rolegate.wasm (`make build envoy`; \
          ROLEGATE_ENVOY / ROLEGATE_WASM override the paths) and wrk on PATH.\n",
     );
