@@ -23,6 +23,9 @@ fn main() -> ExitCode {
         }
     };
     match execute(command) {
+        // The interrupt watcher exits with 130 after its cleanup, but the main thread also sees
+        // the signal (it ends `--keep-running`) and may finish first: it must not answer 0.
+        Ok(_) if signals::interrupted() => ExitCode::from(signals::INTERRUPTED_EXIT_STATUS as u8),
         Ok(code) => code,
         Err(e) => {
             eprintln!("rolegate-demo: {e}");
