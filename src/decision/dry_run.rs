@@ -2,12 +2,13 @@
 //! made in full, and a denial is recorded (counted, logged, written to the access log) instead
 //! of enforced.
 //!
-//! A request that passes only because of the dry run has no accepted token: it gets no claim
-//! header, every client-sent copy of one is removed, and its token headers stay in place.
+//! A request that passes only because of the dry run has no accepted token: its header changes
+//! are those of `Allow::without_token` (no claim header, every client-sent copy of one removed,
+//! its token headers in place).
 
 use crate::config::Config;
 use crate::decision::decision_record::push_client_id;
-use crate::decision::{Denial, DenyReason, HeaderChangeFailed, HeaderEditor};
+use crate::decision::{Denial, DenyReason};
 
 /// Whether `denial` is only recorded. A denial without a rule (`no_rule`, `path`) is rehearsed
 /// only under the top-level `dry_run`. `internal` (the host refused a header change) is always
@@ -21,21 +22,6 @@ pub fn rehearses(config: &Config, denial: &Denial) -> bool {
             .rule
             .and_then(|i| config.rules.get(i))
             .is_some_and(|rule| rule.dry_run)
-}
-
-/// The header changes of a request that passes only because of the dry run: every claim
-/// header is removed. Stops at the first change the host refuses.
-pub fn apply_pass<'c>(
-    config: &'c Config,
-    editor: &mut dyn HeaderEditor,
-) -> Result<(), HeaderChangeFailed<'c>> {
-    for claim in &config.claim_to_headers {
-        let header = claim.header.as_str();
-        if !editor.remove(header) {
-            return Err(HeaderChangeFailed { header });
-        }
-    }
-    Ok(())
 }
 
 /// The info log line of a would-be denial: the rule (name, else index), the reason, and the
@@ -65,6 +51,7 @@ pub fn log_line(config: &Config, denial: &Denial) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decision::{Allow, HeaderChangeFailed, HeaderEditor};
     use std::rc::Rc;
 
     fn config(top: bool, rule_dry_run: bool) -> Config {
@@ -150,12 +137,13 @@ mod tests {
     #[test]
     fn a_rehearsed_request_loses_every_claim_header_and_keeps_its_token() {
         let config = config(true, false);
+        let pass = Allow::without_token(&config, 0);
         let mut editor = Recorder(Vec::new(), None);
-        assert_eq!(apply_pass(&config, &mut editor), Ok(()));
+        assert_eq!(pass.apply(&mut editor), Ok(()));
         assert_eq!(editor.0, vec!["-x-client-id", "-x-tenant"]);
         let mut refusing = Recorder(Vec::new(), Some("x-tenant"));
         assert_eq!(
-            apply_pass(&config, &mut refusing),
+            pass.apply(&mut refusing),
             Err(HeaderChangeFailed { header: "x-tenant" })
         );
     }

@@ -205,6 +205,21 @@ pub struct Allow<'c> {
 }
 
 impl<'c> Allow<'c> {
+    /// A pass under rule `rule` with no accepted token: an anonymous rule, or a request that
+    /// goes on only because a dry run recorded its denial. Every claim header is removed (so a
+    /// client cannot supply one) and the token headers stay.
+    pub fn without_token(config: &'c Config, rule: usize) -> Self {
+        Allow {
+            rule,
+            verified: false,
+            provider: None,
+            client_id: None,
+            claim_headers: &config.claim_to_headers,
+            values: None,
+            token_headers: &[],
+        }
+    }
+
     fn claim_values(&self) -> impl Iterator<Item = (&'c str, Option<&Rc<str>>)> + '_ {
         self.claim_headers.iter().enumerate().map(|(i, c)| {
             let value = self.values.as_ref().and_then(|v| v.get(i)?.as_ref());
@@ -400,15 +415,7 @@ fn decide_under<'c>(
     request: &dyn RequestHeaders,
     env: &Environment<'_>,
 ) -> Outcome<'c> {
-    let anonymous = Allow {
-        rule: index,
-        verified: false,
-        provider: None,
-        client_id: None,
-        claim_headers: &config.claim_to_headers,
-        values: None,
-        token_headers: &[],
-    };
+    let anonymous = Allow::without_token(config, index);
     if rule.requirement == Requirement::Anonymous {
         return Outcome::Allow(anonymous);
     }

@@ -10,8 +10,8 @@ use crate::decision::decision_record::DecisionRecord;
 use crate::decision::dry_run;
 use crate::decision::reply::reply_to;
 use crate::decision::{
-    self, Denial, DenyReason, Environment, HeaderEditor, Outcome, RequestHeaders, WaitPermission,
-    WaitReason,
+    self, Allow, Denial, DenyReason, Environment, HeaderEditor, Outcome, RequestHeaders,
+    WaitPermission, WaitReason,
 };
 use crate::keys::shared_fetch_record::RefetchDecision;
 use proxy_wasm::hostcalls;
@@ -40,12 +40,7 @@ pub fn decide_and_apply(
     }
     match outcome {
         Outcome::Allow(allow) => {
-            if let Err(failed) = allow.apply(&mut RequestHeaderMap) {
-                log::warn(&format!(
-                    "request header {} could not be changed: request refused",
-                    failed.header
-                ));
-                refuse(worker, &headers, &failed.denial());
+            if !changed_headers(worker, &headers, &allow) {
                 return Action::Pause;
             }
             worker.metrics.allowed(allow.rule);
@@ -67,6 +62,22 @@ pub fn decide_and_apply(
     }
 }
 
+/// Makes an allowed request's header changes; when the host refuses one, refuses the request
+/// (it must not go on with a client-sent claim header or an unverified token in place).
+fn changed_headers(worker: &Worker, headers: &RequestSnapshot, allow: &Allow<'_>) -> bool {
+    match allow.apply(&mut RequestHeaderMap) {
+        Ok(()) => true,
+        Err(failed) => {
+            log::warn(&format!(
+                "request header {} could not be changed: request refused",
+                failed.header
+            ));
+            refuse(worker, headers, &failed.denial());
+            false
+        }
+    }
+}
+
 /// Lets the request go on (resuming it if it was paused).
 fn go_on(resume: bool) -> Action {
     if resume {
@@ -83,12 +94,9 @@ fn deny(worker: &Worker, headers: &RequestSnapshot, denial: &Denial, resume: boo
         refuse(worker, headers, denial);
         return Action::Pause;
     }
-    if let Err(failed) = dry_run::apply_pass(config, &mut RequestHeaderMap) {
-        log::warn(&format!(
-            "request header {} could not be changed: request refused",
-            failed.header
-        ));
-        refuse(worker, headers, &failed.denial());
+    // The rule index only names counters on the allowed path; this pass counts under dry_run.
+    let rule = denial.rule.unwrap_or_default();
+    if !changed_headers(worker, headers, &Allow::without_token(config, rule)) {
         return Action::Pause;
     }
     worker.metrics.dry_run_denied(denial.reason);
