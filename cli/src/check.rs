@@ -19,7 +19,7 @@ use rolegate::token::claims::{self, MAX_NUMERIC_DATE};
 use rolegate::token::{self, UnverifiedToken};
 use rolegate::{
     decide, local_reply, Allow, Config, Denial, DenyReason, KeySet, KeySetState, Outcome,
-    ProviderKeys, RequestHeaders, WaitPermission,
+    ProviderKeys, WaitPermission,
 };
 use serde_json::{Map, Value};
 
@@ -27,20 +27,6 @@ const OPTIONS: &[&str] = &[
     "--config", "--jwks", "--token", "--path", "--method", "--host", "--at",
 ];
 const DEFAULT_HOST: &str = "localhost";
-
-/// The request the filter sees: pseudo-headers and the token header.
-struct Request {
-    headers: Vec<(String, String)>,
-}
-
-impl RequestHeaders for Request {
-    fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-    }
-}
 
 /// The JWKS file as every provider's key set, unless the filter would refuse it for that
 /// provider (then the provider has no keys, as after a failed first fetch).
@@ -510,17 +496,16 @@ pub fn run(args: &[String], out: &mut Output) -> Result<u8, CliError> {
         .first()
         .ok_or_else(|| CliError::Input(format!("{config_path}: from_headers lists no header")))?;
 
-    let request = Request {
-        headers: vec![
-            (":method".to_string(), method.clone()),
-            (":path".to_string(), path.clone()),
-            (":authority".to_string(), host.clone()),
-            (
-                location.name.clone(),
-                format!("{}{token}", location.value_prefix),
-            ),
-        ],
-    };
+    // The request the filter sees: pseudo-headers and the token header.
+    let request: Vec<(&str, String)> = vec![
+        (":method", method.clone()),
+        (":path", path.clone()),
+        (":authority", host.clone()),
+        (
+            location.name.as_str(),
+            format!("{}{token}", location.value_prefix),
+        ),
+    ];
     let keys = FileKeys {
         set: &set,
         refused: config

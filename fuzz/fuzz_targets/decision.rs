@@ -152,7 +152,7 @@ fuzz_target!(|data: &[u8]| {
             headers.push(("authorization", format!("Bearer {token}")));
         }
     }
-    let request = Headers(headers);
+    let request = headers;
     let state = (input.flags >> flags::KEYS_SHIFT) & 3;
     let wait = WaitPermission {
         for_first_keys: input.flags & flags::WAIT_FIRST_KEYS != 0,
@@ -258,8 +258,8 @@ fuzz_target!(|data: &[u8]| {
                         (*n == "authorization" || *n == "x-jwt-assertion")
                             && presigned().iter().any(|i| v.contains(i.as_str()))
                     };
-                    let allowed_input = request.0.iter().any(carried);
-                    let token = &request.0;
+                    let allowed_input = request.iter().any(carried);
+                    let token = request;
                     assert!(
                         allowed_input,
                         "a token nobody signed was allowed: {token:?}"

@@ -5,7 +5,6 @@
 //! The layout is written down here once so `examples/make_seeds.rs` and the target agree.
 
 use rolegate::config::Config;
-use rolegate::decision::RequestHeaders;
 use rolegate_testkit::test_keys::rfc7520;
 use rolegate_testkit::token::b64url;
 use sha2::{Digest, Sha256};
@@ -269,14 +268,5 @@ impl DecisionInput {
     }
 }
 
-/// Request headers of a `decision` input.
-pub struct Headers(pub Vec<(&'static str, String)>);
-
-impl RequestHeaders for Headers {
-    fn header(&self, name: &str) -> Option<String> {
-        self.0
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.clone())
-    }
-}
+/// Request headers of a `decision` input (the core decides on such a list directly).
+pub type Headers = Vec<(&'static str, String)>;

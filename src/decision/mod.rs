@@ -36,6 +36,17 @@ pub trait RequestHeaders {
     }
 }
 
+/// A request built as a list of (name, value) pairs, the first of a name winning: what the
+/// CLI, the tests and the fuzz targets decide on. Names are compared as given (lower case, as
+/// Envoy hands them over).
+impl<N: AsRef<str>, V: AsRef<str>> RequestHeaders for Vec<(N, V)> {
+    fn header(&self, name: &str) -> Option<String> {
+        self.iter()
+            .find(|(n, _)| n.as_ref() == name)
+            .map(|(_, v)| v.as_ref().to_owned())
+    }
+}
+
 /// The state of one provider's key set.
 pub enum KeySetState<'a> {
     Ready(&'a KeySet),

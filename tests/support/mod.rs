@@ -4,9 +4,7 @@
 #![allow(dead_code)]
 
 use rolegate::config::{Config, KeySource};
-use rolegate::decision::{
-    self, KeySetState, Outcome, ProviderKeys, RequestHeaders, WaitPermission,
-};
+use rolegate::decision::{self, KeySetState, Outcome, ProviderKeys, WaitPermission};
 
 /// `tests/vectors/<rel>`.
 pub fn read(rel: &str) -> Vec<u8> {
@@ -48,15 +46,6 @@ impl Request {
     }
 }
 
-impl RequestHeaders for Request {
-    fn header(&self, name: &str) -> Option<String> {
-        self.0
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.clone())
-    }
-}
-
 /// The keys of `local_jwks` providers, as configured; other providers have none.
 pub struct LocalKeys<'c>(pub &'c Config);
 
@@ -72,5 +61,5 @@ impl ProviderKeys for LocalKeys<'_> {
 /// The decision on `request` at `now`, with the configuration's own keys.
 pub fn decide_at<'c>(config: &'c Config, request: &Request, now: i64) -> Outcome<'c> {
     let keys = LocalKeys(config);
-    decision::decide(config, request, &keys, now, WaitPermission::default())
+    decision::decide(config, &request.0, &keys, now, WaitPermission::default())
 }
