@@ -1,6 +1,6 @@
-//! The checker: beside wrk, a thread of its own sends requests of every kind in turn, each on a
-//! fresh connection with the driver's HTTP client, and checks each answer in full (status,
-//! challenge, content type, the JSON error, what reached the route).
+//! The checker: beside wrk, a thread of its own sends requests of every class (kind and rule) in
+//! turn, each on a fresh connection with the driver's HTTP client, and checks each answer in full
+//! (status, challenge, content type, the JSON error, what reached the route).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -10,20 +10,18 @@ use std::time::{Duration, Instant};
 use rolegate_bench::tokens;
 use rolegate_testkit::http;
 
-use crate::corpus::{Corpus, Kind};
+use crate::corpus::{Class, Corpus, SPOOFED_CLIENT_ID};
 use crate::schedule;
 
-/// The path every request goes to; the filter guards `/calc/`.
-pub const PATH: &str = "/calc/add";
 /// Wrong answers kept for the report.
 const KEPT_SAMPLES: usize = 20;
 
 /// What the checker saw.
 #[derive(Debug, Default)]
 pub struct Tally {
-    /// (kind, sent, right), in [`Kind::ALL`] order.
-    pub by_kind: Vec<(Kind, u64, u64)>,
-    /// Each request's time to answer in microseconds, by kind, in [`Kind::ALL`] order.
+    /// (class, sent, right), in [`Class::all`] order.
+    pub by_class: Vec<(Class, u64, u64)>,
+    /// Each request's time to answer in microseconds, by class, in [`Class::all`] order.
     latencies_us: Vec<Vec<u64>>,
     /// The first wrong answers, described.
     pub wrong: Vec<String>,
@@ -32,21 +30,22 @@ pub struct Tally {
 impl Tally {
     fn new() -> Tally {
         Tally {
-            by_kind: Kind::ALL.iter().map(|k| (*k, 0, 0)).collect(),
-            latencies_us: Kind::ALL.iter().map(|_| Vec::new()).collect(),
+            by_class: Class::all().into_iter().map(|c| (c, 0, 0)).collect(),
+            latencies_us: Class::all().iter().map(|_| Vec::new()).collect(),
             wrong: Vec::new(),
         }
     }
 
-    fn record(&mut self, kind: Kind, outcome: Result<(), String>, took: Duration) {
-        if let Some(list) = Kind::ALL
+    fn record(&mut self, class: Class, outcome: Result<(), String>, took: Duration) {
+        if let Some(list) = self
+            .by_class
             .iter()
-            .position(|k| *k == kind)
+            .position(|(c, _, _)| *c == class)
             .and_then(|i| self.latencies_us.get_mut(i))
         {
             list.push(u64::try_from(took.as_micros()).unwrap_or(u64::MAX));
         }
-        if let Some(row) = self.by_kind.iter_mut().find(|(k, _, _)| *k == kind) {
+        if let Some(row) = self.by_class.iter_mut().find(|(c, _, _)| *c == class) {
             row.1 += 1;
             if outcome.is_ok() {
                 row.2 += 1;
@@ -60,14 +59,23 @@ impl Tally {
     }
 
     pub fn sent(&self) -> u64 {
-        self.by_kind.iter().map(|(_, n, _)| n).sum()
+        self.by_class.iter().map(|(_, n, _)| n).sum()
     }
 
-    /// The median and the longest time to answer a request of `kind`, in microseconds.
-    pub fn latency_us(&self, kind: Kind) -> (u64, u64) {
-        let Some(list) = Kind::ALL
+    /// (sent, right) of `class`.
+    pub fn of(&self, class: Class) -> (u64, u64) {
+        self.by_class
             .iter()
-            .position(|k| *k == kind)
+            .find(|(c, _, _)| *c == class)
+            .map_or((0, 0), |(_, n, r)| (*n, *r))
+    }
+
+    /// The median and the longest time to answer a request of `class`, in microseconds.
+    pub fn latency_us(&self, class: Class) -> (u64, u64) {
+        let Some(list) = self
+            .by_class
+            .iter()
+            .position(|(c, _, _)| *c == class)
             .and_then(|i| self.latencies_us.get(i))
         else {
             return (0, 0);
@@ -79,38 +87,37 @@ impl Tally {
     }
 
     pub fn wrong_count(&self) -> u64 {
-        self.by_kind.iter().map(|(_, n, right)| n - right).sum()
+        self.by_class.iter().map(|(_, n, right)| n - right).sum()
     }
 }
 
-/// Sends request number `turn` of `kind` to the listener on `port` and checks the answer.
+/// Sends request number `turn` of `class` to the listener on `port` and checks the answer.
 pub fn probe(
     corpus: &Corpus,
-    kind: Kind,
+    class: Class,
     turn: usize,
     port: u16,
     origin: i64,
 ) -> Result<(), String> {
     let now = tokens::now();
     let epoch = schedule::epoch(origin, now);
-    let choices = corpus.choices(kind, epoch);
+    let choices = corpus.choices(class.kind, epoch);
     if choices.is_empty() {
-        return Err(format!("{}: no requests of this kind", kind.name()));
+        return Err(format!("{}: no requests of this kind", class.name()));
     }
     // A stride coprime to the list lengths walks every entry.
     let Some(entry) = choices.get(turn.wrapping_mul(7919) % choices.len()) else {
-        return Err(format!("{}: no request {turn}", kind.name()));
+        return Err(format!("{}: no request {turn}", class.name()));
     };
-    let headers: Vec<(&str, &str)> = entry
-        .authorization
-        .as_deref()
-        .map(|a| vec![("authorization", a)])
-        .unwrap_or_default();
+    let mut headers = vec![SPOOFED_CLIENT_ID];
+    if let Some(a) = entry.authorization.as_deref() {
+        headers.push(("authorization", a));
+    }
     let host = format!("127.0.0.1:{port}");
     let label = || {
         format!(
             "{} ({}{}, epoch {epoch}, t+{} s)",
-            kind.name(),
+            class.name(),
             entry.variant,
             entry
                 .slot
@@ -118,18 +125,18 @@ pub fn probe(
             now - origin
         )
     };
-    let reply = http::send(port, "GET", PATH, &headers, None)
+    let reply = http::send(port, "GET", class.rule.path(), &headers, None)
         .map_err(|e| format!("{}: no answer: {e}", label()))?;
-    entry
-        .answer
-        .check(&reply, &host)
+    class
+        .answer(entry)
+        .check(&reply, &host, entry.authorization.as_deref())
         .map_err(|problem| format!("{}: {problem}", label()))
 }
 
-/// One request of every kind; the first wrong answer, if any.
-pub fn probe_every_kind(corpus: &Corpus, port: u16, origin: i64) -> Result<(), String> {
-    for kind in Kind::ALL {
-        probe(corpus, kind, 0, port, origin)?;
+/// One request of every class; the first wrong answer, if any.
+pub fn probe_every_class(corpus: &Corpus, port: u16, origin: i64) -> Result<(), String> {
+    for class in Class::all() {
+        probe(corpus, class, 0, port, origin)?;
     }
     Ok(())
 }
@@ -155,10 +162,10 @@ impl Checker {
                 let mut tally = Tally::new();
                 let mut turn = 0usize;
                 while !flag.load(Ordering::SeqCst) {
-                    for kind in Kind::ALL {
+                    for class in Class::all() {
                         let sent = Instant::now();
-                        let outcome = probe(&corpus, kind, turn, port, origin);
-                        tally.record(kind, outcome, sent.elapsed());
+                        let outcome = probe(&corpus, class, turn, port, origin);
+                        tally.record(class, outcome, sent.elapsed());
                         std::thread::sleep(pause);
                     }
                     turn += 1;

@@ -1,5 +1,6 @@
-//! The soak's requests: every kind of token, the answer README "Answers" says each must get,
-//! the tokens themselves (minted once, kept under `target/`), the mix wrk sends, and the file
+//! The soak's requests: every kind of token, the two rules they are sent to (one enforced, one in
+//! dry run), the answer README "Answers" and "Rolling out" say each must get, the tokens
+//! themselves (minted once, kept under `target/`), the mix wrk sends, and the file
 //! `envoy/bench/soak.lua` reads.
 
 use std::collections::HashMap;
@@ -95,7 +96,21 @@ impl Kind {
         }
     }
 
-    /// Requests of this kind in every round of the [`mix`].
+    /// The metric reason of the denial a request of this kind gets (README "Answers");
+    /// `None`: it is allowed.
+    pub fn reason(self) -> Option<&'static str> {
+        match self {
+            Kind::ValidHot | Kind::ValidCold => None,
+            Kind::WrongRole => Some("role"),
+            Kind::Expired => Some("expired"),
+            Kind::Forged | Kind::Tampered => Some("signature"),
+            Kind::Retired => Some("unknown_kid"),
+            Kind::Malformed => Some("malformed"),
+            Kind::Missing => Some("missing"),
+        }
+    }
+
+    /// Requests of this kind to the enforced rule in every round of the [`mix`].
     fn weight(self) -> usize {
         match self {
             Kind::ValidHot => 14,
@@ -107,15 +122,94 @@ impl Kind {
     }
 }
 
-/// The order in which wrk sends the kinds, as long as the weights' sum, each kind spread evenly
-/// (smooth weighted round-robin).
-pub fn mix() -> Vec<Kind> {
-    let total: usize = Kind::ALL.iter().map(|k| k.weight()).sum();
-    let mut credit = [0i64; Kind::ALL.len()];
+/// The rules of `envoy/bench/soak.yaml`: both require the role, only one enforces it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Rule {
+    /// `calc`, enforced.
+    Calc,
+    /// `trial`, under `dry_run`: would-be denials reach the route.
+    Trial,
+}
+
+impl Rule {
+    pub const ALL: [Rule; 2] = [Rule::Calc, Rule::Trial];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::Calc => "calc",
+            Rule::Trial => "trial",
+        }
+    }
+
+    /// The path the soak's requests to this rule go to.
+    pub fn path(self) -> &'static str {
+        match self {
+            Rule::Calc => "/calc/add",
+            Rule::Trial => "/trial/add",
+        }
+    }
+
+    pub fn dry_run(self) -> bool {
+        self == Rule::Trial
+    }
+}
+
+/// A kind of request sent to one rule: a row of the mix and of the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Class {
+    pub kind: Kind,
+    pub rule: Rule,
+}
+
+impl Class {
+    /// Every kind to every rule, the enforced rule first.
+    pub fn all() -> Vec<Class> {
+        Rule::ALL
+            .iter()
+            .flat_map(|rule| Kind::ALL.map(|kind| Class { kind, rule: *rule }))
+            .collect()
+    }
+
+    /// `kind` for the enforced rule (the names wrk reported before the dry-run rule), else
+    /// `rule/kind`.
+    pub fn name(self) -> String {
+        match self.rule {
+            Rule::Calc => self.kind.name().to_string(),
+            rule => format!("{}/{}", rule.name(), self.kind.name()),
+        }
+    }
+
+    /// Requests of this class in every round of the [`mix`]: the dry-run rule gets one of each
+    /// kind, enough to check every would-be denial without its log line per request (info level)
+    /// crowding the load.
+    fn weight(self) -> usize {
+        match self.rule {
+            Rule::Calc => self.kind.weight(),
+            Rule::Trial => 1,
+        }
+    }
+
+    /// What the dry-run rule answers instead of the entry's denial.
+    pub fn dry_run_answer(self) -> Option<Answer> {
+        (self.rule.dry_run() && self.kind.reason().is_some()).then_some(Answer::DryRunDenied)
+    }
+
+    /// The answer `entry` must get under this class's rule.
+    pub fn answer(self, entry: &Entry) -> Answer {
+        self.dry_run_answer().unwrap_or(entry.answer)
+    }
+}
+
+/// The order in which wrk sends the classes, as long as the weights' sum, each class spread
+/// evenly (smooth weighted round-robin).
+pub fn mix() -> Vec<Class> {
+    let classes = Class::all();
+    let total: usize = classes.iter().map(|c| c.weight()).sum();
+    let mut credit = vec![0i64; classes.len()];
     let mut order = Vec::with_capacity(total);
     for _ in 0..total {
-        for (c, kind) in credit.iter_mut().zip(Kind::ALL) {
-            *c += i64::try_from(kind.weight()).unwrap_or(0);
+        for (c, class) in credit.iter_mut().zip(&classes) {
+            *c += i64::try_from(class.weight()).unwrap_or(0);
         }
         let Some((best, _)) = credit
             .iter()
@@ -124,9 +218,9 @@ pub fn mix() -> Vec<Kind> {
         else {
             break;
         };
-        if let (Some(c), Some(kind)) = (credit.get_mut(best), Kind::ALL.get(best)) {
+        if let (Some(c), Some(class)) = (credit.get_mut(best), classes.get(best)) {
             *c -= i64::try_from(total).unwrap_or(0);
-            order.push(*kind);
+            order.push(*class);
         }
     }
     order
@@ -143,6 +237,9 @@ pub enum Answer {
     InvalidToken(&'static str),
     /// 403 `insufficient_scope`.
     InsufficientScope,
+    /// A would-be denial under a dry-run rule: the request reaches the route with no claim
+    /// header and its `Authorization` as sent.
+    DryRunDenied,
 }
 
 /// The route's answer (`envoy/bench/soak.yaml`).
@@ -150,11 +247,17 @@ const ROUTE_BODY: &str = "ok";
 /// The route echoes the request's `x-client-id` and `authorization` in these.
 const SEEN_CLIENT_ID: &str = "x-seen-client-id";
 const SEEN_AUTHORIZATION: &str = "x-seen-authorization";
+/// Every request carries its own `x-client-id`, which must never reach the route: an allowed
+/// request's is replaced by the token's `azp`, a would-be denial's removed.
+pub const SPOOFED_CLIENT_ID: (&str, &str) = ("x-client-id", "spoofed-by-the-client");
+/// In an `expect` record of the wrk file: the value is the request's own `Authorization`
+/// (no header when it had none).
+const AS_SENT: &str = "<as sent>";
 
 impl Answer {
     pub fn status(self) -> u16 {
         match self {
-            Answer::Allowed => 200,
+            Answer::Allowed | Answer::DryRunDenied => 200,
             Answer::MissingToken | Answer::InvalidToken(_) => 401,
             Answer::InsufficientScope => 403,
         }
@@ -163,7 +266,7 @@ impl Answer {
     /// `error` and `error_description` of the JSON body; `None` when allowed.
     fn error(self) -> Option<(&'static str, &'static str)> {
         match self {
-            Answer::Allowed => None,
+            Answer::Allowed | Answer::DryRunDenied => None,
             Answer::MissingToken => Some(("missing_token", "a Bearer token is required")),
             Answer::InvalidToken(description) => Some(("invalid_token", description)),
             Answer::InsufficientScope => {
@@ -173,10 +276,12 @@ impl Answer {
     }
 
     /// The header that identifies the answer and its exact value, for a request to `host`:
-    /// the route's echo of `x-client-id`, or the bearer challenge.
+    /// the route's echo of `x-client-id` or of `authorization` ([`AS_SENT`]), or the bearer
+    /// challenge.
     pub fn header(self, host: &str) -> (&'static str, String) {
         match self {
             Answer::Allowed => (SEEN_CLIENT_ID, CLIENT_ID.to_string()),
+            Answer::DryRunDenied => (SEEN_AUTHORIZATION, AS_SENT.to_string()),
             Answer::MissingToken => ("www-authenticate", format!("Bearer realm=\"{host}\"")),
             Answer::InvalidToken(description) => (
                 "www-authenticate",
@@ -190,7 +295,8 @@ impl Answer {
     }
 
     /// A header the answer must not have: an allowed request reached the route without its
-    /// token (`forward: false`); a denied one never reached the route.
+    /// token (`forward: false`); a denied one never reached the route; a would-be denial
+    /// reached it without a claim header.
     pub fn absent_header(self) -> &'static str {
         match self {
             Answer::Allowed => SEEN_AUTHORIZATION,
@@ -208,9 +314,15 @@ impl Answer {
         }
     }
 
-    /// Checks a reply to `host` in full: status, the identifying header, the absent header, and
-    /// the body (for a denial: JSON content type, and exactly `error` and `error_description`).
-    pub fn check(self, reply: &Response, host: &str) -> Result<(), String> {
+    /// Checks a reply to `host`, for a request that carried `authorization`, in full: status,
+    /// the identifying header, the absent header, and the body (for a denial: JSON content
+    /// type, and exactly `error` and `error_description`).
+    pub fn check(
+        self,
+        reply: &Response,
+        host: &str,
+        authorization: Option<&str>,
+    ) -> Result<(), String> {
         let mut problems = Vec::new();
         if reply.status != self.status() {
             problems.push(format!(
@@ -220,7 +332,12 @@ impl Answer {
             ));
         }
         let (name, value) = self.header(host);
-        if reply.header(name) != Some(value.as_str()) {
+        let value = if value == AS_SENT {
+            authorization
+        } else {
+            Some(value.as_str())
+        };
+        if reply.header(name) != value {
             problems.push(format!(
                 "{name}: {:?} (expected {value:?})",
                 reply.header(name)
@@ -275,6 +392,7 @@ pub struct Entry {
     pub slot: Option<usize>,
     /// `None`: no `Authorization` header.
     pub authorization: Option<String>,
+    /// The answer under the enforced rule ([`Class::answer`]: under any rule).
     pub answer: Answer,
     /// Which variant of the kind, for the report.
     pub variant: &'static str,
@@ -586,40 +704,60 @@ impl Corpus {
             .collect()
     }
 
-    /// Writes the file `soak.lua` reads: the clock, the kinds, the mix, the expected answers
-    /// (for requests to `host`) and every request. Tab-separated, one record per line.
+    /// Writes the file `soak.lua` reads: the clock, the header every request carries, the
+    /// kinds, the expected answers (for requests to `host`), the classes, the mix and every
+    /// request. Tab-separated, one record per line.
     pub fn write_lua_file(&self, path: &Path, origin: i64, host: &str) -> Result<(), String> {
         let mut out = String::new();
         out.push_str(&format!(
             "# rolegate soak requests: see envoy/bench/soak.lua\nclock\t{origin}\t{ROTATE_SECONDS}\t{SLOTS}\n"
         ));
+        let (spoof_name, spoof_value) = SPOOFED_CLIENT_ID;
+        out.push_str(&format!("header\t{spoof_name}\t{spoof_value}\n"));
         for kind in Kind::ALL {
             let shift = kind.shift().map_or("-".to_string(), |s| s.to_string());
             out.push_str(&format!("kind\t{}\t{shift}\n", kind.name()));
         }
-        let names: Vec<&str> = mix().iter().map(|k| k.name()).collect();
-        out.push_str(&format!("mix\t{}\n", names.join("\t")));
         let mut answers: Vec<Answer> = Vec::new();
-        for e in &self.entries {
-            if !answers.contains(&e.answer) {
-                answers.push(e.answer);
+        let classes = Class::all();
+        let every_answer = self
+            .entries
+            .iter()
+            .map(|e| e.answer)
+            .chain(classes.iter().filter_map(|c| c.dry_run_answer()));
+        for answer in every_answer {
+            if !answers.contains(&answer) {
+                answers.push(answer);
             }
         }
-        for (id, answer) in answers.iter().enumerate() {
+        for (n, answer) in answers.iter().enumerate() {
             let (name, value) = answer.header(host);
             out.push_str(&format!(
-                "expect\t{id}\t{}\t{name}\t{value}\t{}\t{}\n",
+                "expect\t{n}\t{}\t{name}\t{value}\t{}\t{}\n",
                 answer.status(),
                 answer.absent_header(),
                 answer.body()
             ));
         }
-        for e in &self.entries {
-            let id = answers.iter().position(|a| *a == e.answer).unwrap_or(0);
+        let id = |answer: Answer| answers.iter().position(|a| *a == answer).unwrap_or(0);
+        for c in &classes {
             out.push_str(&format!(
-                "token\t{}\t{}\t{id}\t{}\n",
+                "class\t{}\t{}\t{}\t{}\n",
+                c.name(),
+                c.kind.name(),
+                c.rule.path(),
+                c.dry_run_answer()
+                    .map_or("-".to_string(), |a| id(a).to_string())
+            ));
+        }
+        let names: Vec<String> = mix().iter().map(|c| c.name()).collect();
+        out.push_str(&format!("mix\t{}\n", names.join("\t")));
+        for e in &self.entries {
+            out.push_str(&format!(
+                "token\t{}\t{}\t{}\t{}\n",
                 e.kind.name(),
                 e.slot.map_or("-".to_string(), |s| s.to_string()),
+                id(e.answer),
                 e.authorization.as_deref().unwrap_or("-")
             ));
         }
@@ -635,17 +773,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_mix_spreads_every_kind_by_weight() {
+    fn the_mix_spreads_every_class_by_weight() {
         let order = mix();
-        assert_eq!(order.len(), 50);
-        for kind in Kind::ALL {
-            let n = order.iter().filter(|k| **k == kind).count();
-            assert_eq!(n, kind.weight(), "{}", kind.name());
+        assert_eq!(order.len(), 50 + Kind::ALL.len());
+        for class in Class::all() {
+            let n = order.iter().filter(|c| **c == class).count();
+            assert_eq!(n, class.weight(), "{}", class.name());
         }
         // Evenly spread: the valid kinds never come three in a row.
         assert!(order
             .windows(3)
-            .all(|w| !w.iter().all(|k| *k == Kind::ValidHot)));
+            .all(|w| !w.iter().all(|c| c.kind == Kind::ValidHot)));
+    }
+
+    #[test]
+    fn the_dry_run_rule_lets_every_would_be_denial_through() {
+        let names: Vec<String> = Class::all().iter().map(|c| c.name()).collect();
+        assert!(names.contains(&"expired".to_string()));
+        assert!(names.contains(&"trial/expired".to_string()));
+        for class in Class::all() {
+            let expected = match (class.rule, class.kind.reason()) {
+                (Rule::Trial, Some(_)) => Some(Answer::DryRunDenied),
+                _ => None,
+            };
+            assert_eq!(class.dry_run_answer(), expected, "{}", class.name());
+        }
     }
 
     #[test]
@@ -690,11 +842,18 @@ mod tests {
             ],
             &expired.body(),
         );
-        assert_eq!(expired.check(&good, host), Ok(()));
-        let wrong = expired.check(&reply(200, &[(SEEN_CLIENT_ID, CLIENT_ID)], "ok"), host);
+        assert_eq!(expired.check(&good, host, Some("Bearer x")), Ok(()));
+        let wrong = expired.check(
+            &reply(200, &[(SEEN_CLIENT_ID, CLIENT_ID)], "ok"),
+            host,
+            Some("Bearer x"),
+        );
         assert!(wrong.unwrap_err().contains("status 200"));
         let allowed = reply(200, &[(SEEN_CLIENT_ID, CLIENT_ID)], "ok");
-        assert_eq!(Answer::Allowed.check(&allowed, host), Ok(()));
+        assert_eq!(
+            Answer::Allowed.check(&allowed, host, Some("Bearer x")),
+            Ok(())
+        );
         let leaked = reply(
             200,
             &[
@@ -703,7 +862,31 @@ mod tests {
             ],
             "ok",
         );
-        assert!(Answer::Allowed.check(&leaked, host).is_err());
+        assert!(Answer::Allowed
+            .check(&leaked, host, Some("Bearer x"))
+            .is_err());
+    }
+
+    #[test]
+    fn a_would_be_denial_reaches_the_route_with_its_token_and_no_claim_header() {
+        let host = "h";
+        let passed = reply(200, &[(SEEN_AUTHORIZATION, "Bearer x")], "ok");
+        let dry = Answer::DryRunDenied;
+        assert_eq!(dry.check(&passed, host, Some("Bearer x")), Ok(()));
+        assert!(dry.check(&passed, host, Some("Bearer y")).is_err());
+        assert_eq!(dry.check(&reply(200, &[], "ok"), host, None), Ok(()));
+        let with_claim = reply(
+            200,
+            &[
+                (SEEN_AUTHORIZATION, "Bearer x"),
+                (SEEN_CLIENT_ID, SPOOFED_CLIENT_ID.1),
+            ],
+            "ok",
+        );
+        assert!(dry
+            .check(&with_claim, host, Some("Bearer x"))
+            .unwrap_err()
+            .contains(SEEN_CLIENT_ID));
     }
 
     #[test]

@@ -1,14 +1,17 @@
-//! What the soak collects: wrk's per-kind counts, Envoy's stats, Envoy's memory over time, and
-//! what Envoy's log says about the Wasm VM and the key-set fetches.
+//! What the soak collects: wrk's per-class counts, Envoy's stats, Envoy's memory over time, and
+//! what Envoy's log says about the Wasm VM, the key-set fetches and the dry run.
 
 use std::time::{Duration, Instant};
 
 use rolegate_bench::wrk;
 use rolegate_testkit::Envoy;
 
-/// wrk's counts for one kind of request.
+use crate::corpus::Class;
+
+/// wrk's counts for one class of request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KindCount {
+    /// The class's name ([`Class::name`]).
     pub kind: String,
     pub sent: u64,
     pub right: u64,
@@ -153,6 +156,37 @@ pub const VMS_ACTIVE: &str = "wasm.envoy.wasm.runtime.v8.active";
 /// Envoy's counters of VM reloads after a failure (`wasm.<plugin>.vm_reload*`).
 pub const VM_RELOAD_PREFIX: &str = "wasm.rolegate.vm_reload";
 
+/// rolegate's own stats.
+pub const DECISIONS_PREFIX: &str = "wasmcustom.rolegate.";
+
+/// Whether a stat counts decisions: `allowed`, `denied.<reason>`, `dry_run.denied.<reason>`,
+/// `rule.<name>.allowed` and `.denied`.
+pub fn is_decision_counter(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix(DECISIONS_PREFIX) else {
+        return false;
+    };
+    rest == "allowed"
+        || rest.starts_with("denied.")
+        || rest.starts_with("dry_run.denied.")
+        || (rest.starts_with("rule.") && (rest.ends_with(".allowed") || rest.ends_with(".denied")))
+}
+
+/// The decision counters a request of `class` raises (README "Rolling out"): a would-be denial
+/// under the dry-run rule counts only `dry_run.denied.<reason>`, neither `denied` nor its rule's
+/// `denied`, and it is not `allowed`.
+pub fn decision_counters(class: Class) -> Vec<String> {
+    let rule = class.rule.name();
+    let stat = |name: String| format!("{DECISIONS_PREFIX}{name}");
+    match (class.kind.reason(), class.rule.dry_run()) {
+        (None, _) => vec![stat("allowed".into()), stat(format!("rule.{rule}.allowed"))],
+        (Some(reason), false) => vec![
+            stat(format!("denied.{reason}")),
+            stat(format!("rule.{rule}.denied")),
+        ],
+        (Some(reason), true) => vec![stat(format!("dry_run.denied.{reason}"))],
+    }
+}
+
 /// What was seen while the load ran.
 #[derive(Debug, Default)]
 pub struct Watch {
@@ -236,11 +270,14 @@ pub struct LogScan {
     pub fetch_failures: Vec<(String, u64)>,
     /// rolegate's "key set ... fetched" lines.
     pub fetched: u64,
+    /// rolegate's "dry run: would deny (<reason>)" lines, by reason.
+    pub dry_run_lines: Vec<(String, u64)>,
 }
 
 const KEPT_LINES: usize = 10;
 const FETCH_FAILED: &str = "key set fetch for provider aad failed: ";
 const FETCH_FAILED_END: &str = "; keeping the last good keys";
+const WOULD_DENY: &str = "dry run: would deny (";
 
 pub fn scan_log(text: &str) -> LogScan {
     let mut scan = LogScan::default();
@@ -266,7 +303,15 @@ pub fn scan_log(text: &str) -> LogScan {
         if line.contains("key set of provider aad fetched") {
             scan.fetched += 1;
         }
+        if let Some((_, rest)) = line.split_once(WOULD_DENY) {
+            let reason = rest.split(')').next().unwrap_or(rest);
+            match scan.dry_run_lines.iter_mut().find(|(r, _)| r == reason) {
+                Some((_, n)) => *n += 1,
+                None => scan.dry_run_lines.push((reason.to_string(), 1)),
+            }
+        }
     }
+    scan.dry_run_lines.sort();
     scan.fetch_failures
         .sort_by_key(|(_, n)| std::cmp::Reverse(*n));
     scan
@@ -306,6 +351,9 @@ mod tests {
 [2026-01-01 00:00:00.000][1][warning][wasm] [context.cc:1] wasm log rolegate rolegate: key set fetch for provider aad failed: status 500; keeping the last good keys, retrying with back-off
 [2026-01-01 00:00:01.000][1][warning][wasm] [context.cc:1] wasm log rolegate rolegate: key set fetch for provider aad failed: status 500; keeping the last good keys, retrying with back-off
 [2026-01-01 00:00:02.000][1][info][wasm] [context.cc:1] wasm log rolegate rolegate: key set of provider aad fetched: 4 usable of 4 keys
+[2026-01-01 00:00:02.500][1][info][wasm] [context.cc:1] wasm log rolegate rolegate: dry run: would deny (role) under rule trial, client c1: token lacks a required role
+[2026-01-01 00:00:02.600][1][info][wasm] [context.cc:1] wasm log rolegate rolegate: dry run: would deny (missing) under rule trial: a Bearer token is required
+[2026-01-01 00:00:02.700][1][info][wasm] [context.cc:1] wasm log rolegate rolegate: dry run: would deny (role) under rule trial, client c1: token lacks a required role
 [2026-01-01 00:00:03.000][1][error][wasm] [wasm.cc:1] Function: proxy_on_request_headers failed: Uncaught RuntimeError: unreachable
 [2026-01-01 00:00:04.000][1][error][upstream] [x.cc:1] something else
 ";
@@ -313,5 +361,44 @@ mod tests {
         assert_eq!(scan.fetch_failures, vec![("status 500".to_string(), 2)]);
         assert_eq!(scan.fetched, 1);
         assert_eq!((scan.vm_failures, scan.errors), (1, 1));
+        assert_eq!(
+            scan.dry_run_lines,
+            vec![("missing".to_string(), 1), ("role".to_string(), 2)]
+        );
+    }
+
+    #[test]
+    fn a_would_be_denial_counts_only_under_dry_run() {
+        use crate::corpus::{Kind, Rule};
+        let trial = |kind| {
+            decision_counters(Class {
+                kind,
+                rule: Rule::Trial,
+            })
+        };
+        assert_eq!(
+            trial(Kind::Expired),
+            vec!["wasmcustom.rolegate.dry_run.denied.expired"]
+        );
+        assert_eq!(
+            trial(Kind::ValidHot),
+            vec![
+                "wasmcustom.rolegate.allowed",
+                "wasmcustom.rolegate.rule.trial.allowed"
+            ]
+        );
+        let calc = decision_counters(Class {
+            kind: Kind::Tampered,
+            rule: Rule::Calc,
+        });
+        assert_eq!(
+            calc,
+            vec![
+                "wasmcustom.rolegate.denied.signature",
+                "wasmcustom.rolegate.rule.calc.denied"
+            ]
+        );
+        assert!(is_decision_counter("wasmcustom.rolegate.rule.trial.denied"));
+        assert!(!is_decision_counter(FETCH_SUCCESS));
     }
 }

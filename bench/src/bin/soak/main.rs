@@ -1,13 +1,14 @@
 //! `make soak`: Envoy (`--concurrency 2`) with rolegate under wrk for `SOAK_SECONDS` (default
 //! 120), with a mix of valid, wrong-role, expired, forged, tampered, retired-key, malformed and
-//! missing tokens, while the IdP it fetches keys from rotates them every 20 s and flaps (500s,
-//! hangs past the timeout, garbage, dropped connections).
+//! missing tokens, sent to an enforced rule and to a `dry_run` rule, while the IdP it fetches
+//! keys from rotates them every 20 s and flaps (500s, hangs past the timeout, garbage, dropped
+//! connections).
 //!
 //! Every response wrk gets is checked against the answer its request must get (`soak.lua`), and
-//! a checker thread checks sampled requests of every kind in full. It passes with no wrong
-//! answer, no Wasm VM failure or restart, Envoy still running, and Envoy's memory growing less
-//! than 10% from the end of the warm-up to the end. It prints the figures and exits non-zero on
-//! any failure.
+//! a checker thread checks sampled requests of every kind and rule in full. It passes with no
+//! wrong answer, rolegate's decision counters matching what was sent, no Wasm VM failure or
+//! restart, Envoy still running, and Envoy's memory growing less than 10% from the end of the
+//! warm-up to the end. It prints the figures and exits non-zero on any failure.
 
 mod checker;
 mod corpus;
@@ -30,7 +31,7 @@ use rolegate_testkit::envoy::{Bootstrap, Launch};
 use rolegate_testkit::Envoy;
 
 use checker::Checker;
-use corpus::{Corpus, Kind};
+use corpus::{Class, Corpus, Rule};
 use evidence::{Load, LogScan, Snapshot, Watch};
 use idp::Idp;
 use keyring::Keyring;
@@ -52,6 +53,9 @@ const TOKEN_STORE: &str = "rolegate-soak-tokens";
 const WRK_OUTPUT: &str = "wrk.txt";
 /// Wrong answers shown, from wrk and from the checker each.
 const SHOWN_SAMPLES: usize = 10;
+/// Waited before reading the decision counters: each worker hands its counts to Envoy only on
+/// its tick (100 ms).
+const COUNTS_SETTLE: Duration = Duration::from_secs(1);
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -135,9 +139,9 @@ fn run(settings: &Settings) -> Result<bool, String> {
         idp.port()
     );
     wait_for_first_keys(&envoy)?;
-    checker::probe_every_kind(&corpus, envoy.port(), origin)
+    checker::probe_every_class(&corpus, envoy.port(), origin)
         .map_err(|e| format!("pre-flight: {e}\n{}", envoy.notable_log_tail(20)))?;
-    println!("pre-flight: one request of every kind got its answer\n");
+    println!("pre-flight: one request of every kind to every rule got its answer\n");
 
     let measured = drive(settings, &paths, &mut envoy, &idp, corpus, origin)?;
     let figures = Figures {
@@ -184,11 +188,12 @@ fn drive(
         threads: settings.connections,
         connections: settings.connections,
     };
-    let url = format!("http://{host}{}", checker::PATH);
+    let url = format!("http://{host}{}", Rule::Calc.path());
     let args = [
         requests_file.display().to_string(),
         settings.connections.to_string(),
     ];
+    std::thread::sleep(COUNTS_SETTLE);
     let before = Snapshot::take(envoy)?;
 
     let flap_from = tokens::now();
@@ -212,6 +217,7 @@ fn drive(
     std::fs::write(&wrk_file, format!("{}{}", output.stdout, output.stderr))
         .map_err(|e| format!("cannot write {}: {e}", wrk_file.display()))?;
     let load = evidence::parse_load(&output)?;
+    std::thread::sleep(COUNTS_SETTLE);
     let envoy_running = envoy.is_running();
     let after = if envoy_running {
         Snapshot::take(envoy)?
@@ -278,6 +284,47 @@ impl Figures<'_> {
         m.after.get(name).saturating_sub(m.before.get(name))
     }
 
+    /// wrk's and the checker's (sent, answered) requests of `class`.
+    fn sent(&self, class: Class) -> (u64, u64) {
+        let m = self.measured;
+        let (wrk_sent, wrk_answered) = m
+            .load
+            .kinds
+            .iter()
+            .find(|k| k.kind == class.name())
+            .map_or((0, 0), |k| (k.sent, k.right + k.wrong));
+        let (checked, checked_right) = m.tally.of(class);
+        (wrk_sent + checked, wrk_answered + checked_right)
+    }
+
+    /// Every decision counter: (name, rise during the load, least and most it may have risen).
+    /// Requests answered were decided; requests sent but unanswered (in flight when wrk stopped,
+    /// wrk's own check of the script) may or may not have been.
+    fn decision_counters(&self) -> Vec<(String, u64, u64, u64)> {
+        let mut rows: Vec<(String, u64, u64, u64)> = self
+            .measured
+            .after
+            .names(evidence::DECISIONS_PREFIX)
+            .iter()
+            .filter(|n| evidence::is_decision_counter(n))
+            .map(|n| (n.to_string(), self.increase(n), 0, 0))
+            .collect();
+        for class in Class::all() {
+            let (sent, answered) = self.sent(class);
+            for name in evidence::decision_counters(class) {
+                // A counter Envoy does not have rose by 0, which fails its range.
+                if !rows.iter().any(|(n, ..)| *n == name) {
+                    rows.push((name.clone(), 0, 0, 0));
+                }
+                if let Some((_, _, least, most)) = rows.iter_mut().find(|(n, ..)| *n == name) {
+                    *least += answered;
+                    *most += sent;
+                }
+            }
+        }
+        rows
+    }
+
     /// Memory at the end of the warm-up and at the end, and the growth between them.
     fn rss_growth(&self) -> Option<(u64, u64, f64)> {
         let m = self.measured;
@@ -314,22 +361,18 @@ impl Figures<'_> {
              checker's requests checked in full (and timed, from connect to the last byte):"
         );
         println!(
-            "  {:<11} {:>10} {:>10} {:>7}   {:>8} {:>6} {:>8} {:>8}",
-            "kind", "sent", "right", "wrong", "checker", "wrong", "p50 ms", "max ms"
+            "  {:<11} {:<5} {:>10} {:>10} {:>7}   {:>8} {:>6} {:>8} {:>8}",
+            "kind", "rule", "sent", "right", "wrong", "checker", "wrong", "p50 ms", "max ms"
         );
-        for kind in Kind::ALL {
-            let w = l.kinds.iter().find(|k| k.kind == kind.name());
+        for class in Class::all() {
+            let w = l.kinds.iter().find(|k| k.kind == class.name());
             let (sent, right, wrong) = w.map_or((0, 0, 0), |k| (k.sent, k.right, k.wrong));
-            let (checked, checked_right) = m
-                .tally
-                .by_kind
-                .iter()
-                .find(|(k, _, _)| *k == kind)
-                .map_or((0, 0), |(_, n, r)| (*n, *r));
-            let (median_us, max_us) = m.tally.latency_us(kind);
+            let (checked, checked_right) = m.tally.of(class);
+            let (median_us, max_us) = m.tally.latency_us(class);
             println!(
-                "  {:<11} {sent:>10} {right:>10} {wrong:>7}   {checked:>8} {:>6} {:>8.1} {:>8.1}",
-                kind.name(),
+                "  {:<11} {:<5} {sent:>10} {right:>10} {wrong:>7}   {checked:>8} {:>6} {:>8.1} {:>8.1}",
+                class.kind.name(),
+                class.rule.name(),
                 checked - checked_right,
                 median_us as f64 / 1000.0,
                 max_us as f64 / 1000.0
@@ -370,18 +413,38 @@ impl Figures<'_> {
             m.watch.max_key_set_age_at,
             schedule::MAX_STALENESS_SECONDS
         );
-        let mut decisions = vec![format!(
-            "allowed +{}",
-            self.increase("wasmcustom.rolegate.allowed")
-        )];
-        for name in m.after.names("wasmcustom.rolegate.denied.") {
-            let n = self.increase(name);
-            if n > 0 {
-                let reason = name.trim_start_matches("wasmcustom.rolegate.denied.");
-                decisions.push(format!("{reason} +{n}"));
+        println!(
+            "rolegate decisions during the load (rise; the range the requests sent allow: \
+             answered .. sent):"
+        );
+        for (name, rise, least, most) in self.decision_counters() {
+            if rise > 0 || most > 0 {
+                let mark = if (least..=most).contains(&rise) {
+                    ""
+                } else {
+                    "   <- out of range"
+                };
+                println!(
+                    "  {:<36} +{rise:<9} {least} .. {most}{mark}",
+                    name.trim_start_matches(evidence::DECISIONS_PREFIX)
+                );
             }
         }
-        println!("rolegate decisions: {}", decisions.join(", "));
+        let rehearsed: Vec<String> = m
+            .scan
+            .dry_run_lines
+            .iter()
+            .map(|(reason, n)| format!("{reason} {n}"))
+            .collect();
+        println!(
+            "Envoy log: dry-run lines (\"would deny\") by reason: {} (Envoy writes its log out \
+             in blocks: the last few may not be in the file yet)",
+            if rehearsed.is_empty() {
+                "none".to_string()
+            } else {
+                rehearsed.join(", ")
+            }
+        );
         let failures: Vec<String> = m
             .scan
             .fetch_failures
@@ -443,13 +506,24 @@ impl Figures<'_> {
     fn verdict(&self) -> bool {
         let m = self.measured;
         let l = &m.load;
-        let every_kind = Kind::ALL.iter().all(|kind| {
-            l.kinds.iter().any(|k| k.kind == kind.name() && k.right > 0)
-                && m.tally
-                    .by_kind
-                    .iter()
-                    .any(|(k, _, right)| k == kind && *right > 0)
+        let every_class = Class::all().iter().all(|class| {
+            l.kinds
+                .iter()
+                .any(|k| k.kind == class.name() && k.right > 0)
+                && m.tally.of(*class).1 > 0
         });
+        let counters = self.decision_counters();
+        let counted = counters
+            .iter()
+            .all(|(_, rise, least, most)| (least..=most).contains(&rise));
+        let rehearsed = Class::all()
+            .iter()
+            .filter(|c| c.rule.dry_run())
+            .filter_map(|c| c.kind.reason())
+            .all(|reason| {
+                let name = format!("{}dry_run.denied.{reason}", evidence::DECISIONS_PREFIX);
+                counters.iter().any(|(n, rise, ..)| *n == name && *rise > 0)
+            });
         let reloads: u64 = m
             .after
             .names(evidence::VM_RELOAD_PREFIX)
@@ -463,8 +537,20 @@ impl Figures<'_> {
                 l.wrong_count() == 0 && m.tally.wrong_count() == 0,
             ),
             (
-                "every kind was sent and answered right (wrk and checker)".to_string(),
-                every_kind,
+                "every kind was sent to every rule and answered right (wrk and checker)"
+                    .to_string(),
+                every_class,
+            ),
+            (
+                "every decision counter rose by the requests answered, at most by those sent \
+                 (would-be denials under the dry-run rule only in dry_run.denied)"
+                    .to_string(),
+                counted,
+            ),
+            (
+                "dry_run.denied.<reason> rose for every reason sent to the dry-run rule"
+                    .to_string(),
+                rehearsed,
             ),
             (
                 "every request was answered (no socket errors, no stray responses)".to_string(),
