@@ -282,6 +282,9 @@ pub fn summarize(config: &Config, out: &mut Output) {
             n => format!("up to {n} verified tokens per worker"),
         }
     ));
+    if !config.decision_record {
+        out.line("decision record: off (no wasm.rolegate filter state for the access log)");
+    }
     for (i, later) in config.rules.iter().enumerate() {
         if let Some(j) = config
             .rules

@@ -154,6 +154,9 @@ pub struct Config {
     pub claim_slots: ClaimSlots,
     /// `dry_run`: every denial is recorded, not enforced (see `decision::dry_run`).
     pub dry_run: bool,
+    /// `decision_record`: whether each decision is set as the `wasm.rolegate` filter state for
+    /// the access log. Off saves one host call per request where no access log prints it.
+    pub decision_record: bool,
 }
 
 impl Config {
@@ -333,6 +336,7 @@ fn read_config(value: &Value, problems: &mut Problems) -> Option<Config> {
         .unwrap_or(DEFAULT_CLOCK_SKEW_SECONDS);
     let forward = top.bool("forward", problems).unwrap_or(false);
     let dry_run = top.bool("dry_run", problems).unwrap_or(false);
+    let decision_record = top.bool("decision_record", problems).unwrap_or(true);
     let max_token_bytes = top
         .integer("max_token_bytes", 256, 65536, problems)
         .unwrap_or(DEFAULT_MAX_TOKEN_BYTES);
@@ -400,6 +404,7 @@ fn read_config(value: &Value, problems: &mut Problems) -> Option<Config> {
     Some(Config {
         claim_slots,
         dry_run,
+        decision_record,
         providers,
         rules,
         path_screening,
@@ -1335,5 +1340,22 @@ mod tests {
         ))
         .iter()
         .any(|e| e.starts_with("rules[0].dryrun: unknown field") && e.contains("dry_run")));
+    }
+
+    #[test]
+    fn decision_record_is_on_unless_switched_off() {
+        let on = Config::parse(with_rules(r#"[{"match": {"prefix": "/"}}]"#).as_bytes());
+        assert!(on.expect("valid").decision_record);
+        let off = with_rules(r#"[{"match": {"prefix": "/"}}]"#)
+            .replace(r#""rules""#, r#""decision_record": false, "rules""#);
+        assert!(
+            !Config::parse(off.as_bytes())
+                .expect("valid")
+                .decision_record
+        );
+        assert_eq!(
+            errors(&off.replace("false", "\"no\"")),
+            vec!["decision_record: expected true or false, got a string"]
+        );
     }
 }

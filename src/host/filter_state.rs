@@ -22,9 +22,12 @@ extern "C" {
 /// The property path: the filter state key becomes `wasm.rolegate`.
 const PATH: &[u8] = b"rolegate";
 
-/// Sets the current request's decision record; a host that refuses is ignored (the record is
-/// for the access log only).
+/// Sets the current request's decision record, unless `decision_record` is off; a host that
+/// refuses is ignored (the record is for the access log only).
 pub fn record(config: &Config, record: &DecisionRecord<'_>) {
+    if !config.decision_record {
+        return;
+    }
     let value = record.encode(config);
     // SAFETY: both pointers are valid for their lengths for the whole call; the host copies
     // the bytes and keeps neither pointer.

@@ -18,9 +18,10 @@ fn watched(setup: Setup) -> &'static [(&'static str, &'static str)] {
             ("http.ingress.jwt_authn.jwt_cache_miss", "cache misses"),
             ("http.ingress.rbac.allowed", "rbac allowed"),
         ],
-        Setup::Rolegate | Setup::RolegateUnscreened | Setup::RolegateClaims => {
-            &[("wasmcustom.rolegate.allowed", "rolegate allowed")]
-        }
+        Setup::Rolegate
+        | Setup::RolegateUnscreened
+        | Setup::RolegateClaims
+        | Setup::RolegateUnrecorded => &[("wasmcustom.rolegate.allowed", "rolegate allowed")],
     }
 }
 

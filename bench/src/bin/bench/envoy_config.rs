@@ -1,5 +1,5 @@
 //! The Envoy set-ups under test and their configurations, rendered from the templates in
-//! `envoy/bench/`: six for speed, and a bare Wasm filter that only the memory table uses.
+//! `envoy/bench/`: seven for speed, and a bare Wasm filter that only the memory table uses.
 
 use std::path::Path;
 
@@ -21,19 +21,22 @@ pub enum Setup {
     JwtAuthnClaims,
     /// `Rolegate` whose rule also requires the token's `azp` (`claims`).
     RolegateClaims,
+    /// `Rolegate` with `decision_record: false`: what the access log's filter state costs.
+    RolegateUnrecorded,
     /// A Wasm filter that reads one header (`bench/bare-wasm`): the memory table's yardstick.
     BareWasm,
 }
 
 impl Setup {
     /// The set-ups the speed rounds drive.
-    pub const ALL: [Setup; 6] = [
+    pub const ALL: [Setup; 7] = [
         Setup::Passthrough,
         Setup::JwtAuthn,
         Setup::Rolegate,
         Setup::RolegateUnscreened,
         Setup::JwtAuthnClaims,
         Setup::RolegateClaims,
+        Setup::RolegateUnrecorded,
     ];
 
     /// The name in tables and logs.
@@ -45,6 +48,7 @@ impl Setup {
             Setup::RolegateUnscreened => "rolegate, path_screening off",
             Setup::JwtAuthnClaims => "jwt_authn + rbac, role + azp",
             Setup::RolegateClaims => "rolegate, role + azp",
+            Setup::RolegateUnrecorded => "rolegate, decision_record off",
             Setup::BareWasm => "bare Wasm filter",
         }
     }
@@ -58,6 +62,7 @@ impl Setup {
             Setup::RolegateUnscreened => "rolegate_unscreened",
             Setup::JwtAuthnClaims => "jwt_authn_claims",
             Setup::RolegateClaims => "rolegate_claims",
+            Setup::RolegateUnrecorded => "rolegate_unrecorded",
             Setup::BareWasm => "bare_wasm",
         }
     }
@@ -76,7 +81,10 @@ impl Setup {
     pub fn is_rolegate(self) -> bool {
         matches!(
             self,
-            Setup::Rolegate | Setup::RolegateUnscreened | Setup::RolegateClaims
+            Setup::Rolegate
+                | Setup::RolegateUnscreened
+                | Setup::RolegateClaims
+                | Setup::RolegateUnrecorded
         )
     }
 }

@@ -36,13 +36,14 @@ impl Case {
 /// The cases of one round. Rounds are interleaved (every set-up once per round, then the next
 /// round), so drift in the machine's load spreads over all set-ups instead of landing on one.
 /// The passthrough sends the hot token too, so every set-up gets the same bytes.
-pub const ROUND: [Case; 8] = [
+pub const ROUND: [Case; 9] = [
     Case::new(Setup::Passthrough, TokenPath::Hot),
     Case::new(Setup::JwtAuthn, TokenPath::Hot),
     Case::new(Setup::Rolegate, TokenPath::Hot),
     Case::new(Setup::RolegateUnscreened, TokenPath::Hot),
     Case::new(Setup::JwtAuthnClaims, TokenPath::Hot),
     Case::new(Setup::RolegateClaims, TokenPath::Hot),
+    Case::new(Setup::RolegateUnrecorded, TokenPath::Hot),
     Case::new(Setup::JwtAuthn, TokenPath::Cold),
     Case::new(Setup::Rolegate, TokenPath::Cold),
 ];

@@ -126,7 +126,8 @@ impl Ratio {
 }
 
 /// rolegate / jwt_authn (hot, cold), rolegate / passthrough (hot), rolegate / rolegate
-/// without the path screen (hot) and rolegate / jwt_authn with a claim on top of the role (hot),
+/// without the path screen (hot), rolegate / jwt_authn with a claim on top of the role (hot) and
+/// rolegate / rolegate without the decision record (hot),
 /// paired by round.
 pub fn ratios(samples: &[Sample]) -> Vec<Ratio> {
     let case = |setup, path| Case { setup, path };
@@ -160,6 +161,12 @@ pub fn ratios(samples: &[Sample]) -> Vec<Ratio> {
             "rolegate / jwt_authn + rbac, role + one claim (azp), hot",
             case(Setup::RolegateClaims, TokenPath::Hot),
             case(Setup::JwtAuthnClaims, TokenPath::Hot),
+        ),
+        Ratio::between(
+            samples,
+            "rolegate / rolegate with decision_record off, hot (the access log record's cost)",
+            case(Setup::Rolegate, TokenPath::Hot),
+            case(Setup::RolegateUnrecorded, TokenPath::Hot),
         ),
     ]
 }
@@ -259,7 +266,7 @@ impl Document<'_> {
              {memory}\
              ## What was measured\n\
              \n\
-             The same Envoy binary runs six set-ups, each with `--concurrency 1` and a \
+             The same Envoy binary runs seven set-ups, each with `--concurrency 1` and a \
              direct-response route (no upstream), so only the filter chain differs:\n\
              \n\
              1. **passthrough**: no auth filter ([`envoy/bench/passthrough.yaml`](envoy/bench/passthrough.yaml)).\n\
@@ -279,6 +286,10 @@ impl Document<'_> {
              6. **rolegate, role + azp**: set-up 3 whose rule also has `claims: [{{\"claim\": \"azp\", ...}}]` \
              ([`envoy/bench/rolegate_claims.yaml`](envoy/bench/rolegate_claims.yaml)), hot only: \
              set-up 6 over set-up 5 is the comparison with a claim on top of the role.\n\
+             7. **rolegate, decision_record off**: set-up 3 with `\"decision_record\": false` \
+             ([`envoy/bench/rolegate_unrecorded.yaml`](envoy/bench/rolegate_unrecorded.yaml)), \
+             hot only: set-up 3 over this one is what setting the `wasm.rolegate` filter state \
+             (and printing it in the access log every set-up writes) costs per request.\n\
              \n\
              Tokens are RS256 with a 2048-bit key, shaped like Entra ID application tokens \
              (issuer, audience `api://calc`, `roles: [\"invokeRole\"]`, `azp`). **hot**: one \
