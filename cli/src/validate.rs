@@ -299,18 +299,7 @@ pub fn summarize(config: &Config, out: &mut Output) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn rule(path: PathMatch, methods: Option<&[&str]>) -> Rule {
-        Rule {
-            name: None,
-            hosts: None,
-            path,
-            methods: methods.map(|m| m.iter().map(|s| s.to_string()).collect()),
-            requirement: Requirement::AnyValidToken,
-            claims: Vec::new(),
-            dry_run: false,
-        }
-    }
+    use rolegate::decision::rules::any_token_rule as rule;
 
     #[test]
     fn shadowing() {
