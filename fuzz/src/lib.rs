@@ -267,6 +267,3 @@ impl DecisionInput {
         }
     }
 }
-
-/// Request headers of a `decision` input (the core decides on such a list directly).
-pub type Headers = Vec<(&'static str, String)>;
