@@ -579,15 +579,6 @@ impl Envoy {
             .unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// Starts Envoy with the rolegate filter configured with `plugin_config`, cluster `idp` →
-    /// 127.0.0.1:`idp_port`, `upstream` → 127.0.0.1:`upstream_port`.
-    pub fn start_rolegate(plugin_config: &Value, idp_port: u16, upstream_port: u16) -> Envoy {
-        let wasm = workspace::wasm_module().unwrap_or_else(|e| panic!("{e}"));
-        Envoy::start_with(|dir| {
-            rolegate_bootstrap(plugin_config, &wasm, dir, idp_port, upstream_port)
-        })
-    }
-
     /// Starts Envoy without any wasm filter (the harness's self-checks).
     pub fn start_without_plugin(idp_port: u16, upstream_port: u16) -> Envoy {
         Envoy::start_with(|dir| {

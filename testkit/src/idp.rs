@@ -349,18 +349,6 @@ impl Idp {
     pub fn started(&self) -> Instant {
         self.state.started
     }
-
-    /// Waits until at least `n` JWKS requests arrived; false on timeout.
-    pub fn wait_for_jwks_requests(&self, n: usize, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if self.jwks_requests() >= n {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        self.jwks_requests() >= n
-    }
 }
 
 /// Where a request goes.
