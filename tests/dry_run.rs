@@ -17,13 +17,14 @@ use serde_json::{json, Value};
 
 use rolegate_testkit::answers as check;
 use rolegate_testkit::entra::{
-    claims_with, now, API_APP_ID, AUDIENCE, CLIENT_ID, ISSUER, OTHER_AUDIENCE, OTHER_ISSUER, ROLE,
-    TENANT,
+    now, API_APP_ID, AUDIENCE, CLIENT_ID, ISSUER, OTHER_AUDIENCE, OTHER_ISSUER, ROLE, TENANT,
 };
 use rolegate_testkit::idp;
 use rolegate_testkit::stack::{assert_counter_reaches, Stack};
-use rolegate_testkit::test_keys::{key_a, key_b, key_weak, standard_jwks, KID_A, KID_B, KID_WEAK};
-use rolegate_testkit::token::{bearer, header, mint};
+use rolegate_testkit::test_keys::{
+    key_b, key_weak, signed_by, standard_jwks, token, token_with, KID_A, KID_B, KID_WEAK,
+};
+use rolegate_testkit::token::bearer;
 use rolegate_testkit::{Idp, Response};
 
 const OTHER_CLIENT: &str = "c11e47a0-aaaa-bbbb-cccc-000000000002";
@@ -59,43 +60,20 @@ fn config(dry_run: bool, calc_dry_run: bool) -> Value {
 }
 
 fn signed(changes: Value) -> String {
-    mint(key_a(), header(KID_A), claims_with(&[ROLE], changes))
+    token_with(&[ROLE], changes)
 }
 
 /// Each kind of denial the policy above can reach on /calc: (reason, token, client id
 /// expected in the log line).
 fn would_be_denials() -> Vec<(&'static str, Option<String>, Option<&'static str>)> {
     let t = now();
+    let dead_client = "c11e47a0-aaaa-bbbb-cccc-00000000dead";
     vec![
         ("missing", None, None),
         ("malformed", Some("a.b.c".to_string()), None),
-        (
-            "signature",
-            Some(mint(
-                key_b(),
-                header(KID_A),
-                claims_with(&[ROLE], json!({})),
-            )),
-            None,
-        ),
-        (
-            "unknown_kid",
-            Some(mint(
-                key_b(),
-                header(KID_B),
-                claims_with(&[ROLE], json!({})),
-            )),
-            None,
-        ),
-        (
-            "weak_key",
-            Some(mint(
-                key_weak(),
-                header(KID_WEAK),
-                claims_with(&[ROLE], json!({})),
-            )),
-            None,
-        ),
+        ("signature", Some(signed_by(key_b(), KID_A)), None),
+        ("unknown_kid", Some(signed_by(key_b(), KID_B)), None),
+        ("weak_key", Some(signed_by(key_weak(), KID_WEAK)), None),
         ("issuer", Some(signed(json!({"iss": OTHER_ISSUER}))), None),
         ("no_keys", Some(signed(json!({"iss": DOWN_ISSUER}))), None),
         (
@@ -115,21 +93,11 @@ fn would_be_denials() -> Vec<(&'static str, Option<String>, Option<&'static str>
             Some(signed(json!({"nbf": t + 3600, "exp": t + 7200}))),
             Some(CLIENT_ID),
         ),
-        (
-            "role",
-            Some(mint(
-                key_a(),
-                header(KID_A),
-                claims_with(&["other"], json!({})),
-            )),
-            Some(CLIENT_ID),
-        ),
+        ("role", Some(token(&["other"])), Some(CLIENT_ID)),
         (
             "claim",
-            Some(signed(
-                json!({"azp": "c11e47a0-aaaa-bbbb-cccc-00000000dead"}),
-            )),
-            Some("c11e47a0-aaaa-bbbb-cccc-00000000dead"),
+            Some(signed(json!({"azp": dead_client}))),
+            Some(dead_client),
         ),
     ]
 }
@@ -238,7 +206,7 @@ fn a_plugin_wide_dry_run_lets_every_kind_of_denial_through_and_records_it() {
 #[test]
 fn a_rule_dry_run_rehearses_only_that_rule() {
     let s = Stack::start(&config(false, true), Idp::start(standard_jwks()));
-    let other_role = mint(key_a(), header(KID_A), claims_with(&["other"], json!({})));
+    let other_role = token(&["other"]);
     let seen = check::upstream_ok(
         &get(&s, "/calc/add", Some(&other_role)),
         "a wrong role under the dry-run rule",
