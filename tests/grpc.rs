@@ -16,9 +16,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use rolegate_testkit::bootstrap::{set_access_log_format, DECISION_LOG_FORMAT};
 use rolegate_testkit::entra::{claims_with, API_APP_ID, AUDIENCE, ISSUER, ROLE};
-use rolegate_testkit::stack::{eventually, Stack};
+use rolegate_testkit::stack::Stack;
 use rolegate_testkit::test_keys::{key_a, standard_jwks, KID_A};
 use rolegate_testkit::token::{bearer, header, mint};
 use rolegate_testkit::{h2, idp, Idp, Response};
@@ -78,11 +77,7 @@ fn assert_grpc(r: &Response, status: &str, message: &str, what: &str) {
 
 #[test]
 fn denied_grpc_requests_get_grpc_statuses_over_http2() {
-    let s = Stack::start_with(Idp::start(standard_jwks()), |p| {
-        let mut bootstrap = p.standard(&config());
-        set_access_log_format(&mut bootstrap, DECISION_LOG_FORMAT);
-        bootstrap
-    });
+    let s = Stack::start_logging_decisions(&config(), Idp::start(standard_jwks()));
     let good = mint(key_a(), header(KID_A), claims_with(&[ROLE], json!({})));
     let no_role = mint(key_a(), header(KID_A), claims_with(&["other"], json!({})));
     let down = mint(
@@ -129,11 +124,9 @@ fn denied_grpc_requests_get_grpc_statuses_over_http2() {
     assert_eq!(r.header("grpc-status"), None, "{r:?}");
     assert_eq!(s.up.count(), 1);
 
-    let lines = eventually(Duration::from_secs(5), Duration::from_millis(100), || {
-        let log = s.envoy.access_log();
-        (log.lines().count() >= 7).then_some(log)
-    })
-    .unwrap_or_else(|| panic!("access log incomplete:\n{}", s.envoy.access_log()));
+    let lines = s
+        .envoy
+        .wait_for_access_log(Duration::from_secs(5), |log| log.lines().count() >= 7);
     for details in [
         "200 rolegate_missing decision=denied reason=missing",
         "200 rolegate_malformed",

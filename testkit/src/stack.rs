@@ -51,6 +51,15 @@ impl Stack {
         Stack::start_with(idp, |p| p.standard(config))
     }
 
+    /// [`Stack::start`] with the access log in [`bootstrap::DECISION_LOG_FORMAT`].
+    pub fn start_logging_decisions(config: &Value, idp: Idp) -> Stack {
+        Stack::start_with(idp, |p| {
+            let mut bootstrap = p.standard(config);
+            bootstrap::set_access_log_format(&mut bootstrap, bootstrap::DECISION_LOG_FORMAT);
+            bootstrap
+        })
+    }
+
     /// Like [`Stack::start`] with extra static clusters, each pointing at the IdP.
     pub fn start_with_idp_clusters(config: &Value, idp: Idp, names: &[&str]) -> Stack {
         Stack::start_with(idp, |p| {
