@@ -162,45 +162,28 @@ pub fn invalid_token(r: &Response, description: &str, what: &str) {
 }
 
 /// 401 with `Bearer realm="<host>"` and no error code (no credentials).
-pub fn check_missing_credentials(r: &Response, host: &str, what: &str) -> Result<(), String> {
-    let body = check_local_reply(r, 401, what)?;
-    if error_code(&body) != "missing_token" {
-        return Err(format!("{what}: want error missing_token: {r:?}"));
-    }
-    let params = check_challenge(r, what)?;
-    if params.get("realm").map(String::as_str) != Some(host) {
-        return Err(format!("{what}: want realm=\"{host}\": {r:?}"));
-    }
-    if params.contains_key("error") {
-        return Err(format!(
-            "{what}: a request without credentials must not get an error code (RFC 6750 §3.1): {r:?}"
-        ));
-    }
-    Ok(())
-}
-
-/// See [`check_missing_credentials`].
 pub fn missing_credentials(r: &Response, host: &str, what: &str) {
-    ok(check_missing_credentials(r, host, what))
+    let body = local_reply(r, 401, what);
+    assert_eq!(error_code(&body), "missing_token", "{what}: {r:?}");
+    let params = challenge(r, what);
+    assert_eq!(
+        params.get("realm").map(String::as_str),
+        Some(host),
+        "{what}: {r:?}"
+    );
+    assert!(
+        !params.contains_key("error"),
+        "{what}: a request without credentials must not get an error code (RFC 6750 §3.1): {r:?}"
+    );
 }
 
 /// 403 `insufficient_scope`, in the body and the challenge.
-pub fn check_insufficient_scope(r: &Response, what: &str) -> Result<(), String> {
-    let body = check_local_reply(r, 403, what)?;
-    let params = check_challenge(r, what)?;
-    if error_code(&body) != "insufficient_scope"
-        || params.get("error").map(String::as_str) != Some("insufficient_scope")
-    {
-        return Err(format!(
-            "{what}: want error insufficient_scope in body and challenge: {r:?}"
-        ));
-    }
-    Ok(())
-}
-
-/// See [`check_insufficient_scope`].
 pub fn insufficient_scope(r: &Response, what: &str) {
-    ok(check_insufficient_scope(r, what))
+    let body = local_reply(r, 403, what);
+    let params = challenge(r, what);
+    let codes = (error_code(&body), params.get("error").map(String::as_str));
+    let want = ("insufficient_scope", Some("insufficient_scope"));
+    assert_eq!(codes, want, "{what}: error in body and challenge: {r:?}");
 }
 
 /// 503 `temporarily_unavailable` with a `retry-after` of whole seconds (≥ 1).
