@@ -201,6 +201,35 @@ pub fn keys_unavailable(r: &Response, what: &str) {
     );
 }
 
+/// What a request must get, in tables of requests and [`answer`].
+#[derive(Clone, Copy, Debug)]
+pub enum Want<'a> {
+    /// The upstream's 200.
+    Through,
+    /// 401 `invalid_token`.
+    Invalid,
+    /// 401 `invalid_token` with this `error_description`.
+    InvalidAs(&'a str),
+    /// 403 `insufficient_scope`.
+    Scope,
+    /// 403: no rule matches.
+    NoRule,
+    /// 503: no usable keys.
+    Unavailable,
+}
+
+/// Asserts that `r` is what `want` says.
+pub fn answer(r: &Response, want: Want<'_>, what: &str) {
+    match want {
+        Want::Through => drop(upstream_ok(r, what)),
+        Want::Invalid => some_invalid_token(r, what),
+        Want::InvalidAs(description) => invalid_token(r, description, what),
+        Want::Scope => insufficient_scope(r, what),
+        Want::NoRule => drop(local_reply(r, 403, what)),
+        Want::Unavailable => keys_unavailable(r, what),
+    }
+}
+
 /// 200 from the echo upstream; returns the request the upstream saw.
 pub fn upstream_ok(r: &Response, what: &str) -> Value {
     assert_eq!(r.status, 200, "{what}: want the upstream's 200: {r:?}");

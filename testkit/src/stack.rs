@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::answers::{self, Want};
 use crate::bootstrap;
 use crate::envoy::{rolegate_bootstrap, Envoy};
 use crate::http::{self, Response};
@@ -98,6 +99,11 @@ impl Stack {
     /// `GET path` with `authorization: Bearer <token>`.
     pub fn get_with_token(&self, path: &str, token: &str) -> Response {
         self.timed_get_with_token(path, token).0
+    }
+
+    /// `GET path` with `token` gets `want` (see [`answers::answer`]).
+    pub fn expect(&self, path: &str, token: &str, want: Want<'_>, what: &str) {
+        answers::answer(&self.get_with_token(path, token), want, what);
     }
 
     /// Like [`Stack::get_with_token`], also returning how long the answer took.
