@@ -21,8 +21,7 @@ pub fn load(path: &str) -> Result<Config, CliError> {
 pub fn run(args: &[String], out: &mut Output) -> Result<u8, CliError> {
     let options = Options::parse("config validate", &[], args)?;
     if options.help {
-        out.line(crate::CONFIG_USAGE.trim_end());
-        return Ok(0);
+        return out.help(crate::CONFIG_USAGE);
     }
     let [path] = options.positional_exactly(&["CONFIG.json"])? else {
         return Err(options.usage("CONFIG.json is required".to_string()));
