@@ -3,12 +3,6 @@
 //! `%RESPONSE_CODE_DETAILS%` = `rolegate_<reason>` on rolegate's own answers.
 //!
 //! Prerequisites as for tests/e2e.rs: `make envoy` and `make build` (the tests fail without them).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::time::Duration;
 

@@ -4,12 +4,6 @@
 //! rule's denials are rehearsed. No log line holds a token.
 //!
 //! Prerequisites as for tests/e2e.rs: `make envoy` and `make build` (the tests fail without them).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::time::Duration;
 

@@ -6,12 +6,6 @@
 //! * `make build` — `dist/rolegate.wasm` (or `ROLEGATE_WASM=<module>`).
 //!
 //! Each test starts its own IdP, upstream and Envoy, so tests run in parallel.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::time::{Duration, Instant};
 

@@ -5,12 +5,7 @@
 //! Inputs the fuzzers found are pinned in the "Crashes found by fuzzing" section (none so far);
 //! the rest is one test per limit.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::expect_used, clippy::panic)]
 
 use rolegate::config::Config;
 use rolegate::crypto::rs256::{KeyWeakness, Rs256Key};

@@ -5,12 +5,7 @@
 //! system's curl (testkit `h2`); without it these tests fail.
 //!
 //! Prerequisites as for tests/e2e.rs: `make envoy` and `make build` (the tests fail without them).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::panic)]
 
 use std::time::Duration;
 

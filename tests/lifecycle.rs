@@ -10,12 +10,7 @@
 //! only used where a scenario needs time to pass (an outage lasting a while, a rotation
 //! seconds after start) or to let every worker look at the shared key record (workers poll
 //! it every 100 ms; [`SYNC_SETTLE`] is ten of those periods).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::panic)]
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

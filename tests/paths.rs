@@ -4,12 +4,7 @@
 //! checks rolegate's answer and, when the request goes through, the path the upstream received.
 //!
 //! Prerequisites as for tests/e2e.rs: `make envoy` and `make build` (the tests fail without them).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::time::Duration;
 

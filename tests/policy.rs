@@ -3,12 +3,6 @@
 //! counters, and multi-tenant Entra ID through the `azure_ad` preset.
 //!
 //! Prerequisites as for tests/e2e.rs: `make envoy` and `make build` (the tests fail without them).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use serde_json::{json, Value};
 

@@ -6,12 +6,7 @@
 //! number of rows it saw and the number of rows per policy, so neither a silently empty loop
 //! nor a silently widened exception can pass.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;

@@ -1,12 +1,7 @@
 //! The `rolegate` binary against real Microsoft Entra ID tokens (see `tests/data/README.md`).
 
 // Test helpers may panic: a failed expectation is their job (as clippy.toml allows in tests).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 
 mod support;
 

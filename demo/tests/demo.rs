@@ -6,12 +6,7 @@
 //! `<workspace>/dist/rolegate.wasm`.
 
 // Tests may panic: a failed assertion is their job.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::panic)]
 
 use std::fs;
 use std::path::{Path, PathBuf};
