@@ -272,6 +272,9 @@ fn unacceptable_tokens_are_rejected() {
 
     let header_bytes = header(KID_A).to_string();
     let claims_bytes = claims(&[ROLE]).to_string();
+    // Signed by key A: valid claims under another header, the valid header over another payload.
+    let with_header = |header: &[u8]| mint_raw(key_a(), header, claims_bytes.as_bytes());
+    let with_payload = |payload: &[u8]| mint_raw(key_a(), header_bytes.as_bytes(), payload);
     let sig = URL_SAFE_NO_PAD.decode(s64).unwrap();
     let std_sig = STANDARD_NO_PAD.encode(&sig);
     assert_ne!(
@@ -312,7 +315,7 @@ fn unacceptable_tokens_are_rejected() {
     let none_header = json!({"alg": "none", "typ": "JWT", "kid": KID_A}).to_string();
     let hs256 = json!({"alg": "HS256", "typ": "JWT", "kid": KID_A});
     let public_jwk = key_a().public_jwk(KID_A).to_string();
-    let big = claims_with(&[ROLE], json!({"padding": "x".repeat(9000)}));
+    let long = token_with(&[ROLE], json!({"padding": "x".repeat(9000)}));
 
     let mut cases: Vec<(String, String)> = [
         ("one segment", h64.to_string()),
@@ -330,33 +333,18 @@ fn unacceptable_tokens_are_rejected() {
             "signature one byte short (canonical base64url)",
             format!("{h64}.{p64}.{short_sig}"),
         ),
-        (
-            "header is not JSON",
-            mint_raw(key_a(), b"not json", claims_bytes.as_bytes()),
-        ),
-        (
-            "header is a JSON array",
-            mint_raw(key_a(), b"[\"RS256\"]", claims_bytes.as_bytes()),
-        ),
-        (
-            "payload is not JSON",
-            mint_raw(key_a(), header_bytes.as_bytes(), b"hello world"),
-        ),
-        (
-            "payload is a JSON string",
-            mint_raw(key_a(), header_bytes.as_bytes(), b"\"x\""),
-        ),
-        (
-            "longer than max_token_bytes",
-            mint(key_a(), header(KID_A), big),
-        ),
+        ("header is not JSON", with_header(b"not json")),
+        ("header is a JSON array", with_header(b"[\"RS256\"]")),
+        ("payload is not JSON", with_payload(b"hello world")),
+        ("payload is a JSON string", with_payload(b"\"x\"")),
+        ("longer than max_token_bytes", long),
         (
             "alg none",
             format!("{}.{p64}.", b64url(none_header.as_bytes())),
         ),
         (
             "alg none, RS256 signature",
-            mint_raw(key_a(), none_header.as_bytes(), claims_bytes.as_bytes()),
+            with_header(none_header.as_bytes()),
         ),
         (
             "alg HS256 keyed with the public modulus",
