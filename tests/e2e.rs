@@ -475,18 +475,16 @@ fn accepted_tokens_reach_the_upstream_with_claim_headers() {
     }
 
     // Variants that must be accepted: schemes, keys and headers, then changed claims.
+    let minimal_header = mint(
+        key_a(),
+        json!({"alg": "RS256", "kid": KID_A}),
+        claims(&[ROLE]),
+    );
     let mut ok: Vec<(String, String)> = vec![
         ("lowercase scheme".into(), format!("bearer {t}")),
         ("uppercase scheme".into(), format!("BEARER {t}")),
         ("3072-bit key".into(), bearer(&signed_by(key_c(), KID_C))),
-        (
-            "minimal header".into(),
-            bearer(&mint(
-                key_a(),
-                json!({"alg": "RS256", "kid": KID_A}),
-                claims(&[ROLE]),
-            )),
-        ),
+        ("minimal header".into(), bearer(&minimal_header)),
     ];
     let changes = json!({
         "v1 issuer": {"iss": ISSUER_V1},

@@ -193,11 +193,8 @@ fn cold_start_burst_waits_for_one_fetch() {
     );
     // A second fetch would come from another worker or a lapsed lease; give it time to show.
     std::thread::sleep(SYNC_SETTLE);
-    assert_fetches(
-        &s,
-        1,
-        "a cold-start burst must cause exactly one JWKS fetch for the whole Envoy",
-    );
+    let what = "a cold-start burst must cause exactly one JWKS fetch for the whole Envoy";
+    assert_fetches(&s, 1, what);
     assert_eq!(s.envoy.counter(&jwks_stat("fetch_success")), 1);
     assert_eq!(s.envoy.counter(&jwks_stat("fetch_failure")), 0);
     // Per-request counters reach Envoy's stats on the workers' next tick (100 ms).
@@ -327,11 +324,8 @@ fn rotation_seconds_after_start_is_picked_up_at_once() {
         s.expect(&format!("/calc/a/{i}"), &ta, InvalidAs(UNKNOWN_KID), &case);
     });
     println!("rotation: {calls} request pairs covered both workers");
-    assert_fetches(
-        &s,
-        2,
-        "the removed key's kid is rate-limited, not refetched",
-    );
+    let what = "the removed key's kid is rate-limited, not refetched";
+    assert_fetches(&s, 2, what);
 }
 
 #[test]
@@ -643,11 +637,8 @@ fn discovery_document_with_a_foreign_issuer_is_refused() {
         s.idp.describe_requests()
     );
     assert!(s.idp.discovery_requests() >= 1);
-    assert_fetches(
-        &s,
-        0,
-        "the jwks_uri of a document with a foreign issuer must not be fetched",
-    );
+    let what = "the jwks_uri of a document with a foreign issuer must not be fetched";
+    assert_fetches(&s, 0, what);
     assert!(s.envoy.counter(&jwks_stat("fetch_failure")) >= 1);
     assert_eq!(s.envoy.counter(&jwks_stat("fetch_success")), 0);
     assert_eq!(s.up.count(), 0);
@@ -824,13 +815,8 @@ fn key_set_over_max_jwks_bytes_is_a_failed_fetch() {
     let padded = merged(keys_a_and_c(), json!({"x-padding": "p".repeat(MAX)}));
     s.idp.set_jwks(padded);
     let what = "the oversized key set was not counted as a failed fetch";
-    await_jwks_stat(
-        &s,
-        "fetch_failure",
-        Duration::from_secs(10),
-        |n| n >= 1,
-        what,
-    );
+    let ten = Duration::from_secs(10);
+    await_jwks_stat(&s, "fetch_failure", ten, |n| n >= 1, what);
     assert_logged(&s, "bytes is over the limit", Duration::from_secs(5));
     s.on_every_worker(2, 60, |i| {
         let case = format!("key A kept after the oversized set, request {i}");
@@ -939,13 +925,8 @@ fn keys_past_max_stale_seconds_stop_verifying_until_a_fetch_succeeds() {
         );
     });
     let two = Duration::from_secs(2);
-    await_jwks_stat(
-        &s,
-        "keys_stale",
-        two,
-        |n| n == 1,
-        "keys_stale gauge is not 1",
-    );
+    let what = "keys_stale gauge is not 1";
+    await_jwks_stat(&s, "keys_stale", two, |n| n == 1, what);
     assert_logged(&s, "older than max_stale_seconds", two);
 
     // The IdP publishes keys again: the next successful fetch makes them usable.
