@@ -9,11 +9,11 @@ use std::time::Duration;
 use serde_json::json;
 
 use rolegate_testkit::answers as check;
-use rolegate_testkit::entra::{claims_with, API_APP_ID, AUDIENCE, CLIENT_ID, ISSUER, ROLE};
+use rolegate_testkit::entra::{API_APP_ID, AUDIENCE, CLIENT_ID, ISSUER, ROLE};
 use rolegate_testkit::idp;
 use rolegate_testkit::stack::Stack;
-use rolegate_testkit::test_keys::{key_a, standard_jwks, KID_A};
-use rolegate_testkit::token::{bearer, header, mint};
+use rolegate_testkit::test_keys::{standard_jwks, token};
+use rolegate_testkit::token::bearer;
 use rolegate_testkit::Idp;
 
 #[test]
@@ -34,7 +34,7 @@ fn allowed_denied_and_dry_run_requests_each_leave_their_line() {
         ],
     });
     let s = Stack::start_logging_decisions(&config, Idp::start(standard_jwks()));
-    let token = mint(key_a(), header(KID_A), claims_with(&[ROLE], json!({})));
+    let token = token(&[ROLE]);
     let auth = bearer(&token);
     let with_token = [("authorization", auth.as_str())];
 

@@ -475,11 +475,8 @@ fn accepted_tokens_reach_the_upstream_with_claim_headers() {
     }
 
     // Variants that must be accepted: schemes, keys and headers, then changed claims.
-    let minimal_header = mint(
-        key_a(),
-        json!({"alg": "RS256", "kid": KID_A}),
-        claims(&[ROLE]),
-    );
+    let minimal = json!({"alg": "RS256", "kid": KID_A});
+    let minimal_header = mint(key_a(), minimal, claims(&[ROLE]));
     let mut ok: Vec<(String, String)> = vec![
         ("lowercase scheme".into(), format!("bearer {t}")),
         ("uppercase scheme".into(), format!("BEARER {t}")),

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use rolegate_testkit::entra::{claims_with, API_APP_ID, AUDIENCE, ISSUER, ROLE};
+use rolegate_testkit::entra::{API_APP_ID, AUDIENCE, ISSUER, ROLE};
 use rolegate_testkit::stack::Stack;
-use rolegate_testkit::test_keys::{key_a, standard_jwks, KID_A};
-use rolegate_testkit::token::{bearer, header, mint};
+use rolegate_testkit::test_keys::{standard_jwks, token, token_with};
+use rolegate_testkit::token::bearer;
 use rolegate_testkit::{h2, idp, Idp, Response};
 
 /// A provider whose keys never come: its tokens get 503 / UNAVAILABLE.
@@ -73,13 +73,9 @@ fn assert_grpc(r: &Response, status: &str, message: &str, what: &str) {
 #[test]
 fn denied_grpc_requests_get_grpc_statuses_over_http2() {
     let s = Stack::start_logging_decisions(&config(), Idp::start(standard_jwks()));
-    let good = mint(key_a(), header(KID_A), claims_with(&[ROLE], json!({})));
-    let no_role = mint(key_a(), header(KID_A), claims_with(&["other"], json!({})));
-    let down = mint(
-        key_a(),
-        header(KID_A),
-        claims_with(&[ROLE], json!({"iss": DOWN_ISSUER})),
-    );
+    let good = token(&[ROLE]);
+    let no_role = token(&["other"]);
+    let down = token_with(&[ROLE], json!({"iss": DOWN_ISSUER}));
 
     let r = call(&s, "application/grpc", None);
     assert_grpc(&r, "16", "a Bearer token is required", "no token");
