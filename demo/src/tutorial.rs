@@ -336,6 +336,17 @@ impl Demo<'_> {
         token
     }
 
+    /// [`Demo::fetch_token`], and the token's claims, decoded only.
+    fn fetch_token_and_claims(
+        &self,
+        step: &mut Step,
+        client: &Client,
+    ) -> (Option<String>, Option<Value>) {
+        let token = self.fetch_token(step, client);
+        let claims = token.as_deref().and_then(decode_unverified);
+        (token, claims.map(|(_, claims)| claims))
+    }
+
     /// GET `path` through Envoy with an optional bearer token.
     fn call(&self, step: &mut Step, path: &str, token: Option<(&str, &str)>) -> Option<Response> {
         let url = format!("http://127.0.0.1:{}{path}", self.envoy.port());
@@ -485,11 +496,7 @@ impl Demo<'_> {
         );
         step.say("reporting-client is registered in the same tenant, but no admin granted it invokeRole.");
         let client = self.other.clone();
-        let token = self.fetch_token(&mut step, &client);
-        let claims = token
-            .as_deref()
-            .and_then(decode_unverified)
-            .map(|(_, claims)| claims);
+        let (token, claims) = self.fetch_token_and_claims(&mut step, &client);
         step.check(
             claims.as_ref().is_some_and(|c| c.get("roles").is_none()),
             "its token has no roles claim (Entra leaves it out when none is granted)",
@@ -521,11 +528,7 @@ impl Demo<'_> {
              but the API owner has not listed it.",
         );
         let client = self.unlisted.clone();
-        let token = self.fetch_token(&mut step, &client);
-        let claims = token
-            .as_deref()
-            .and_then(decode_unverified)
-            .map(|(_, claims)| claims);
+        let (token, claims) = self.fetch_token_and_claims(&mut step, &client);
         step.check(
             claims.as_ref().is_some_and(|c| {
                 c.get("roles")
