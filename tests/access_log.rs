@@ -13,7 +13,6 @@ use rolegate_testkit::entra::{API_APP_ID, AUDIENCE, CLIENT_ID, ISSUER, ROLE};
 use rolegate_testkit::idp;
 use rolegate_testkit::stack::Stack;
 use rolegate_testkit::test_keys::{standard_jwks, token};
-use rolegate_testkit::token::bearer;
 use rolegate_testkit::Idp;
 
 #[test]
@@ -35,10 +34,8 @@ fn allowed_denied_and_dry_run_requests_each_leave_their_line() {
     });
     let s = Stack::start_logging_decisions(&config, Idp::start(standard_jwks()));
     let token = token(&[ROLE]);
-    let auth = bearer(&token);
-    let with_token = [("authorization", auth.as_str())];
 
-    check::upstream_ok(&s.get("/calc/add/1", &with_token), "allowed");
+    check::upstream_ok(&s.get_with_token("/calc/add/1", &token), "allowed");
     check::upstream_ok(&s.get("/healthz", &[]), "anonymous");
     check::missing_credentials(&s.get("/calc/add/2", &[]), "rolegate.test", "missing");
     check::local_reply(
@@ -46,8 +43,8 @@ fn allowed_denied_and_dry_run_requests_each_leave_their_line() {
         401,
         "malformed",
     );
-    check::local_reply(&s.get("/nowhere", &with_token), 403, "no rule");
-    check::upstream_ok(&s.get("/trial/x", &with_token), "dry run");
+    check::local_reply(&s.get_with_token("/nowhere", &token), 403, "no rule");
+    check::upstream_ok(&s.get_with_token("/trial/x", &token), "dry run");
 
     let want = [
         format!("/calc/add/1 200 via_upstream decision=allowed rule=calc provider=aad client={CLIENT_ID}"),

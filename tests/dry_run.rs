@@ -88,13 +88,8 @@ fn would_be_denials() -> Vec<(&'static str, Option<String>, Option<&'static str>
 }
 
 fn get(s: &Stack, path: &str, token: Option<&str>) -> Response {
-    let auth = token.map(bearer);
     // A client-sent claim header: it must never reach the upstream.
-    let mut headers = vec![("x-client-id", "forged")];
-    if let Some(auth) = &auth {
-        headers.push(("authorization", auth.as_str()));
-    }
-    s.get(path, &headers)
+    s.get_as(path, token, &[("x-client-id", "forged")])
 }
 
 /// The plugin's log lines that report a would-be denial.

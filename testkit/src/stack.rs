@@ -96,6 +96,14 @@ impl Stack {
         self.envoy.get(path, headers)
     }
 
+    /// `GET path` with `headers`, and `authorization: Bearer <token>` when there is a token.
+    pub fn get_as(&self, path: &str, token: Option<&str>, headers: &[(&str, &str)]) -> Response {
+        let auth = token.map(bearer);
+        let mut all = headers.to_vec();
+        all.extend(auth.iter().map(|auth| ("authorization", auth.as_str())));
+        self.get(path, &all)
+    }
+
     /// `GET path` with `authorization: Bearer <token>`.
     pub fn get_with_token(&self, path: &str, token: &str) -> Response {
         self.timed_get_with_token(path, token).0
