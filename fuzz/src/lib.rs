@@ -6,7 +6,7 @@
 
 use rolegate::config::Config;
 use rolegate_testkit::test_keys::rfc7520;
-use rolegate_testkit::token::b64url;
+use rolegate_testkit::token::b64url as b64;
 use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 
@@ -20,10 +20,6 @@ pub const ISSUER_V1: &str = "https://sts.hobbiton.example/t/";
 pub const OTHER_ISSUER: &str = "https://other.example/";
 /// The clock the seeds are written for; inputs may say "relative to this".
 pub const BASE_TIME: i64 = 1_700_000_000;
-
-pub fn b64(bytes: &[u8]) -> String {
-    b64url(bytes)
-}
 
 /// The stand-in signature the `decision` target uses: SHA-256 of the signing input, repeated to
 /// the key's length. A fuzzer cannot forge it (it would have to invert SHA-256), and making it
