@@ -243,7 +243,7 @@ fn wait_for_keys(envoy: &Envoy, idp: &Idp) {
         return;
     }
     println!("  Envoy is ready. rolegate found the keys through OIDC discovery (cluster idp):");
-    for served in idp.served() {
+    for served in idp.exchanges() {
         let request = &served.request;
         println!(
             "    {} {}  -> {}  (user-agent: {})",
