@@ -3,24 +3,16 @@
 //! `%RESPONSE_CODE_DETAILS%` = `rolegate_<reason>` on rolegate's own answers.
 //!
 //! Prerequisites as for tests/e2e.rs: `make envoy` and `make build` (the tests fail without them).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::time::Duration;
 
 use serde_json::json;
 
 use rolegate_testkit::answers as check;
-use rolegate_testkit::bootstrap::{set_access_log_format, DECISION_LOG_FORMAT};
-use rolegate_testkit::entra::{claims_with, API_APP_ID, AUDIENCE, CLIENT_ID, ISSUER, ROLE};
+use rolegate_testkit::entra::{API_APP_ID, AUDIENCE, CLIENT_ID, ISSUER, ROLE};
 use rolegate_testkit::idp;
-use rolegate_testkit::stack::{eventually, Stack};
-use rolegate_testkit::test_keys::{key_a, standard_jwks, KID_A};
-use rolegate_testkit::token::{bearer, header, mint};
+use rolegate_testkit::stack::Stack;
+use rolegate_testkit::test_keys::{standard_jwks, token};
 use rolegate_testkit::Idp;
 
 #[test]
@@ -40,16 +32,10 @@ fn allowed_denied_and_dry_run_requests_each_leave_their_line() {
              "dry_run": true},
         ],
     });
-    let s = Stack::start_with(Idp::start(standard_jwks()), |p| {
-        let mut bootstrap = p.standard(&config);
-        set_access_log_format(&mut bootstrap, DECISION_LOG_FORMAT);
-        bootstrap
-    });
-    let token = mint(key_a(), header(KID_A), claims_with(&[ROLE], json!({})));
-    let auth = bearer(&token);
-    let with_token = [("authorization", auth.as_str())];
+    let s = Stack::start_logging_decisions(&config, Idp::start(standard_jwks()));
+    let token = token(&[ROLE]);
 
-    check::upstream_ok(&s.get("/calc/add/1", &with_token), "allowed");
+    check::upstream_ok(&s.get_with_token("/calc/add/1", &token), "allowed");
     check::upstream_ok(&s.get("/healthz", &[]), "anonymous");
     check::missing_credentials(&s.get("/calc/add/2", &[]), "rolegate.test", "missing");
     check::local_reply(
@@ -57,8 +43,8 @@ fn allowed_denied_and_dry_run_requests_each_leave_their_line() {
         401,
         "malformed",
     );
-    check::local_reply(&s.get("/nowhere", &with_token), 403, "no rule");
-    check::upstream_ok(&s.get("/trial/x", &with_token), "dry run");
+    check::local_reply(&s.get_with_token("/nowhere", &token), 403, "no rule");
+    check::upstream_ok(&s.get_with_token("/trial/x", &token), "dry run");
 
     let want = [
         format!("/calc/add/1 200 via_upstream decision=allowed rule=calc provider=aad client={CLIENT_ID}"),
@@ -68,14 +54,11 @@ fn allowed_denied_and_dry_run_requests_each_leave_their_line() {
         "/nowhere 403 rolegate_no_rule decision=denied reason=no_rule".to_string(),
         format!("/trial/x 200 via_upstream decision=dry_run_denied reason=role rule=trial provider=aad client={CLIENT_ID}"),
     ];
-    let lines = eventually(Duration::from_secs(5), Duration::from_millis(100), || {
-        let log = s.envoy.access_log();
-        let lines: Vec<String> = log.lines().map(str::to_string).collect();
-        (lines.len() >= want.len()).then_some(lines)
-    })
-    .unwrap_or_else(|| panic!("access log incomplete:\n{}", s.envoy.access_log()));
-    assert_eq!(lines, want);
-    let log = s.envoy.access_log();
+    let complete = |log: &str| log.lines().count() >= want.len();
+    let log = s
+        .envoy
+        .wait_for_access_log(Duration::from_secs(5), complete);
+    assert_eq!(log.lines().collect::<Vec<_>>(), want);
     for part in token.split('.') {
         assert!(
             !log.contains(part),

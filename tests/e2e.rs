@@ -6,12 +6,6 @@
 //! * `make build` — `dist/rolegate.wasm` (or `ROLEGATE_WASM=<module>`).
 //!
 //! Each test starts its own IdP, upstream and Envoy, so tests run in parallel.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::time::{Duration, Instant};
 
@@ -19,7 +13,7 @@ use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use rolegate_testkit::answers as check;
+use rolegate_testkit::answers::{self as check, Want};
 use rolegate_testkit::entra::{
     self, claims, claims_with, API_APP_ID, AUDIENCE, CLIENT_ID, ISSUER, ISSUER_V1, OTHER_AUDIENCE,
     OTHER_ISSUER, ROLE,
@@ -70,31 +64,7 @@ fn start(config: &Value) -> Stack {
     Stack::start(config, Idp::start(standard_jwks()))
 }
 
-/// What a request must get, in the tables below.
-#[derive(Clone, Copy)]
-enum Want {
-    /// The upstream's 200.
-    Through,
-    /// 401 `invalid_token`.
-    Invalid,
-    /// 403 `insufficient_scope`.
-    Scope,
-    /// 403: no rule matches.
-    NoRule,
-}
-
 use Want::{Invalid, NoRule, Scope, Through};
-
-/// `GET path` with `token` gets `want`.
-fn expect(s: &Stack, path: &str, token: &str, want: Want, what: &str) {
-    let r = s.get_with_token(path, token);
-    match want {
-        Through => drop(check::upstream_ok(&r, what)),
-        Invalid => check::some_invalid_token(&r, what),
-        Scope => check::insufficient_scope(&r, what),
-        NoRule => drop(check::local_reply(&r, 403, what)),
-    }
-}
 
 // ---------------------------------------------------------------------------
 // harness
@@ -298,10 +268,13 @@ fn unacceptable_tokens_are_rejected() {
     let parts: Vec<&str> = good.split('.').collect();
     let (h64, p64, s64) = (parts[0], parts[1], parts[2]);
     // Sanity: the unmodified token is accepted (this is also the cold-start request).
-    expect(&s, "/calc/add", &good, Through, "the unmodified token");
+    s.expect("/calc/add", &good, Through, "the unmodified token");
 
     let header_bytes = header(KID_A).to_string();
     let claims_bytes = claims(&[ROLE]).to_string();
+    // Signed by key A: valid claims under another header, the valid header over another payload.
+    let with_header = |header: &[u8]| mint_raw(key_a(), header, claims_bytes.as_bytes());
+    let with_payload = |payload: &[u8]| mint_raw(key_a(), header_bytes.as_bytes(), payload);
     let sig = URL_SAFE_NO_PAD.decode(s64).unwrap();
     let std_sig = STANDARD_NO_PAD.encode(&sig);
     assert_ne!(
@@ -342,7 +315,7 @@ fn unacceptable_tokens_are_rejected() {
     let none_header = json!({"alg": "none", "typ": "JWT", "kid": KID_A}).to_string();
     let hs256 = json!({"alg": "HS256", "typ": "JWT", "kid": KID_A});
     let public_jwk = key_a().public_jwk(KID_A).to_string();
-    let big = claims_with(&[ROLE], json!({"padding": "x".repeat(9000)}));
+    let long = token_with(&[ROLE], json!({"padding": "x".repeat(9000)}));
 
     let mut cases: Vec<(String, String)> = [
         ("one segment", h64.to_string()),
@@ -360,33 +333,18 @@ fn unacceptable_tokens_are_rejected() {
             "signature one byte short (canonical base64url)",
             format!("{h64}.{p64}.{short_sig}"),
         ),
-        (
-            "header is not JSON",
-            mint_raw(key_a(), b"not json", claims_bytes.as_bytes()),
-        ),
-        (
-            "header is a JSON array",
-            mint_raw(key_a(), b"[\"RS256\"]", claims_bytes.as_bytes()),
-        ),
-        (
-            "payload is not JSON",
-            mint_raw(key_a(), header_bytes.as_bytes(), b"hello world"),
-        ),
-        (
-            "payload is a JSON string",
-            mint_raw(key_a(), header_bytes.as_bytes(), b"\"x\""),
-        ),
-        (
-            "longer than max_token_bytes",
-            mint(key_a(), header(KID_A), big),
-        ),
+        ("header is not JSON", with_header(b"not json")),
+        ("header is a JSON array", with_header(b"[\"RS256\"]")),
+        ("payload is not JSON", with_payload(b"hello world")),
+        ("payload is a JSON string", with_payload(b"\"x\"")),
+        ("longer than max_token_bytes", long),
         (
             "alg none",
             format!("{}.{p64}.", b64url(none_header.as_bytes())),
         ),
         (
             "alg none, RS256 signature",
-            mint_raw(key_a(), none_header.as_bytes(), claims_bytes.as_bytes()),
+            with_header(none_header.as_bytes()),
         ),
         (
             "alg HS256 keyed with the public modulus",
@@ -517,18 +475,13 @@ fn accepted_tokens_reach_the_upstream_with_claim_headers() {
     }
 
     // Variants that must be accepted: schemes, keys and headers, then changed claims.
+    let minimal = json!({"alg": "RS256", "kid": KID_A});
+    let minimal_header = mint(key_a(), minimal, claims(&[ROLE]));
     let mut ok: Vec<(String, String)> = vec![
         ("lowercase scheme".into(), format!("bearer {t}")),
         ("uppercase scheme".into(), format!("BEARER {t}")),
         ("3072-bit key".into(), bearer(&signed_by(key_c(), KID_C))),
-        (
-            "minimal header".into(),
-            bearer(&mint(
-                key_a(),
-                json!({"alg": "RS256", "kid": KID_A}),
-                claims(&[ROLE]),
-            )),
-        ),
+        ("minimal header".into(), bearer(&minimal_header)),
     ];
     let changes = json!({
         "v1 issuer": {"iss": ISSUER_V1},
@@ -667,11 +620,7 @@ fn keys_never_fetched_give_503() {
         "calc.example.com",
         "no token while keys are unavailable",
     );
-    check::local_reply(
-        &s.get_with_token("/nothing", &t),
-        403,
-        "no rule while keys are unavailable",
-    );
+    s.expect("/nothing", &t, NoRule, "no rule while keys are unavailable");
 
     // A 200 that is not a JWKS is no better.
     s.idp.set_mode(IdpMode::Garbage);
@@ -723,8 +672,8 @@ fn key_rotation_is_picked_up_after_cache_duration() {
     let s = Stack::start(&main_config_with(idp::remote_jwks(2, 5000)), idp);
     let ta = token(&[ROLE]);
     let tb = signed_by(key_b(), KID_B);
-    expect(&s, "/calc/a", &ta, Through, "key-a before rotation");
-    expect(&s, "/calc/b", &tb, Invalid, "key-b before rotation");
+    s.expect("/calc/a", &ta, Through, "key-a before rotation");
+    s.expect("/calc/b", &tb, Invalid, "key-b before rotation");
     let fetched_before = s.idp.jwks_requests();
 
     s.idp.set_jwks(jwks(&[(key_b(), KID_B)]));
@@ -787,7 +736,7 @@ fn local_jwks_needs_no_idp() {
         (v1, Invalid, "issuer (single `issuer`) not configured"),
         (token(&["reader"]), Scope, "local_jwks without role"),
     ] {
-        expect(&s, "/calc/add", &token, want, what);
+        s.expect("/calc/add", &token, want, what);
     }
     assert_eq!(
         s.idp.total_requests(),
@@ -875,7 +824,7 @@ fn rule_options_custom_roles_claim_and_forward() {
         ("/any/x", &empty, Scope, "/any/ empty scp"),
         ("/any/x", &roles_only, Scope, "/any/ roles claim only"),
     ] {
-        expect(&s, path, token, want, what);
+        s.expect(path, token, want, what);
     }
     check::upstream_saw(
         &s.get_with_token("/any/x", &other_array),
@@ -901,7 +850,7 @@ fn rule_options_custom_roles_claim_and_forward() {
         (expired, Invalid, "expired 5 s ago, no skew"),
         (early, Invalid, "nbf in 30 s, no skew"),
     ] {
-        expect(&s, "/token/x", &token, want, what);
+        s.expect("/token/x", &token, want, what);
     }
     check::local_reply(&s.get_with_token("/elsewhere", &reader), 403, "no rule");
 }

@@ -1,9 +1,4 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The Envoy configurations shipped under `envoy/` are accepted by the real Envoy, and
 //! Envoy's own validation catches a broken plugin configuration, naming the field.
 

@@ -5,22 +5,16 @@
 //! system's curl (testkit `h2`); without it these tests fail.
 //!
 //! Prerequisites as for tests/e2e.rs: `make envoy` and `make build` (the tests fail without them).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::panic)]
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use rolegate_testkit::bootstrap::{set_access_log_format, DECISION_LOG_FORMAT};
-use rolegate_testkit::entra::{claims_with, API_APP_ID, AUDIENCE, ISSUER, ROLE};
-use rolegate_testkit::stack::{eventually, Stack};
-use rolegate_testkit::test_keys::{key_a, standard_jwks, KID_A};
-use rolegate_testkit::token::{bearer, header, mint};
+use rolegate_testkit::entra::{API_APP_ID, AUDIENCE, ISSUER, ROLE};
+use rolegate_testkit::stack::Stack;
+use rolegate_testkit::test_keys::{standard_jwks, token, token_with};
+use rolegate_testkit::token::bearer;
 use rolegate_testkit::{h2, idp, Idp, Response};
 
 /// A provider whose keys never come: its tokens get 503 / UNAVAILABLE.
@@ -78,18 +72,10 @@ fn assert_grpc(r: &Response, status: &str, message: &str, what: &str) {
 
 #[test]
 fn denied_grpc_requests_get_grpc_statuses_over_http2() {
-    let s = Stack::start_with(Idp::start(standard_jwks()), |p| {
-        let mut bootstrap = p.standard(&config());
-        set_access_log_format(&mut bootstrap, DECISION_LOG_FORMAT);
-        bootstrap
-    });
-    let good = mint(key_a(), header(KID_A), claims_with(&[ROLE], json!({})));
-    let no_role = mint(key_a(), header(KID_A), claims_with(&["other"], json!({})));
-    let down = mint(
-        key_a(),
-        header(KID_A),
-        claims_with(&[ROLE], json!({"iss": DOWN_ISSUER})),
-    );
+    let s = Stack::start_logging_decisions(&config(), Idp::start(standard_jwks()));
+    let good = token(&[ROLE]);
+    let no_role = token(&["other"]);
+    let down = token_with(&[ROLE], json!({"iss": DOWN_ISSUER}));
 
     let r = call(&s, "application/grpc", None);
     assert_grpc(&r, "16", "a Bearer token is required", "no token");
@@ -129,11 +115,9 @@ fn denied_grpc_requests_get_grpc_statuses_over_http2() {
     assert_eq!(r.header("grpc-status"), None, "{r:?}");
     assert_eq!(s.up.count(), 1);
 
-    let lines = eventually(Duration::from_secs(5), Duration::from_millis(100), || {
-        let log = s.envoy.access_log();
-        (log.lines().count() >= 7).then_some(log)
-    })
-    .unwrap_or_else(|| panic!("access log incomplete:\n{}", s.envoy.access_log()));
+    let lines = s
+        .envoy
+        .wait_for_access_log(Duration::from_secs(5), |log| log.lines().count() >= 7);
     for details in [
         "200 rolegate_missing decision=denied reason=missing",
         "200 rolegate_malformed",

@@ -15,6 +15,8 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod support;
+
 fn probe_module() -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target/probe/wasm32-wasip1/release/rolegate.wasm");
@@ -28,10 +30,7 @@ fn probe_module() -> PathBuf {
 
 /// One probe row per Wycheproof test: `acceptable` counts as must-reject (our policy).
 fn rows(file: &str) -> Vec<Value> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/vectors/wycheproof")
-        .join(file);
-    let doc: Value = serde_json::from_slice(&std::fs::read(path).expect("read")).expect("json");
+    let doc = support::read_json(&format!("wycheproof/{file}"));
     let mut rows = Vec::new();
     for group in doc["testGroups"].as_array().expect("groups") {
         let key = &group["publicKey"];

@@ -10,18 +10,13 @@
 //! only used where a scenario needs time to pass (an outage lasting a while, a rotation
 //! seconds after start) or to let every worker look at the shared key record (workers poll
 //! it every 100 ms; [`SYNC_SETTLE`] is ten of those periods).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::panic)]
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
 
-use rolegate_testkit::answers::{self as check, UNKNOWN_KID, UNTRUSTED_ISSUER};
+use rolegate_testkit::answers::{self as check, Want, UNKNOWN_KID, UNTRUSTED_ISSUER};
 use rolegate_testkit::entra::{
     claims_with, API_APP_ID, AUDIENCE, CLIENT_ID, ISSUER, ISSUER_V1, OTHER_ISSUER, ROLE, TENANT,
 };
@@ -34,6 +29,7 @@ use rolegate_testkit::test_keys::{
 };
 use rolegate_testkit::token::{header, mint};
 use rolegate_testkit::{Idp, IdpMode, SigningKey};
+use Want::{InvalidAs, NoRule, Scope, Through};
 
 /// Name of the provider in every configuration (it appears in the metric names).
 const PROVIDER: &str = "aad";
@@ -197,11 +193,8 @@ fn cold_start_burst_waits_for_one_fetch() {
     );
     // A second fetch would come from another worker or a lapsed lease; give it time to show.
     std::thread::sleep(SYNC_SETTLE);
-    assert_fetches(
-        &s,
-        1,
-        "a cold-start burst must cause exactly one JWKS fetch for the whole Envoy",
-    );
+    let what = "a cold-start burst must cause exactly one JWKS fetch for the whole Envoy";
+    assert_fetches(&s, 1, what);
     assert_eq!(s.envoy.counter(&jwks_stat("fetch_success")), 1);
     assert_eq!(s.envoy.counter(&jwks_stat("fetch_failure")), 0);
     // Per-request counters reach Envoy's stats on the workers' next tick (100 ms).
@@ -302,10 +295,8 @@ fn rotation_seconds_after_start_is_picked_up_at_once() {
     let ta = signed_by(key_a(), KID_A);
     let tb = signed_by(key_b(), KID_B);
     s.on_every_worker(2, 60, |i| {
-        check::upstream_ok(
-            &s.get_with_token(&format!("/calc/a/{i}"), &ta),
-            &format!("key A before the rotation, request {i}"),
-        );
+        let case = format!("key A before the rotation, request {i}");
+        s.expect(&format!("/calc/a/{i}"), &ta, Through, &case);
     });
     assert_eq!(s.idp.jwks_requests(), 1);
 
@@ -327,22 +318,14 @@ fn rotation_seconds_after_start_is_picked_up_at_once() {
 
     std::thread::sleep(SYNC_SETTLE);
     let calls = s.on_every_worker(3, 60, |i| {
-        check::upstream_ok(
-            &s.get_with_token(&format!("/calc/b/{i}"), &tb),
-            &format!("key B after the rotation, request {i}"),
-        );
-        check::invalid_token(
-            &s.get_with_token(&format!("/calc/a/{i}"), &ta),
-            UNKNOWN_KID,
-            &format!("key A (removed) after the rotation, request {i}"),
-        );
+        let case = format!("key B after the rotation, request {i}");
+        s.expect(&format!("/calc/b/{i}"), &tb, Through, &case);
+        let case = format!("key A (removed) after the rotation, request {i}");
+        s.expect(&format!("/calc/a/{i}"), &ta, InvalidAs(UNKNOWN_KID), &case);
     });
     println!("rotation: {calls} request pairs covered both workers");
-    assert_fetches(
-        &s,
-        2,
-        "the removed key's kid is rate-limited, not refetched",
-    );
+    let what = "the removed key's kid is rate-limited, not refetched";
+    assert_fetches(&s, 2, what);
 }
 
 #[test]
@@ -399,7 +382,7 @@ fn outage_keeps_the_last_good_keys(mode: IdpMode, log_needles: &[&str]) {
         2 => unseen(key_c(), KID_C),
         _ => cached.clone(),
     };
-    check::upstream_ok(&s.get_with_token("/calc/before", &cached), &what);
+    s.expect("/calc/before", &cached, Through, &what);
     let successes = s.envoy.counter(&jwks_stat("fetch_success"));
     let failures = s.envoy.counter(&jwks_stat("fetch_failure"));
     let fetches = s.idp.jwks_requests();
@@ -418,10 +401,8 @@ fn outage_keeps_the_last_good_keys(mode: IdpMode, log_needles: &[&str]) {
         std::thread::sleep(Duration::from_millis(200));
     }
     s.on_every_worker(2, 60, |i| {
-        check::upstream_ok(
-            &s.get_with_token(&format!("/calc/outage/w{i}"), &token_for(i)),
-            &format!("{what}: request {i} on every worker late in the outage"),
-        );
+        let case = format!("{what}: request {i} on every worker late in the outage");
+        s.expect(&format!("/calc/outage/w{i}"), &token_for(i), Through, &case);
     });
     // Refresh due 2 s after the last success, then retries after ~1 s, ~2 s, ~4 s; each
     // attempt of a hanging IdP takes timeout_ms (1 s) to fail.
@@ -464,7 +445,7 @@ fn outage_keeps_the_last_good_keys(mode: IdpMode, log_needles: &[&str]) {
         (s.envoy.counter(&jwks_stat("fetch_success")) > successes).then(|| back.elapsed())
     });
     println!("{what}: keys refreshed {refreshed:?} after the IdP came back");
-    check::upstream_ok(&s.get_with_token("/calc/back", &token_for(0)), &what);
+    s.expect("/calc/back", &token_for(0), Through, &what);
 }
 
 #[test]
@@ -536,10 +517,8 @@ fn idp_down_from_start_gives_503_then_recovers_without_restart() {
         "recovery took {recovered:?}"
     );
     s.on_every_worker(2, 60, |i| {
-        check::upstream_ok(
-            &s.get_with_token(&format!("/calc/up/{i}"), &t),
-            &format!("after recovery, request {i}"),
-        );
+        let case = format!("after recovery, request {i}");
+        s.expect(&format!("/calc/up/{i}"), &t, Through, &case);
     });
     // Three failures, then the success: retries 1 s, 2 s, 4 s apart (±25%, plus up to a
     // 100 ms tick and scheduling slack); requests in between never start a fetch.
@@ -658,11 +637,8 @@ fn discovery_document_with_a_foreign_issuer_is_refused() {
         s.idp.describe_requests()
     );
     assert!(s.idp.discovery_requests() >= 1);
-    assert_fetches(
-        &s,
-        0,
-        "the jwks_uri of a document with a foreign issuer must not be fetched",
-    );
+    let what = "the jwks_uri of a document with a foreign issuer must not be fetched";
+    assert_fetches(&s, 0, what);
     assert!(s.envoy.counter(&jwks_stat("fetch_failure")) >= 1);
     assert_eq!(s.envoy.counter(&jwks_stat("fetch_success")), 0);
     assert_eq!(s.up.count(), 0);
@@ -689,10 +665,7 @@ fn azure_ad_preset_through_an_istio_named_cluster() {
         &[ROLE],
         json!({"iss": ISSUER_V1, "ver": "1.0", "appid": CLIENT_ID}),
     );
-    check::upstream_ok(
-        &s.get_with_token("/calc/v1", &v1),
-        "v1 token (sts.windows.net)",
-    );
+    s.expect("/calc/v1", &v1, Through, "v1 token (sts.windows.net)");
     let other = token_with(&[ROLE], json!({"iss": OTHER_ISSUER}));
     check::invalid_token(
         &s.get_with_token("/calc/other", &other),
@@ -749,16 +722,11 @@ fn istio_rendered_wasm_plugin_makes_the_same_decisions() {
             "calc.calc.svc.cluster.local",
             &format!("{what}: no token"),
         );
-        check::insufficient_scope(
-            &s.get_with_token("/calc/add", &token(&["reader"])),
-            &format!("{what}: role missing"),
-        );
+        let case = format!("{what}: role missing");
+        s.expect("/calc/add", &token(&["reader"]), Scope, &case);
         check::upstream_ok(&s.envoy.get("/healthz", &[]), &format!("{what}: anonymous"));
-        check::local_reply(
-            &s.get_with_token("/admin", &token(&[ROLE])),
-            403,
-            &format!("{what}: no rule"),
-        );
+        let case = format!("{what}: no rule");
+        s.expect("/admin", &token(&[ROLE]), NoRule, &case);
         assert_eq!(
             s.up.count(),
             2,
@@ -781,10 +749,8 @@ fn cached_token_after_key_change(new_set: Value, description: &str, what: &str) 
     let tc = signed_by(key_c(), KID_C);
     // The same token again and again: verified once per worker, then served from its cache.
     s.on_every_worker(3, 60, |i| {
-        check::upstream_ok(
-            &s.get_with_token(&format!("/calc/cached/{i}"), &ta),
-            &format!("{what}: token A before the change, request {i}"),
-        );
+        let case = format!("{what}: token A before the change, request {i}");
+        s.expect(&format!("/calc/cached/{i}"), &ta, Through, &case);
     });
 
     s.idp.set_jwks(new_set);
@@ -811,10 +777,8 @@ fn cached_token_after_key_change(new_set: Value, description: &str, what: &str) 
             description,
             &format!("{what}: the cached token A after the change, request {i}"),
         );
-        check::upstream_ok(
-            &s.get_with_token(&format!("/calc/kept/{i}"), &tc),
-            &format!("{what}: token C (its key stays), request {i}"),
-        );
+        let case = format!("{what}: token C (its key stays), request {i}");
+        s.expect(&format!("/calc/kept/{i}"), &tc, Through, &case);
     });
     println!("{what}: {calls} request pairs covered both workers");
     assert_fetches(&s, 2, &format!("{what}: no further fetch"));
@@ -845,30 +809,20 @@ fn key_set_over_max_jwks_bytes_is_a_failed_fetch() {
     let s = Stack::start(&remote_config_with(remote), key_a_idp());
     let ta = signed_by(key_a(), KID_A);
     let tc = signed_by(key_c(), KID_C);
-    check::upstream_ok(&s.get_with_token("/calc/a", &ta), "key A, small key set");
+    s.expect("/calc/a", &ta, Through, "key A, small key set");
 
     // The next set adds key C but is padded over the limit (unknown members are ignored).
     let padded = merged(keys_a_and_c(), json!({"x-padding": "p".repeat(MAX)}));
     s.idp.set_jwks(padded);
     let what = "the oversized key set was not counted as a failed fetch";
-    await_jwks_stat(
-        &s,
-        "fetch_failure",
-        Duration::from_secs(10),
-        |n| n >= 1,
-        what,
-    );
+    let ten = Duration::from_secs(10);
+    await_jwks_stat(&s, "fetch_failure", ten, |n| n >= 1, what);
     assert_logged(&s, "bytes is over the limit", Duration::from_secs(5));
     s.on_every_worker(2, 60, |i| {
-        check::upstream_ok(
-            &s.get_with_token(&format!("/calc/a/{i}"), &ta),
-            &format!("key A kept after the oversized set, request {i}"),
-        );
-        check::invalid_token(
-            &s.get_with_token(&format!("/calc/c/{i}"), &tc),
-            UNKNOWN_KID,
-            &format!("key C only in the oversized set, request {i}"),
-        );
+        let case = format!("key A kept after the oversized set, request {i}");
+        s.expect(&format!("/calc/a/{i}"), &ta, Through, &case);
+        let case = format!("key C only in the oversized set, request {i}");
+        s.expect(&format!("/calc/c/{i}"), &tc, InvalidAs(UNKNOWN_KID), &case);
     });
 
     // Within the limit again: key C arrives with a retry.
@@ -897,7 +851,7 @@ fn unknown_kid_refetch_interval_is_configurable() {
     // Every worker has the keys (see unknown_kid_during_cold_start_is_refetched for why).
     let ta = token(&[ROLE]);
     s.on_every_worker(1, 60, |i| {
-        check::upstream_ok(&s.get_with_token(&format!("/calc/a/{i}"), &ta), "key A");
+        s.expect(&format!("/calc/a/{i}"), &ta, Through, "key A");
     });
     let tb = signed_by(key_b(), KID_B);
 
@@ -940,7 +894,7 @@ fn keys_past_max_stale_seconds_stop_verifying_until_a_fetch_succeeds() {
     remote["max_stale_seconds"] = json!(3);
     let s = Stack::start(&remote_config_with(remote), key_a_idp());
     let cached = signed_by(key_a(), KID_A);
-    check::upstream_ok(&s.get_with_token("/calc/before", &cached), "fresh keys");
+    s.expect("/calc/before", &cached, Through, "fresh keys");
     assert_eq!(s.envoy.counter(&jwks_stat("keys_stale")), 0);
 
     s.idp.set_jwks(json!({"keys": []}));
@@ -971,13 +925,8 @@ fn keys_past_max_stale_seconds_stop_verifying_until_a_fetch_succeeds() {
         );
     });
     let two = Duration::from_secs(2);
-    await_jwks_stat(
-        &s,
-        "keys_stale",
-        two,
-        |n| n == 1,
-        "keys_stale gauge is not 1",
-    );
+    let what = "keys_stale gauge is not 1";
+    await_jwks_stat(&s, "keys_stale", two, |n| n == 1, what);
     assert_logged(&s, "older than max_stale_seconds", two);
 
     // The IdP publishes keys again: the next successful fetch makes them usable.

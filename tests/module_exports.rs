@@ -3,12 +3,7 @@
 //! headers and bodies, the access log, `proxy_on_done`, the TCP events) must be gone, or each
 //! request pays for calls into V8 that do nothing.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 
 use serde_json::Value;
 use std::collections::BTreeSet;

@@ -13,6 +13,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use rolegate_testkit::workspace;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
@@ -32,19 +33,9 @@ fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The module: `$ROLEGATE_WASM` (set by the Makefile), else `dist/rolegate.wasm`.
-/// Fails, never skips, when it is missing.
+/// The module (see `workspace::wasm_module`). Fails, never skips, when it is missing.
 fn module_path() -> PathBuf {
-    let path = match std::env::var_os("ROLEGATE_WASM") {
-        Some(p) if !p.is_empty() => repo().join(p),
-        _ => repo().join("dist/rolegate.wasm"),
-    };
-    assert!(
-        path.is_file(),
-        "wasm module not found at {}: run `make build` first",
-        path.display()
-    );
-    path
+    workspace::wasm_module().unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn module() -> Vec<u8> {

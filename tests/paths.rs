@@ -4,12 +4,7 @@
 //! checks rolegate's answer and, when the request goes through, the path the upstream received.
 //!
 //! Prerequisites as for tests/e2e.rs: `make envoy` and `make build` (the tests fail without them).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::time::Duration;
 
@@ -105,6 +100,35 @@ const fn normalized_alike(
     case(path, with_token, raw, normalized, normalized, why)
 }
 
+/// Out of the anonymous space into /calc, without a token: refused as sent; normalized, the
+/// resolved path's rule wants a token.
+const fn into_calc(path: &'static str, why: &'static str) -> Case {
+    normalized_alike(path, false, Refused, Missing, why)
+}
+
+/// Into /calc through encoded slashes, without a token: refused as sent and with MERGE_SLASHES
+/// (which keeps them encoded); DECODE_AND_MERGE_SLASHES decodes them, and the resolved path's
+/// rule wants a token.
+const fn into_calc_by_slashes(path: &'static str, why: &'static str) -> Case {
+    case(path, false, Refused, Refused, Missing, why)
+}
+
+/// From /calc into /admin with an invokeRole token: refused as sent; normalized, 403.
+const fn into_admin(path: &'static str, why: &'static str) -> Case {
+    normalized_alike(path, true, Refused, Scope, why)
+}
+
+/// A /calc path with an invokeRole token and a segment normalization removes: refused as sent;
+/// normalized, the upstream gets /calc/v1/add/1/1.
+const fn collapses(path: &'static str, why: &'static str) -> Case {
+    normalized_alike(path, true, Refused, Upstream("/calc/v1/add/1/1"), why)
+}
+
+/// Refused however paths are handled, with an invokeRole token.
+const fn refused_everywhere(path: &'static str, why: &'static str) -> Case {
+    normalized_alike(path, true, Refused, Refused, why)
+}
+
 const CASES: &[Case] = &[
     normalized_alike(
         "/healthz/live",
@@ -113,34 +137,16 @@ const CASES: &[Case] = &[
         Upstream("/healthz/live"),
         "the anonymous space",
     ),
-    normalized_alike(
+    into_calc(
         "/healthz/../calc/v1/add/1/1",
-        false,
-        Refused,
-        Missing,
         "dot-dot out of the anonymous space",
     ),
-    normalized_alike(
-        "/healthz/%2e%2e/calc/v1/add/1/1",
-        false,
-        Refused,
-        Missing,
-        "encoded dot-dot",
-    ),
-    normalized_alike(
+    into_calc("/healthz/%2e%2e/calc/v1/add/1/1", "encoded dot-dot"),
+    into_calc(
         "/healthz/%2E%2E/calc/v1/add/1/1",
-        false,
-        Refused,
-        Missing,
         "encoded dot-dot, upper case",
     ),
-    normalized_alike(
-        "/healthz/.%2e/calc/v1/add/1/1",
-        false,
-        Refused,
-        Missing,
-        "half-encoded dot-dot",
-    ),
+    into_calc("/healthz/.%2e/calc/v1/add/1/1", "half-encoded dot-dot"),
     normalized_alike(
         "/healthz/..;/calc/v1/add/1/1",
         false,
@@ -155,72 +161,27 @@ const CASES: &[Case] = &[
         OnceEnvoyResolvesDotParameters(&Missing),
         "..; with a parameter value",
     ),
-    case(
+    into_calc_by_slashes(
         "/healthz%2f..%2fcalc/v1/add/1/1",
-        false,
-        Refused,
-        Refused,
-        Missing,
         "encoded slashes: kept by MERGE_SLASHES, decoded by DECODE_AND_MERGE_SLASHES",
     ),
-    case(
+    into_calc_by_slashes(
         "/healthz%2F..%2Fcalc/v1/add/1/1",
-        false,
-        Refused,
-        Refused,
-        Missing,
         "encoded slashes, upper case",
     ),
-    case(
-        "/healthz%5c..%5ccalc/v1/add/1/1",
-        false,
-        Refused,
-        Refused,
-        Missing,
-        "encoded backslashes",
-    ),
-    normalized_alike(
+    into_calc_by_slashes("/healthz%5c..%5ccalc/v1/add/1/1", "encoded backslashes"),
+    into_calc(
         "/healthz\\..\\calc/v1/add/1/1",
-        false,
-        Refused,
-        Missing,
         "backslashes: normalize_path reads them as /",
     ),
-    normalized_alike(
+    into_admin(
         "/calc/../admin/x",
-        true,
-        Refused,
-        Scope,
         "from the invokeRole space into the admin space",
     ),
-    normalized_alike(
-        "/calc/%2e%2e/admin/x",
-        true,
-        Refused,
-        Scope,
-        "the same, encoded",
-    ),
-    normalized_alike(
-        "/calc/./v1/add/1/1",
-        true,
-        Refused,
-        Upstream("/calc/v1/add/1/1"),
-        "a single dot segment",
-    ),
-    normalized_alike(
-        "//calc/v1/add/1/1",
-        true,
-        Refused,
-        Upstream("/calc/v1/add/1/1"),
-        "leading empty segment",
-    ),
-    normalized_alike(
-        "/calc//v1/add/1/1",
-        true,
-        Refused,
-        Upstream("/calc/v1/add/1/1"),
-        "inner empty segment",
-    ),
+    into_admin("/calc/%2e%2e/admin/x", "the same, encoded"),
+    collapses("/calc/./v1/add/1/1", "a single dot segment"),
+    collapses("//calc/v1/add/1/1", "leading empty segment"),
+    collapses("/calc//v1/add/1/1", "inner empty segment"),
     normalized_alike(
         "/healthzX",
         false,
@@ -249,11 +210,8 @@ const CASES: &[Case] = &[
         Scope,
         "an encoded /admin is /admin",
     ),
-    normalized_alike(
+    refused_everywhere(
         "/admin;x/panel",
-        true,
-        Refused,
-        Refused,
         "Tomcat routes /admin/panel, Go /admin;x/panel: ;parameters that change the rule",
     ),
     normalized_alike(
@@ -277,18 +235,12 @@ const CASES: &[Case] = &[
         EnvoyRefuses,
         "encoded NUL: normalize_path refuses it itself",
     ),
-    normalized_alike(
+    refused_everywhere(
         "/calc/v1/%0a",
-        true,
-        Refused,
-        Refused,
         "encoded line feed: no normalization removes it",
     ),
-    normalized_alike(
+    refused_everywhere(
         "/calc/v1/%zz",
-        true,
-        Refused,
-        Refused,
         "malformed escape: no normalization repairs it",
     ),
 ];

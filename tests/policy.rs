@@ -3,12 +3,6 @@
 //! counters, and multi-tenant Entra ID through the `azure_ad` preset.
 //!
 //! Prerequisites as for tests/e2e.rs: `make envoy` and `make build` (the tests fail without them).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use serde_json::{json, Value};
 
@@ -18,7 +12,6 @@ use rolegate_testkit::idp::{self, ENTRA_AUTHORITY};
 use rolegate_testkit::jwks::jwks;
 use rolegate_testkit::stack::{assert_counter_reaches, Stack};
 use rolegate_testkit::test_keys::{self, key_a, standard_jwks, KID_A};
-use rolegate_testkit::token::bearer;
 use rolegate_testkit::Idp;
 
 const OTHER_CLIENT: &str = "c11e47a0-aaaa-bbbb-cccc-000000000002";
@@ -37,12 +30,7 @@ fn token_with(changes: Value) -> String {
 }
 
 fn get(s: &Stack, path: &str, host: &str, token: Option<&str>) -> rolegate_testkit::Response {
-    let auth = token.map(bearer);
-    let mut headers = vec![("host", host)];
-    if let Some(auth) = &auth {
-        headers.push(("authorization", auth.as_str()));
-    }
-    s.get(path, &headers)
+    s.get_as(path, token, &[("host", host)])
 }
 
 #[test]

@@ -167,6 +167,18 @@ fn odd_modulus(random: &mut XorShift, bits: usize) -> Vec<u8> {
     n
 }
 
+/// `a + b`, two big-endian numbers of `a`'s length, and the carry out of the top byte.
+fn add(a: &[u8], b: &[u8]) -> (Vec<u8>, u16) {
+    let mut sum = a.to_vec();
+    let mut carry = 0u16;
+    for (x, y) in sum.iter_mut().zip(b).rev() {
+        let digit = u16::from(*x) + u16::from(*y) + carry;
+        *x = digit as u8;
+        carry = digit >> 8;
+    }
+    (sum, carry)
+}
+
 /// Below `n` and as long as it: a random value with the top byte brought under n's.
 fn below(random: &mut XorShift, n: &[u8]) -> Vec<u8> {
     let mut s = random.bytes(n.len());
@@ -204,8 +216,7 @@ fn odd_sized_moduli_and_large_exponents_agree_with_the_rsa_crate() {
                 assert_eq!(ours, oracle(&n, e, &s), "{bits} bits, e = {e}");
                 compared += 1;
                 // The same number one byte shorter or longer is not a signature for n.
-                let mut padded = vec![0];
-                padded.extend_from_slice(&s);
+                let padded = [&[0], &s[..]].concat();
                 assert_eq!(modulus.public_op(&padded, e), None, "{bits} bits, 00 added");
                 assert_eq!(
                     modulus.public_op(&s[1..], e),
@@ -217,13 +228,7 @@ fn odd_sized_moduli_and_large_exponents_agree_with_the_rsa_crate() {
         // At and above the modulus, and s + n, which fits n's length when n's top byte is
         // not full: refused.
         assert_eq!(modulus.public_op(&n, EXPONENTS[1]), None);
-        let mut s_plus_n = below(&mut random, &n);
-        let mut carry = 0u16;
-        for (a, b) in s_plus_n.iter_mut().zip(&n).rev() {
-            let sum = u16::from(*a) + u16::from(*b) + carry;
-            *a = sum as u8;
-            carry = sum >> 8;
-        }
+        let (s_plus_n, carry) = add(&below(&mut random, &n), &n);
         if carry == 0 {
             assert_eq!(
                 modulus.public_op(&s_plus_n, EXPONENTS[1]),
@@ -347,21 +352,14 @@ fn odd_sized_keys_accept_genuine_rs256_and_refuse_forgeries() {
         }
 
         // The genuine value in another form.
-        let mut s_plus_n = genuine.clone();
-        let mut carry = 0u16;
-        for (a, b) in s_plus_n.iter_mut().zip(strip(key.modulus())).rev() {
-            let sum = u16::from(*a) + u16::from(*b) + carry;
-            *a = sum as u8;
-            carry = sum >> 8;
-        }
+        let (mut s_plus_n, carry) = add(&genuine, strip(key.modulus()));
         // Below a full top byte, s + n still fits k bytes and only the range check stops it.
         assert!(carry == 0 || strip(key.modulus())[0] >= 0x80, "{name}");
         if carry == 1 {
             s_plus_n.insert(0, 1);
         }
         assert!(!accepts(message, &s_plus_n), "{name}: s + n");
-        let mut zero_added = vec![0];
-        zero_added.extend_from_slice(&genuine);
+        let zero_added = [&[0], &genuine[..]].concat();
         assert!(!accepts(message, &zero_added), "{name}: 00 added");
         assert!(
             !accepts(message, &genuine[1..]),

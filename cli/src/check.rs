@@ -470,8 +470,7 @@ fn print_deny(config: &Config, denial: &Denial, facts: &Facts<'_>, out: &mut Out
 pub fn run(args: &[String], out: &mut Output) -> Result<u8, CliError> {
     let options = Options::parse("check", OPTIONS, args)?;
     if options.help {
-        out.line(crate::CHECK_USAGE.trim_end());
-        return Ok(0);
+        return out.help(crate::CHECK_USAGE);
     }
     options.positional_exactly(&[])?;
     let config_path = options.required("--config")?;

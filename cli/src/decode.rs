@@ -81,8 +81,7 @@ pub fn now() -> Result<i64, CliError> {
 pub fn run(args: &[String], out: &mut Output) -> Result<u8, CliError> {
     let options = Options::parse("decode", &[], args)?;
     if options.help {
-        out.line(crate::DECODE_USAGE.trim_end());
-        return Ok(0);
+        return out.help(crate::DECODE_USAGE);
     }
     let [spec] = options.positional_exactly(&["TOKEN|@FILE"])? else {
         return Err(options.usage("TOKEN|@FILE is required".to_string()));

@@ -117,6 +117,12 @@ impl Output {
         self.stderr.push_str(text.as_ref());
         self.stderr.push('\n');
     }
+
+    /// Prints a usage text, as asked for: exit code 0.
+    pub fn help(&mut self, usage: &str) -> Result<u8, CliError> {
+        self.line(usage.trim_end());
+        Ok(0)
+    }
 }
 
 fn command_usage(command: &str) -> Option<&'static str> {
@@ -128,7 +134,8 @@ fn command_usage(command: &str) -> Option<&'static str> {
     }
 }
 
-fn usage_error(message: String, command: &'static str) -> CliError {
+fn usage_error(message: impl Into<String>, command: &'static str) -> CliError {
+    let message = message.into();
     CliError::Usage { message, command }
 }
 
@@ -156,13 +163,12 @@ pub fn read_token(spec: &str, command: &'static str) -> Result<String, CliError>
     };
     let token = raw.trim();
     if token.is_empty() {
-        return Err(usage_error("the token is empty".to_string(), command));
+        return Err(usage_error("the token is empty", command));
     }
     if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(usage_error(
             "the token contains whitespace or control characters; pass the token alone, \
-             without 'Bearer ' (a file must hold only the token)"
-                .to_string(),
+             without 'Bearer ' (a file must hold only the token)",
             command,
         ));
     }
@@ -172,29 +178,20 @@ pub fn read_token(spec: &str, command: &'static str) -> Result<String, CliError>
 fn run(args: &[String], out: &mut Output) -> Result<u8, CliError> {
     let (first, rest) = match args.split_first() {
         Some((first, rest)) => (first.as_str(), rest),
-        None => return Err(usage_error("a command is required".to_string(), "rolegate")),
+        None => return Err(usage_error("a command is required", "rolegate")),
     };
     match first {
-        "-h" | "--help" => {
-            out.line(USAGE.trim_end());
-            Ok(0)
-        }
+        "-h" | "--help" => out.help(USAGE),
         "-V" | "--version" => {
             out.line(format!("rolegate {}", env!("CARGO_PKG_VERSION")));
             Ok(0)
         }
         "help" => match rest {
-            [] => {
-                out.line(USAGE.trim_end());
-                Ok(0)
-            }
+            [] => out.help(USAGE),
             [command, ..] => {
                 let joined = rest.join(" ");
                 match command_usage(&joined).or_else(|| command_usage(command)) {
-                    Some(text) => {
-                        out.line(text.trim_end());
-                        Ok(0)
-                    }
+                    Some(text) => out.help(text),
                     None => Err(usage_error(
                         format!("no such command: {command}"),
                         "rolegate",
@@ -206,16 +203,13 @@ fn run(args: &[String], out: &mut Output) -> Result<u8, CliError> {
         "decode" => decode::run(rest, out),
         "config" => match rest.split_first() {
             Some((sub, rest)) if sub == "validate" => validate::run(rest, out),
-            Some((sub, _)) if sub == "-h" || sub == "--help" => {
-                out.line(CONFIG_USAGE.trim_end());
-                Ok(0)
-            }
+            Some((sub, _)) if sub == "-h" || sub == "--help" => out.help(CONFIG_USAGE),
             Some((sub, _)) => Err(usage_error(
                 format!("unknown config subcommand {sub:?} (expected: validate)"),
                 "config",
             )),
             None => Err(usage_error(
-                "a subcommand is required (expected: validate)".to_string(),
+                "a subcommand is required (expected: validate)",
                 "config",
             )),
         },

@@ -46,28 +46,19 @@ pub fn duration(seconds: u64) -> String {
     parts.join(" ")
 }
 
-/// `in 55m 53s` / `9m 7s ago` / `now`, for `at` seen from `reference`.
-pub fn relative(at: i64, reference: i64) -> String {
-    let diff = i128::from(at) - i128::from(reference);
-    let magnitude = u64::try_from(diff.unsigned_abs()).unwrap_or(u64::MAX);
-    match diff.signum() {
-        0 => "same second".to_string(),
-        1 => format!("in {}", duration(magnitude)),
-        _ => format!("{} ago", duration(magnitude)),
-    }
-}
-
-/// `relative` when `label` is `None` (the current time), else `55m 53s after the check time`.
+/// `at` seen from `reference`: `in 55m 53s` / `9m 7s ago` / `same second` when `label` is
+/// `None` (the current time), else `55m 53s after the check time` (`before`, `the same second
+/// as`).
 pub fn relative_to(at: i64, reference: i64, label: Option<&str>) -> String {
-    let Some(label) = label else {
-        return relative(at, reference);
-    };
     let diff = i128::from(at) - i128::from(reference);
     let magnitude = duration(u64::try_from(diff.unsigned_abs()).unwrap_or(u64::MAX));
-    match diff.signum() {
-        0 => format!("the same second as {label}"),
-        1 => format!("{magnitude} after {label}"),
-        _ => format!("{magnitude} before {label}"),
+    match (diff.signum(), label) {
+        (0, None) => "same second".to_string(),
+        (1, None) => format!("in {magnitude}"),
+        (_, None) => format!("{magnitude} ago"),
+        (0, Some(label)) => format!("the same second as {label}"),
+        (1, Some(label)) => format!("{magnitude} after {label}"),
+        (_, Some(label)) => format!("{magnitude} before {label}"),
     }
 }
 
@@ -157,34 +148,25 @@ mod tests {
         assert_eq!(duration(3605), "1h 0m");
         assert_eq!(duration(3353), "55m 53s");
         assert_eq!(duration(400 * 86_400), "1y 35d");
-        assert_eq!(relative(10, 0), "in 10s");
-        assert_eq!(relative(0, 10), "10s ago");
+        assert_eq!(relative_to(10, 0, None), "in 10s");
+        assert_eq!(relative_to(0, 10, None), "10s ago");
     }
 
     #[test]
     fn lenient_base64() {
-        assert_eq!(
-            decode_base64("aGk"),
-            Some((b"hi".to_vec(), Base64Mode::Strict))
-        );
-        assert_eq!(
-            decode_base64("aGk="),
-            Some((b"hi".to_vec(), Base64Mode::Lenient))
-        );
-        assert_eq!(
-            decode_base64("+/8"),
-            Some((vec![0xfb, 0xff], Base64Mode::Lenient))
-        );
-        assert_eq!(
-            decode_base64("aGl"),
-            Some((b"hi".to_vec(), Base64Mode::Lenient))
-        );
-        assert_eq!(
-            decode_base64("aGk=="),
-            Some((b"hi".to_vec(), Base64Mode::Lenient))
-        );
-        assert_eq!(decode_base64("a"), None);
-        assert_eq!(decode_base64("a b"), None);
-        assert_eq!(decode_base64("a=Gk"), None);
+        use Base64Mode::{Lenient, Strict};
+        let hi = || b"hi".to_vec();
+        for (text, want) in [
+            ("aGk", Some((hi(), Strict))),
+            ("aGk=", Some((hi(), Lenient))),
+            ("+/8", Some((vec![0xfb, 0xff], Lenient))),
+            ("aGl", Some((hi(), Lenient))),
+            ("aGk==", Some((hi(), Lenient))),
+            ("a", None),
+            ("a b", None),
+            ("a=Gk", None),
+        ] {
+            assert_eq!(decode_base64(text), want, "{text}");
+        }
     }
 }

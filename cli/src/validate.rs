@@ -21,8 +21,7 @@ pub fn load(path: &str) -> Result<Config, CliError> {
 pub fn run(args: &[String], out: &mut Output) -> Result<u8, CliError> {
     let options = Options::parse("config validate", &[], args)?;
     if options.help {
-        out.line(crate::CONFIG_USAGE.trim_end());
-        return Ok(0);
+        return out.help(crate::CONFIG_USAGE);
     }
     let [path] = options.positional_exactly(&["CONFIG.json"])? else {
         return Err(options.usage("CONFIG.json is required".to_string()));
@@ -302,18 +301,7 @@ pub fn summarize(config: &Config, out: &mut Output) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn rule(path: PathMatch, methods: Option<&[&str]>) -> Rule {
-        Rule {
-            name: None,
-            hosts: None,
-            path,
-            methods: methods.map(|m| m.iter().map(|s| s.to_string()).collect()),
-            requirement: Requirement::AnyValidToken,
-            claims: Vec::new(),
-            dry_run: false,
-        }
-    }
+    use rolegate::decision::rules::any_token_rule as rule;
 
     #[test]
     fn shadowing() {

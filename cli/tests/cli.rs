@@ -1,12 +1,7 @@
 //! The `rolegate` binary against real Microsoft Entra ID tokens (see `tests/data/README.md`).
 
 // Test helpers may panic: a failed expectation is their job (as clippy.toml allows in tests).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 
 mod support;
 
@@ -37,6 +32,11 @@ fn check_files(config: &str, jwks: &str, token: &str, extra: &[&str]) -> Run {
 
 fn check_v2(extra: &[&str]) -> Run {
     check_files(V2_CONFIG, V2_JWKS, V2_TOKEN, extra)
+}
+
+/// `check` of `token` itself with the v2 configuration and key set.
+fn check_v2_token(token: &str, extra: &[&str]) -> Run {
+    check(&data(V2_CONFIG), &data(V2_JWKS), token, extra)
 }
 
 /// Asserts a denial: exit code 1, the status line's code and the reason line.
@@ -160,12 +160,7 @@ fn tampered_v2_token() -> String {
 #[test]
 fn v2_token_with_a_changed_payload_fails_the_signature() {
     let tampered = tampered_v2_token();
-    let r = check(
-        &data(V2_CONFIG),
-        &data(V2_JWKS),
-        &tampered,
-        &["--at", V2_AT],
-    );
+    let r = check_v2_token(&tampered, &["--at", V2_AT]);
     assert_denied(&r, 401, "signature (token signature is invalid)");
 
     r.has(&["signature: INVALID with kid", UNVERIFIED]);
@@ -252,8 +247,7 @@ fn a_token_without_kid_is_verified_by_x5t() {
             &["--at", ID_AT, "--path", path],
         )
     };
-    let r = run_id("/profile");
-    r.expect(
+    run_id("/profile").expect(
         0,
         &[
             "x5t kriMPdmBvx68skT8-mPAB3BseeA",
@@ -263,8 +257,7 @@ fn a_token_without_kid_is_verified_by_x5t() {
         ],
     );
     // An ID token has no roles.
-    let r = run_id("/reports");
-    r.expect(1, &["status:    403", "insufficient_scope", "holds []"]);
+    run_id("/reports").expect(1, &["status:    403", "insufficient_scope", "holds []"]);
 }
 
 #[test]
@@ -291,12 +284,7 @@ fn a_key_set_the_filter_would_refuse_leaves_the_provider_without_keys() {
 
 #[test]
 fn a_malformed_token_is_denied_with_the_reason() {
-    let r = check(
-        &data(V2_CONFIG),
-        &data(V2_JWKS),
-        "abc.def",
-        &["--at", V2_AT],
-    );
+    let r = check_v2_token("abc.def", &["--at", V2_AT]);
     r.expect(
         1,
         &[
@@ -321,14 +309,12 @@ fn config_validate_lists_every_problem_with_its_field() {
         ]);
     assert!(r.stdout.is_empty(), "{}", r.stdout);
     // check refuses the same configuration before doing anything.
-    let r = check_files("typos.config.json", V2_JWKS, V2_TOKEN, &[]);
-    r.expect(2, &["rulez", "timeout_ms"]);
+    check_files("typos.config.json", V2_JWKS, V2_TOKEN, &[]).expect(2, &["rulez", "timeout_ms"]);
 }
 
 #[test]
 fn config_validate_summarizes_a_good_configuration() {
-    let r = run(&["config", "validate", &data(V2_CONFIG)]);
-    r.expect(0, &[
+    run(&["config", "validate", &data(V2_CONFIG)]).expect(0, &[
             "valid",
             "[0] entra",
             "issuers:   https://login.microsoftonline.com/966ac572-f5b7-4bbe-aa88-c76419c0f851/v2.0",
@@ -337,8 +323,7 @@ fn config_validate_summarizes_a_good_configuration() {
             "[0] prefix /, any method -> a valid token with any of the roles [access_as_application]",
             "azp -> x-client-id",
         ]);
-    let r = run(&["config", "validate", &data(V1_CONFIG)]);
-    r.expect(
+    run(&["config", "validate", &data(V1_CONFIG)]).expect(
         0,
         &[
             "[0] prefix /healthz, any method -> anonymous",
@@ -349,14 +334,13 @@ fn config_validate_summarizes_a_good_configuration() {
 
 #[test]
 fn config_validate_warns_about_open_doors() {
-    let r = run(&["config", "validate", &data(V1_CONFIG)]);
-    r.expect(
+    run(&["config", "validate", &data(V1_CONFIG)]).expect(
         0,
         &["warning: rules[0].match.prefix: opens /healthz... without a token"],
     );
     let config = read(V2_CONFIG).replacen("{", "{\"path_screening\": \"off\",", 1);
-    let r = run(&["config", "validate", &scratch("off.json", &config)]);
-    r.expect(0, &["warning: path_screening: is off"]);
+    run(&["config", "validate", &scratch("off.json", &config)])
+        .expect(0, &["warning: path_screening: is off"]);
     let r = run(&["config", "validate", &data(V2_CONFIG)]);
     assert!(!r.all().contains("warning"), "{}", r.all());
 }
@@ -380,16 +364,15 @@ fn config_validate_points_out_rules_that_never_apply() {
         "\"roles\": [\"access_as_application\"]}",
         "\"roles\": [\"access_as_application\"]}, {\"match\": {\"prefix\": \"/healthz\"}, \"allow_anonymous\": true}",
     );
-    let r = run(&["config", "validate", &scratch("shadowed.json", &config)]);
-    r.expect(0, &["note: rules[1] never applies", "rules[0] first"]);
+    run(&["config", "validate", &scratch("shadowed.json", &config)])
+        .expect(0, &["note: rules[1] never applies", "rules[0] first"]);
 }
 
 #[test]
 fn config_validate_reports_unreadable_and_non_json_files() {
-    let r = run(&["config", "validate", &data("no-such-file.json")]);
-    r.expect(2, &["cannot read configuration"]);
-    let r = run(&["config", "validate", &data(V2_TOKEN)]);
-    r.expect(2, &["configuration is not valid JSON"]);
+    run(&["config", "validate", &data("no-such-file.json")])
+        .expect(2, &["cannot read configuration"]);
+    run(&["config", "validate", &data(V2_TOKEN)]).expect(2, &["configuration is not valid JSON"]);
 }
 
 // ---- decode ----
@@ -411,8 +394,7 @@ fn decode_shows_header_and_claims_unverified() {
     ]);
     assert!(!claims_called_verified(&r), "{}", r.all());
 
-    let r = run(&["decode", &at_file(ID_TOKEN)]);
-    r.expect(
+    run(&["decode", &at_file(ID_TOKEN)]).expect(
         0,
         &[
             "\"x5t\": \"kriMPdmBvx68skT8-mPAB3BseeA\"",
@@ -433,8 +415,7 @@ fn decode_is_lenient_and_says_so() {
         }
         *part = part.replace('-', "+").replace('_', "/");
     }
-    let r = run(&["decode", &parts.join(".")]);
-    r.expect(
+    run(&["decode", &parts.join(".")]).expect(
         0,
         &[
             "\"x5t\": \"kriMPdmBvx68skT8-mPAB3BseeA\"",
@@ -450,8 +431,7 @@ fn decode_is_lenient_and_says_so() {
         rolegate::token::base64url::encode(br#"{"alg":"HS256","typ":"JWT"}"#),
         token.split('.').nth(1).unwrap()
     );
-    let r = run(&["decode", &hs256]);
-    r.expect(
+    run(&["decode", &hs256]).expect(
         0,
         &[
             "\"alg\": \"HS256\"",
@@ -462,10 +442,8 @@ fn decode_is_lenient_and_says_so() {
 
 #[test]
 fn decode_fails_on_what_is_not_a_jws() {
-    let r = run(&["decode", "abc.def"]);
-    r.expect(1, &["not a compact JWS"]);
-    let r = run(&["decode", "e30.bm90IGpzb24.c2ln"]);
-    r.expect(1, &["payload: not JSON"]);
+    run(&["decode", "abc.def"]).expect(1, &["not a compact JWS"]);
+    run(&["decode", "e30.bm90IGpzb24.c2ln"]).expect(1, &["payload: not JSON"]);
 }
 
 // ---- usage ----

@@ -1,12 +1,7 @@
 //! `rolegate check --host` and `config validate` on the policy fields: claim conditions,
 //! required claims, hosts, `allow_missing`, rule names, multi-tenant Entra ID. The token is the
 //! real v2 app token of tests/data (azp 5f28c10f-..., tid 966ac572-..., idtyp app).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::panic)]
 
 mod support;
 

@@ -113,14 +113,13 @@ mod tests {
         });
         assert_eq!(c, expected);
         let b = bootstrap(&text, Path::new("/m.wasm"), 1, 2, Path::new("/a.log"));
-        let config = &b["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
-            ["typed_config"]["http_filters"][0]["typed_config"]["config"];
+        let manager = &b["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+            ["typed_config"];
+        let config = &manager["http_filters"][0]["typed_config"]["config"];
         assert_eq!(config["configuration"]["value"], text.as_str());
         assert_eq!(config["vm_config"]["code"]["local"]["filename"], "/m.wasm");
         assert_eq!(config["fail_open"], false);
         assert_eq!(b["static_resources"]["clusters"][0]["name"], "idp");
-        let manager = &b["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
-            ["typed_config"];
         assert_eq!(
             manager["path_with_escaped_slashes_action"],
             "UNESCAPE_AND_REDIRECT"

@@ -17,11 +17,11 @@ use crate::oauth_error::{ErrorCode, OAuthError};
 use crate::registrations::Registrations;
 use crate::token_endpoint;
 use rolegate_testkit::http::{Request, Response};
-use rolegate_testkit::idp::Exchange;
 use rolegate_testkit::jwks::key_set;
 use rolegate_testkit::SigningKey;
 use serde_json::json;
 use std::net::SocketAddr;
+use std::ops::Deref;
 use std::sync::Arc;
 
 /// Modulus size of the generated key.
@@ -60,41 +60,19 @@ impl Idp {
         &self.registrations
     }
 
-    /// The port it listens on (127.0.0.1).
-    pub fn port(&self) -> u16 {
-        self.server.port()
-    }
-
-    /// `http://127.0.0.1:<port>`.
-    pub fn base_url(&self) -> &str {
-        self.server.base_url()
-    }
-
-    /// `http://127.0.0.1:<port>/<tenant>/v2.0`: the `iss` of every token.
-    pub fn issuer(&self) -> String {
-        self.server.issuer()
-    }
-
-    pub fn discovery_url(&self) -> String {
-        self.server.discovery_url()
-    }
-
-    pub fn token_url(&self) -> String {
-        self.server.token_url()
-    }
-
-    pub fn jwks_url(&self) -> String {
-        self.server.jwks_url()
-    }
-
-    /// The requests answered so far, oldest first.
-    pub fn served(&self) -> Vec<Exchange> {
-        self.server.exchanges()
-    }
-
     /// Serves until the process ends.
     pub fn run_forever(self) {
         self.server.run_forever();
+    }
+}
+
+/// Everything else is the test kit's IdP: its port, its URLs (its issuer, on 127.0.0.1, is the
+/// `iss` of every token) and the requests it served.
+impl Deref for Idp {
+    type Target = rolegate_testkit::Idp;
+
+    fn deref(&self) -> &rolegate_testkit::Idp {
+        &self.server
     }
 }
 

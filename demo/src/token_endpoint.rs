@@ -182,15 +182,8 @@ mod tests {
     }
 
     fn post(body: &str, headers: &[(&str, &str)]) -> Request {
-        let mut all = vec![(
-            "content-type".to_string(),
-            "application/x-www-form-urlencoded".to_string(),
-        )];
-        all.extend(headers.iter().map(|(n, v)| (n.to_string(), v.to_string())));
-        Request {
-            headers: all,
-            ..Request::new("POST", "/t/oauth2/v2.0/token", &[], body.as_bytes())
-        }
+        let headers = [&[("content-type", FORM_MEDIA_TYPE)], headers].concat();
+        Request::new("POST", "/t/oauth2/v2.0/token", &headers, body.as_bytes())
     }
 
     fn calc_form(r: &Registrations) -> String {
@@ -235,16 +228,13 @@ mod tests {
             let e = authorize(&post(&body, &[]), &r).unwrap_err();
             assert_eq!(e.code, ErrorCode::InvalidScope, "{bad}");
         }
-        let role = good.replace(".default", "invokeRole");
-        assert_eq!(
-            code(authorize(&post(&role, &[]), &r)).0,
-            ErrorCode::InvalidScope
-        );
-        let two = good.replace(".default", ".default+openid");
-        assert_eq!(
-            code(authorize(&post(&two, &[]), &r)).0,
-            ErrorCode::InvalidScope
-        );
+        for scope in ["invokeRole", ".default+openid"] {
+            let body = good.replace(".default", scope);
+            assert_eq!(
+                code(authorize(&post(&body, &[]), &r)).0,
+                ErrorCode::InvalidScope
+            );
+        }
     }
 
     #[test]

@@ -243,7 +243,7 @@ fn wait_for_keys(envoy: &Envoy, idp: &Idp) {
         return;
     }
     println!("  Envoy is ready. rolegate found the keys through OIDC discovery (cluster idp):");
-    for served in idp.served() {
+    for served in idp.exchanges() {
         let request = &served.request;
         println!(
             "    {} {}  -> {}  (user-agent: {})",
@@ -334,6 +334,17 @@ impl Demo<'_> {
         );
         step.check(token.is_some(), "an access_token is there");
         token
+    }
+
+    /// [`Demo::fetch_token`], and the token's claims, decoded only.
+    fn fetch_token_and_claims(
+        &self,
+        step: &mut Step,
+        client: &Client,
+    ) -> (Option<String>, Option<Value>) {
+        let token = self.fetch_token(step, client);
+        let claims = token.as_deref().and_then(decode_unverified);
+        (token, claims.map(|(_, claims)| claims))
     }
 
     /// GET `path` through Envoy with an optional bearer token.
@@ -485,11 +496,7 @@ impl Demo<'_> {
         );
         step.say("reporting-client is registered in the same tenant, but no admin granted it invokeRole.");
         let client = self.other.clone();
-        let token = self.fetch_token(&mut step, &client);
-        let claims = token
-            .as_deref()
-            .and_then(decode_unverified)
-            .map(|(_, claims)| claims);
+        let (token, claims) = self.fetch_token_and_claims(&mut step, &client);
         step.check(
             claims.as_ref().is_some_and(|c| c.get("roles").is_none()),
             "its token has no roles claim (Entra leaves it out when none is granted)",
@@ -521,11 +528,7 @@ impl Demo<'_> {
              but the API owner has not listed it.",
         );
         let client = self.unlisted.clone();
-        let token = self.fetch_token(&mut step, &client);
-        let claims = token
-            .as_deref()
-            .and_then(decode_unverified)
-            .map(|(_, claims)| claims);
+        let (token, claims) = self.fetch_token_and_claims(&mut step, &client);
         step.check(
             claims.as_ref().is_some_and(|c| {
                 c.get("roles")
@@ -590,7 +593,7 @@ impl Demo<'_> {
             self.envoy.admin_port()
         )]);
         // rolegate hands its per-request counts to Envoy every 100 ms: give it a few ticks.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let deadline = Instant::now() + Duration::from_secs(2);
         let stats = loop {
             let stats = match self.envoy.stats("rolegate") {
                 Ok(stats) => stats,
@@ -599,27 +602,18 @@ impl Demo<'_> {
                     return step.finish();
                 }
             };
-            let counted = |name: &str| {
-                stats
-                    .iter()
-                    .any(|(n, v)| n == name && v.parse::<u64>().is_ok_and(|v| v >= 1))
-            };
-            let all_in = COUNTED_STEPS.iter().all(|(name, _)| counted(name));
-            if all_in || std::time::Instant::now() >= deadline {
+            let all_in = COUNTED_STEPS
+                .iter()
+                .all(|(name, _)| stat(&stats, name) >= 1);
+            if all_in || Instant::now() >= deadline {
                 break stats;
             }
-            std::thread::sleep(std::time::Duration::from_millis(50));
+            thread::sleep(Duration::from_millis(50));
         };
         for (name, value) in &stats {
             println!("    {name}: {value}");
         }
-        let value = |name: &str| {
-            stats
-                .iter()
-                .find(|(n, _)| n == name)
-                .and_then(|(_, v)| v.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
+        let value = |name: &str| stat(&stats, name);
         for (name, meaning) in COUNTED_STEPS {
             step.check(value(name) >= 1, &format!("{name} counted {meaning}"));
         }
@@ -646,15 +640,10 @@ impl Demo<'_> {
             self.envoy.dir().join("access.log").display()
         )]);
         // Envoy writes the access log out every 100 ms here (the launch's flush interval).
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-        let log = loop {
-            let log = self.envoy.access_log();
-            let calls = log.lines().filter(|l| l.starts_with("/calc/")).count();
-            if calls >= 5 || std::time::Instant::now() >= deadline {
-                break log;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        };
+        let calls = |log: &str| log.lines().filter(|l| l.starts_with("/calc/")).count();
+        let log = self
+            .envoy
+            .wait_for_access_log(Duration::from_secs(3), |log| calls(log) >= 5);
         for line in log.lines() {
             println!("    {line}");
         }
@@ -687,6 +676,15 @@ const COUNTED_STEPS: [(&str, &str); 6] = [
     ("wasmcustom.rolegate.denied.claim", "step 6"),
     ("wasmcustom.rolegate.denied.signature", "step 7"),
 ];
+
+/// The value of the stat `name` among `stats`, 0 when it is not there.
+fn stat(stats: &[(String, String)], name: &str) -> u64 {
+    stats
+        .iter()
+        .find(|(n, _)| n == name)
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0)
+}
 
 /// A member of a JSON object, `null` when absent.
 fn member<'v>(value: &'v Value, name: &str) -> &'v Value {

@@ -6,12 +6,7 @@
 //! `<workspace>/dist/rolegate.wasm`.
 
 // Tests may panic: a failed assertion is their job.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::panic)]
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -19,21 +14,11 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use rolegate_testkit::workspace;
+
 /// The whole demo takes a few seconds; this only bounds a hang.
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 const STEPS: u32 = 9;
-
-fn workspace() -> PathBuf {
-    rolegate_testkit::workspace::root()
-}
-
-fn envoy() -> PathBuf {
-    rolegate_testkit::workspace::envoy_binary().unwrap()
-}
-
-fn wasm() -> PathBuf {
-    rolegate_testkit::workspace::wasm_module().unwrap()
-}
 
 /// A running `rolegate-demo run`, its output going to files.
 struct Demo {
@@ -50,13 +35,13 @@ impl Demo {
         let child = Command::new(env!("CARGO_BIN_EXE_rolegate-demo"))
             .arg("run")
             .arg("--envoy")
-            .arg(envoy())
+            .arg(workspace::envoy_binary().unwrap())
             .arg("--wasm")
-            .arg(wasm())
+            .arg(workspace::wasm_module().unwrap())
             .arg("--registrations")
-            .arg(workspace().join("envoy/demo/registrations.json"))
+            .arg(workspace::root().join("envoy/demo/registrations.json"))
             .args(extra)
-            .current_dir(workspace())
+            .current_dir(workspace::root())
             .stdin(Stdio::null())
             .stdout(fs::File::create(&stdout).unwrap())
             .stderr(fs::File::create(&stderr).unwrap())

@@ -8,17 +8,17 @@
 //! per input made the harness, not the decision, 96% of the time. In raw mode the token is
 //! taken as is: the seeds carry tokens signed up front.
 //!
-//! Each input is decided without a token cache (`decide`), then through `decide_with` and a
-//! fresh `VerifiedTokenCache` (a miss: same answer required), and once more from the cache,
-//! possibly an hour later under a new key-set generation: the cached answer must equal a fresh
-//! decision.
+//! Each input is decided without a token cache (`decide_verified_by`), then through
+//! `decide_with` and a fresh `VerifiedTokenCache` (a miss: same answer required), and once more
+//! from the cache, possibly an hour later under a new key-set generation: the cached answer must
+//! equal a fresh decision.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use rolegate::config::KeySource;
 use rolegate::decision::{
-    decide_with, select_rule, DenyReason, Environment, KeySetState, Outcome, ProviderKeys,
-    WaitPermission, WaitReason,
+    decide_verified_by, decide_with, select_rule, DenyReason, Environment, KeySetState, Outcome,
+    ProviderKeys, WaitPermission, WaitReason,
 };
 use rolegate::keys::jwks::KeySet;
 use rolegate::token::claims::MAX_CLAIM_HEADER_BYTES;
@@ -30,7 +30,7 @@ use rolegate::decision::reply::reply_to;
 use rolegate::decision::rules::Requirement;
 use rolegate::token::verified_token_cache::VerifiedTokenCache;
 use rolegate_fuzz::{
-    decision_config, flags, signed_token, template_tokens, DecisionInput, DigestVerifier, Headers,
+    decision_config, flags, signed_token, template_tokens, DecisionInput, DigestVerifier,
 };
 use std::collections::HashSet;
 use std::sync::OnceLock;
@@ -105,24 +105,6 @@ fn env<'a>(
     }
 }
 
-/// The decision without a token cache.
-fn decide<'c>(
-    config: &'c rolegate::config::Config,
-    request: &Headers,
-    keys: &dyn ProviderKeys,
-    now: i64,
-    wait: WaitPermission,
-) -> Outcome<'c> {
-    let env = Environment {
-        keys,
-        verifier: &DigestVerifier,
-        cache: None,
-        now,
-        wait,
-    };
-    decide_with(config, request, &env)
-}
-
 fn header_safe(v: &str) -> bool {
     v.len() <= MAX_CLAIM_HEADER_BYTES && v.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
 }
@@ -159,11 +141,11 @@ fuzz_target!(|data: &[u8]| {
         for_refetch: input.flags & flags::WAIT_REFETCH != 0,
     };
     let now = input.now();
-    let outcome = decide(config, &request, &store(state, 1), now, wait);
+    let first_store = store(state, 1);
+    let outcome = decide_verified_by(config, &request, &first_store, &DigestVerifier, now, wait);
 
     // The same request through a token cache: first a miss (must answer the same), then a hit.
     let cache = VerifiedTokenCache::new(4);
-    let first_store = store(state, 1);
     assert_eq!(
         decide_with(config, &request, &env(&first_store, &cache, now, wait)),
         outcome
@@ -178,7 +160,8 @@ fuzz_target!(|data: &[u8]| {
         };
         let second_store = store(state, generation2);
         let cached = decide_with(config, &request, &env(&second_store, &cache, now2, wait));
-        let fresh = decide(config, &request, &second_store, now2, wait);
+        let fresh =
+            decide_verified_by(config, &request, &second_store, &DigestVerifier, now2, wait);
         assert_eq!(cached, fresh, "cached and fresh decisions differ");
     }
 

@@ -1,25 +1,11 @@
 //! `HeaderPairs::parse` and lookups on any bytes: the serialized header map comes from the
 //! host, but its values (and their lengths) come from clients. A map that parses must hold
-//! exactly what re-serializing its pairs gives, and every lookup must stay inside it.
+//! exactly what re-serializing its pairs (with the module's own `serialize`) gives, and every
+//! lookup must stay inside it.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rolegate::request::header_pairs::HeaderPairs;
-
-fn serialize(pairs: &[(&[u8], &[u8])]) -> Vec<u8> {
-    let mut out = (pairs.len() as u32).to_le_bytes().to_vec();
-    for (name, value) in pairs {
-        out.extend_from_slice(&(name.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(value.len() as u32).to_le_bytes());
-    }
-    for (name, value) in pairs {
-        out.extend_from_slice(name);
-        out.push(0);
-        out.extend_from_slice(value);
-        out.push(0);
-    }
-    out
-}
+use rolegate::request::header_pairs::{serialize, HeaderPairs};
 
 fuzz_target!(|data: &[u8]| {
     let Some(pairs) = HeaderPairs::parse(data) else {

@@ -6,10 +6,8 @@
 
 use rolegate::config::Config;
 use rolegate_testkit::test_keys::rfc7520;
-use rolegate_testkit::token::b64url;
+use rolegate_testkit::token::b64url as b64;
 use sha2::{Digest, Sha256};
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 pub use rolegate_testkit::test_keys::RFC7520_KID as KID;
@@ -22,15 +20,6 @@ pub const ISSUER_V1: &str = "https://sts.hobbiton.example/t/";
 pub const OTHER_ISSUER: &str = "https://other.example/";
 /// The clock the seeds are written for; inputs may say "relative to this".
 pub const BASE_TIME: i64 = 1_700_000_000;
-
-pub fn b64(bytes: &[u8]) -> String {
-    b64url(bytes)
-}
-
-/// RS256 over `data` with the RFC 7520 key (about a millisecond: the costly part of `decision`).
-pub fn sign(data: &[u8]) -> Vec<u8> {
-    rfc7520().sign_rs256(data).unwrap_or_else(|e| panic!("{e}"))
-}
 
 /// The stand-in signature the `decision` target uses: SHA-256 of the signing input, repeated to
 /// the key's length. A fuzzer cannot forge it (it would have to invert SHA-256), and making it
@@ -60,28 +49,6 @@ impl rolegate::crypto::rs256::SignatureVerifier for DigestVerifier {
 pub fn signed_token(header: &[u8], claims: &[u8]) -> String {
     let input = format!("{}.{}", b64(header), b64(claims));
     let signature = b64(&digest_signature(input.as_bytes()));
-    format!("{input}.{signature}")
-}
-
-/// `b64(header).b64(claims).b64(RS256 signature)` with the RFC 7520 key. Signatures are
-/// remembered (up to 16384, then forgotten all at once).
-pub fn rsa_signed_token(header: &[u8], claims: &[u8]) -> String {
-    thread_local! {
-        static CACHE: RefCell<HashMap<String, String>> = RefCell::new(HashMap::new());
-    }
-    let input = format!("{}.{}", b64(header), b64(claims));
-    let signature = CACHE.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if let Some(sig) = cache.get(&input) {
-            return sig.clone();
-        }
-        if cache.len() >= 16384 {
-            cache.clear();
-        }
-        let sig = b64(&sign(input.as_bytes()));
-        cache.insert(input.clone(), sig.clone());
-        sig
-    });
     format!("{input}.{signature}")
 }
 
@@ -202,7 +169,7 @@ pub mod flags {
     pub const WAIT_REFETCH: u8 = 1 << 1;
     /// Two bits: 0 or 1 = keys ready, 2 = first fetch pending, 3 = unavailable.
     pub const KEYS_SHIFT: u8 = 2;
-    /// Build the token from the header and claims fields and sign it (slow: an RSA private op).
+    /// Build the token from the header and claims fields and sign it (`signed_token`).
     pub const SIGN: u8 = 1 << 4;
     /// `now` is BASE_TIME plus a signed 32-bit offset instead of a raw i64.
     pub const RELATIVE_TIME: u8 = 1 << 5;
@@ -267,6 +234,3 @@ impl DecisionInput {
         }
     }
 }
-
-/// Request headers of a `decision` input (the core decides on such a list directly).
-pub type Headers = Vec<(&'static str, String)>;

@@ -373,9 +373,21 @@ pub fn decide<'c>(
     now: i64,
     wait: WaitPermission,
 ) -> Outcome<'c> {
+    decide_verified_by(config, request, keys, &PureRust, now, wait)
+}
+
+/// [`decide`] with signatures checked by `verifier` (the fuzz target's stand-in for RSA).
+pub fn decide_verified_by<'c>(
+    config: &'c Config,
+    request: &dyn RequestHeaders,
+    keys: &dyn ProviderKeys,
+    verifier: &dyn SignatureVerifier,
+    now: i64,
+    wait: WaitPermission,
+) -> Outcome<'c> {
     let env = Environment {
         keys,
-        verifier: &PureRust,
+        verifier,
         cache: None,
         now,
         wait,

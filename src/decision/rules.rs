@@ -100,21 +100,24 @@ pub fn first_match(rules: &[Rule], target: &RequestTarget<'_>) -> Option<usize> 
     rules.iter().position(|rule| rule.matches(target))
 }
 
+/// An unnamed rule for any host that asks for any valid token on `path` (and `methods`, when
+/// given): the rule the matching and shadowing tests build theirs from.
+#[cfg(any(test, feature = "internals"))]
+pub fn any_token_rule(path: PathMatch, methods: Option<&[&str]>) -> Rule {
+    Rule {
+        name: None,
+        hosts: None,
+        path,
+        methods: methods.map(|m| m.iter().map(|s| s.to_string()).collect()),
+        requirement: Requirement::AnyValidToken,
+        claims: Vec::new(),
+        dry_run: false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn rule(path: PathMatch, methods: Option<&[&str]>) -> Rule {
-        Rule {
-            name: None,
-            hosts: None,
-            path,
-            methods: methods.map(|m| m.iter().map(|s| s.to_string()).collect()),
-            requirement: Requirement::AnyValidToken,
-            claims: Vec::new(),
-            dry_run: false,
-        }
-    }
 
     fn first(rules: &[Rule], method: &str, path: &str) -> Option<usize> {
         let target = RequestTarget {
@@ -128,8 +131,8 @@ mod tests {
     #[test]
     fn prefix_exact_methods_and_query() {
         let rules = vec![
-            rule(PathMatch::Exact("/admin".into()), Some(&["GET"])),
-            rule(PathMatch::Prefix("/calc/".into()), None),
+            any_token_rule(PathMatch::Exact("/admin".into()), Some(&["GET"])),
+            any_token_rule(PathMatch::Prefix("/calc/".into()), None),
         ];
         assert_eq!(first(&rules, "GET", "/admin?x=1"), Some(0));
         assert_eq!(first(&rules, "POST", "/admin"), None);
@@ -161,11 +164,11 @@ mod tests {
             Ok(p) => p,
             Err(e) => panic!("{text}: {e}"),
         };
-        let mut api = rule(PathMatch::Prefix("/".into()), None);
+        let mut api = any_token_rule(PathMatch::Prefix("/".into()), None);
         api.hosts = Some(vec![host("api.contoso.com")]);
-        let mut tenants = rule(PathMatch::Prefix("/".into()), None);
+        let mut tenants = any_token_rule(PathMatch::Prefix("/".into()), None);
         tenants.hosts = Some(vec![host("*.tenants.contoso.com")]);
-        let anywhere = rule(PathMatch::Prefix("/".into()), None);
+        let anywhere = any_token_rule(PathMatch::Prefix("/".into()), None);
         let rules = vec![api, tenants, anywhere];
         let pick = |authority: &str| {
             let target = RequestTarget {

@@ -162,45 +162,28 @@ pub fn invalid_token(r: &Response, description: &str, what: &str) {
 }
 
 /// 401 with `Bearer realm="<host>"` and no error code (no credentials).
-pub fn check_missing_credentials(r: &Response, host: &str, what: &str) -> Result<(), String> {
-    let body = check_local_reply(r, 401, what)?;
-    if error_code(&body) != "missing_token" {
-        return Err(format!("{what}: want error missing_token: {r:?}"));
-    }
-    let params = check_challenge(r, what)?;
-    if params.get("realm").map(String::as_str) != Some(host) {
-        return Err(format!("{what}: want realm=\"{host}\": {r:?}"));
-    }
-    if params.contains_key("error") {
-        return Err(format!(
-            "{what}: a request without credentials must not get an error code (RFC 6750 §3.1): {r:?}"
-        ));
-    }
-    Ok(())
-}
-
-/// See [`check_missing_credentials`].
 pub fn missing_credentials(r: &Response, host: &str, what: &str) {
-    ok(check_missing_credentials(r, host, what))
+    let body = local_reply(r, 401, what);
+    assert_eq!(error_code(&body), "missing_token", "{what}: {r:?}");
+    let params = challenge(r, what);
+    assert_eq!(
+        params.get("realm").map(String::as_str),
+        Some(host),
+        "{what}: {r:?}"
+    );
+    assert!(
+        !params.contains_key("error"),
+        "{what}: a request without credentials must not get an error code (RFC 6750 §3.1): {r:?}"
+    );
 }
 
 /// 403 `insufficient_scope`, in the body and the challenge.
-pub fn check_insufficient_scope(r: &Response, what: &str) -> Result<(), String> {
-    let body = check_local_reply(r, 403, what)?;
-    let params = check_challenge(r, what)?;
-    if error_code(&body) != "insufficient_scope"
-        || params.get("error").map(String::as_str) != Some("insufficient_scope")
-    {
-        return Err(format!(
-            "{what}: want error insufficient_scope in body and challenge: {r:?}"
-        ));
-    }
-    Ok(())
-}
-
-/// See [`check_insufficient_scope`].
 pub fn insufficient_scope(r: &Response, what: &str) {
-    ok(check_insufficient_scope(r, what))
+    let body = local_reply(r, 403, what);
+    let params = challenge(r, what);
+    let codes = (error_code(&body), params.get("error").map(String::as_str));
+    let want = ("insufficient_scope", Some("insufficient_scope"));
+    assert_eq!(codes, want, "{what}: error in body and challenge: {r:?}");
 }
 
 /// 503 `temporarily_unavailable` with a `retry-after` of whole seconds (≥ 1).
@@ -216,6 +199,35 @@ pub fn keys_unavailable(r: &Response, what: &str) {
         retry_after.parse::<u32>().is_ok_and(|s| s >= 1),
         "{what}: want retry-after in seconds: {r:?}"
     );
+}
+
+/// What a request must get, in tables of requests and [`answer`].
+#[derive(Clone, Copy, Debug)]
+pub enum Want<'a> {
+    /// The upstream's 200.
+    Through,
+    /// 401 `invalid_token`.
+    Invalid,
+    /// 401 `invalid_token` with this `error_description`.
+    InvalidAs(&'a str),
+    /// 403 `insufficient_scope`.
+    Scope,
+    /// 403: no rule matches.
+    NoRule,
+    /// 503: no usable keys.
+    Unavailable,
+}
+
+/// Asserts that `r` is what `want` says.
+pub fn answer(r: &Response, want: Want<'_>, what: &str) {
+    match want {
+        Want::Through => drop(upstream_ok(r, what)),
+        Want::Invalid => some_invalid_token(r, what),
+        Want::InvalidAs(description) => invalid_token(r, description, what),
+        Want::Scope => insufficient_scope(r, what),
+        Want::NoRule => drop(local_reply(r, 403, what)),
+        Want::Unavailable => keys_unavailable(r, what),
+    }
 }
 
 /// 200 from the echo upstream; returns the request the upstream saw.

@@ -21,6 +21,7 @@ use serde_json::Value;
 
 use crate::bootstrap::LISTENER;
 use crate::http::{self, Response};
+use crate::stack::eventually;
 use crate::workspace;
 
 /// Lines of the log quoted in failure messages.
@@ -424,16 +425,19 @@ impl Envoy {
 
     /// Waits up to `timeout` until the log contains `needle`.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if self.log().contains(needle) {
-                return true;
-            }
-            if Instant::now() >= deadline {
-                return false;
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
+        let found = || self.log().contains(needle).then_some(());
+        eventually(timeout, Duration::from_millis(50), found).is_some()
+    }
+
+    /// Waits up to `timeout` until `complete` holds for the access log, which Envoy writes out
+    /// a little later than it answers; returns the access log then, or at the deadline.
+    pub fn wait_for_access_log(
+        &self,
+        timeout: Duration,
+        complete: impl Fn(&str) -> bool,
+    ) -> String {
+        let log = || Some(self.access_log()).filter(|log| complete(log));
+        eventually(timeout, Duration::from_millis(50), log).unwrap_or_else(|| self.access_log())
     }
 
     /// Whether the process is still running.
@@ -490,11 +494,17 @@ impl Drop for Envoy {
 
 /// Everything Envoy wrote in `dir`: `envoy.log`, then stderr and stdout.
 fn read_logs(dir: &Path) -> String {
-    let mut text = fs::read_to_string(dir.join("envoy.log")).unwrap_or_default();
-    for f in ["stderr.txt", "stdout.txt"] {
-        let extra = fs::read_to_string(dir.join(f)).unwrap_or_default();
-        if !extra.trim().is_empty() {
-            text.push_str(&format!("\n----- {f} -----\n{extra}"));
+    let log = fs::read_to_string(dir.join("envoy.log")).unwrap_or_default();
+    format!("{log}\n{}", stdio(dir))
+}
+
+/// What Envoy wrote to stderr and stdout in `dir`, each under a header line when not empty.
+fn stdio(dir: &Path) -> String {
+    let mut text = String::new();
+    for name in ["stderr.txt", "stdout.txt"] {
+        let content = fs::read_to_string(dir.join(name)).unwrap_or_default();
+        if !content.trim().is_empty() {
+            text.push_str(&format!("----- {name} -----\n{}\n", content.trim_end()));
         }
     }
     text
@@ -533,12 +543,7 @@ fn notable_tail(dir: &Path, n: usize) -> String {
         }
         text.push('\n');
     }
-    for name in ["stderr.txt", "stdout.txt"] {
-        let content = fs::read_to_string(dir.join(name)).unwrap_or_default();
-        if !content.trim().is_empty() {
-            text.push_str(&format!("----- {name} -----\n{content}"));
-        }
-    }
+    text.push_str(&stdio(dir));
     text.trim_end().to_string()
 }
 
@@ -577,15 +582,6 @@ impl Envoy {
         launch
             .start(&Bootstrap::Json(bootstrap))
             .unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    /// Starts Envoy with the rolegate filter configured with `plugin_config`, cluster `idp` →
-    /// 127.0.0.1:`idp_port`, `upstream` → 127.0.0.1:`upstream_port`.
-    pub fn start_rolegate(plugin_config: &Value, idp_port: u16, upstream_port: u16) -> Envoy {
-        let wasm = workspace::wasm_module().unwrap_or_else(|e| panic!("{e}"));
-        Envoy::start_with(|dir| {
-            rolegate_bootstrap(plugin_config, &wasm, dir, idp_port, upstream_port)
-        })
     }
 
     /// Starts Envoy without any wasm filter (the harness's self-checks).

@@ -349,18 +349,6 @@ impl Idp {
     pub fn started(&self) -> Instant {
         self.state.started
     }
-
-    /// Waits until at least `n` JWKS requests arrived; false on timeout.
-    pub fn wait_for_jwks_requests(&self, n: usize, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if self.jwks_requests() >= n {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        self.jwks_requests() >= n
-    }
 }
 
 /// Where a request goes.
@@ -465,35 +453,23 @@ fn current_mode(state: &State) -> IdpMode {
 }
 
 fn answer(state: &State, request: &Request, route: Route, key_set: Option<Value>) -> Outcome {
-    let document =
-        match route {
-            Route::NotFound => {
-                return Response::json(
-                    404,
-                    &json!({"error": "not_found", "error_description": "no such endpoint"}),
-                )
-                .into()
+    let document = match route {
+        Route::NotFound => return json_error(404, "not_found", "no such endpoint").into(),
+        Route::WrongMethod(allowed) => {
+            let answer = json_error(405, "invalid_request", &format!("use {allowed}"));
+            return answer.with_header("allow", allowed).into();
+        }
+        Route::UnknownTenant { tenant, token } => {
+            let description = format!("tenant '{tenant}' not found");
+            return if token {
+                oauth_error(400, "invalid_request", &description)
+            } else {
+                json_error(400, "invalid_tenant", &description)
             }
-            Route::WrongMethod(allowed) => return Response::json(
-                405,
-                &json!({"error": "invalid_request", "error_description": format!("use {allowed}")}),
-            )
-            .with_header("allow", allowed)
-            .into(),
-            Route::UnknownTenant { tenant, token } => {
-                let description = format!("tenant '{tenant}' not found");
-                return if token {
-                    oauth_error(400, "invalid_request", &description)
-                } else {
-                    Response::json(
-                        400,
-                        &json!({"error": "invalid_tenant", "error_description": description}),
-                    )
-                }
-                .into();
-            }
-            Route::Keys | Route::Discovery | Route::Token => route,
-        };
+            .into();
+        }
+        Route::Keys | Route::Discovery | Route::Token => route,
+    };
     let good = || match &document {
         Route::Keys => cacheable(Response::json(
             200,
@@ -546,14 +522,17 @@ fn cacheable(response: Response) -> Response {
     response.with_header("cache-control", "max-age=86400, private")
 }
 
+/// A JSON error answer: `error` and `error_description`.
+fn json_error(status: u16, error: &str, description: &str) -> Response {
+    let body = json!({"error": error, "error_description": description});
+    Response::json(status, &body)
+}
+
 /// An RFC 6749 §5.2 error answer: JSON `error` and `error_description`, never cached.
 pub fn oauth_error(status: u16, error: &str, description: &str) -> Response {
-    Response::json(
-        status,
-        &json!({"error": error, "error_description": description}),
-    )
-    .with_header("cache-control", "no-store")
-    .with_header("pragma", "no-cache")
+    json_error(status, error, description)
+        .with_header("cache-control", "no-store")
+        .with_header("pragma", "no-cache")
 }
 
 fn issuer(state: &State) -> String {

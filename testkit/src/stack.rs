@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::answers::{self, Want};
 use crate::bootstrap;
 use crate::envoy::{rolegate_bootstrap, Envoy};
 use crate::http::{self, Response};
@@ -51,6 +52,15 @@ impl Stack {
         Stack::start_with(idp, |p| p.standard(config))
     }
 
+    /// [`Stack::start`] with the access log in [`bootstrap::DECISION_LOG_FORMAT`].
+    pub fn start_logging_decisions(config: &Value, idp: Idp) -> Stack {
+        Stack::start_with(idp, |p| {
+            let mut bootstrap = p.standard(config);
+            bootstrap::set_access_log_format(&mut bootstrap, bootstrap::DECISION_LOG_FORMAT);
+            bootstrap
+        })
+    }
+
     /// Like [`Stack::start`] with extra static clusters, each pointing at the IdP.
     pub fn start_with_idp_clusters(config: &Value, idp: Idp, names: &[&str]) -> Stack {
         Stack::start_with(idp, |p| {
@@ -86,9 +96,22 @@ impl Stack {
         self.envoy.get(path, headers)
     }
 
+    /// `GET path` with `headers`, and `authorization: Bearer <token>` when there is a token.
+    pub fn get_as(&self, path: &str, token: Option<&str>, headers: &[(&str, &str)]) -> Response {
+        let auth = token.map(bearer);
+        let mut all = headers.to_vec();
+        all.extend(auth.iter().map(|auth| ("authorization", auth.as_str())));
+        self.get(path, &all)
+    }
+
     /// `GET path` with `authorization: Bearer <token>`.
     pub fn get_with_token(&self, path: &str, token: &str) -> Response {
         self.timed_get_with_token(path, token).0
+    }
+
+    /// `GET path` with `token` gets `want` (see [`answers::answer`]).
+    pub fn expect(&self, path: &str, token: &str, want: Want<'_>, what: &str) {
+        answers::answer(&self.get_with_token(path, token), want, what);
     }
 
     /// Like [`Stack::get_with_token`], also returning how long the answer took.

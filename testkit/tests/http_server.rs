@@ -3,12 +3,7 @@
 //! handler asks for.
 
 // Tests may panic: a failed assertion is their job.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used)]
 
 use rolegate_testkit::http::{Handler, Limits, Outcome, Request, Response, Server};
 use rolegate_testkit::jwks::jwks;
