@@ -66,3 +66,31 @@ fn allowed_denied_and_dry_run_requests_each_leave_their_line() {
         );
     }
 }
+
+#[test]
+fn decision_record_off_leaves_the_filter_state_unset_and_the_details_in_place() {
+    let config = json!({
+        "providers": [{
+            "name": "aad",
+            "issuer": ISSUER,
+            "audiences": [API_APP_ID, AUDIENCE],
+            "remote_jwks": {"cluster": "idp", "uri": idp::jwks_uri()},
+        }],
+        "decision_record": false,
+        "rules": [{"match": {"path_separated_prefix": "/calc"}, "roles": [ROLE]}],
+    });
+    let s = Stack::start_logging_decisions(&config, Idp::start(standard_jwks()));
+
+    check::upstream_ok(&s.get_with_token("/calc/add/1", &token(&[ROLE])), "allowed");
+    check::missing_credentials(&s.get("/calc/add/2", &[]), "rolegate.test", "missing");
+
+    let want = [
+        "/calc/add/1 200 via_upstream -",
+        "/calc/add/2 401 rolegate_missing -",
+    ];
+    let complete = |log: &str| log.lines().count() >= want.len();
+    let log = s
+        .envoy
+        .wait_for_access_log(Duration::from_secs(5), complete);
+    assert_eq!(log.lines().collect::<Vec<_>>(), want);
+}
