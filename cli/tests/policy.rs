@@ -128,7 +128,7 @@ fn validate_shows_the_policy_fields() {
     let multi = format!(
         r#"{{"providers": [{{"name": "entra", "audiences": ["{AUDIENCE}"],
              "azure_ad": {{"tenant": "organizations", "cluster": "entra", "tenants": ["{TID}"]}}}}],
-            "rules": [{{"match": {{"prefix": "/"}}}}]}}"#
+            "decision_record": false, "rules": [{{"match": {{"prefix": "/"}}}}]}}"#
     );
     let path = scratch("policy-multi.json", &multi);
     run(&["config", "validate", &path]).expect(
@@ -137,6 +137,7 @@ fn validate_shows_the_policy_fields() {
             "https://login.microsoftonline.com/{tid}/v2.0",
             "where {tid} is the token's tid claim",
             &format!("tenants:   {TID}"),
+            "decision record: off (no wasm.rolegate filter state for the access log)",
         ],
     );
     let bad = config_file(
