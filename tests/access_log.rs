@@ -15,15 +15,19 @@ use rolegate_testkit::stack::Stack;
 use rolegate_testkit::test_keys::{standard_jwks, token};
 use rolegate_testkit::Idp;
 
+fn provider() -> serde_json::Value {
+    json!({
+        "name": "aad",
+        "issuer": ISSUER,
+        "audiences": [API_APP_ID, AUDIENCE],
+        "remote_jwks": {"cluster": "idp", "uri": idp::jwks_uri()},
+    })
+}
+
 #[test]
 fn allowed_denied_and_dry_run_requests_each_leave_their_line() {
     let config = json!({
-        "providers": [{
-            "name": "aad",
-            "issuer": ISSUER,
-            "audiences": [API_APP_ID, AUDIENCE],
-            "remote_jwks": {"cluster": "idp", "uri": idp::jwks_uri()},
-        }],
+        "providers": [provider()],
         "claim_to_headers": [{"claim": "azp", "header": "x-client-id"}],
         "rules": [
             {"match": {"path_separated_prefix": "/healthz"}, "allow_anonymous": true},
@@ -70,12 +74,7 @@ fn allowed_denied_and_dry_run_requests_each_leave_their_line() {
 #[test]
 fn decision_record_off_leaves_the_filter_state_unset_and_the_details_in_place() {
     let config = json!({
-        "providers": [{
-            "name": "aad",
-            "issuer": ISSUER,
-            "audiences": [API_APP_ID, AUDIENCE],
-            "remote_jwks": {"cluster": "idp", "uri": idp::jwks_uri()},
-        }],
+        "providers": [provider()],
         "decision_record": false,
         "rules": [{"match": {"path_separated_prefix": "/calc"}, "roles": [ROLE]}],
     });
