@@ -485,10 +485,12 @@ pub fn section(points: &[Point], workers: &[u32], settings: &str, module_bytes: 
          allocator leaves around them. The cache is per worker, so it is what an extra worker \
          costs beyond the bare filter's (about 2.6 MiB against 1.3; the same A/B gives 2.4 MiB \
          for the module before the function split: the 1.7 of earlier tables came from one \
-         Envoy per cell). Keeping the SHA-256 of each \
-         token instead of the token cut that to 1.5 MiB per worker and rolegate − bare to +5.4 \
-         MiB at one worker, but costs a SHA-256 of the whole token on every lookup, cache hits \
-         included (about 3.5 µs for 0.9 KB in V8): not done.\n\
+         Envoy per cell). Keeping a 32-byte digest of \
+         each token instead of the token brought an extra worker to 1.5 to 1.8 MiB and \
+         rolegate − bare to +4.8 MiB at one worker and +6.7 at four (BLAKE3; SHA-256 the \
+         same), but it hashes the whole token on every lookup, cache hits included: about \
+         1 µs for 0.9 KB in V8 with BLAKE3, 2.8 µs with SHA-256. Not done: a cost on every \
+         request, to weigh against the memory.\n\
          - **Shared data**: one key set per Envoy, a few KB.\n\
          \n\
          Module: `dist/rolegate.wasm`, {module_bytes} bytes. Settings: {settings}.\n\
