@@ -50,6 +50,8 @@ impl TenantIssuers {
 }
 
 /// `providers[].azure_ad`.
+// Not inlined: see "Function size" in lib.rs.
+#[inline(never)]
 pub fn read_azure_ad(path: &str, value: &Value, problems: &mut Problems) -> Option<AzureAd> {
     let mut obj = ObjectReader::new(path, value, problems)?;
     let tenant = obj.required_string("tenant", problems);
@@ -64,41 +66,10 @@ pub fn read_azure_ad(path: &str, value: &Value, problems: &mut Problems) -> Opti
             format!("expected \"public\", \"usgov\" or \"china\", got \"{cloud_name}\""),
         );
     }
-    let versions = if obj.has("versions") {
-        obj.string_list("versions", problems)
-    } else {
-        Some(vec!["v1".to_string(), "v2".to_string()])
-    };
-    let versions_ok = match &versions {
-        Some(list) if list.is_empty() => {
-            problems.add(&obj.path_of("versions"), "must list v1, v2 or both");
-            false
-        }
-        Some(list) => {
-            let bad: Vec<&String> = list.iter().filter(|v| *v != "v1" && *v != "v2").collect();
-            if !bad.is_empty() {
-                problems.add(
-                    &obj.path_of("versions"),
-                    format!("expected \"v1\" and/or \"v2\", got {bad:?}"),
-                );
-            }
-            bad.is_empty()
-        }
-        None => false,
-    };
+    let (versions, versions_ok) = read_versions(&mut obj, problems);
     let multi_tenant = tenant.as_deref() == Some(ORGANIZATIONS);
     if let Some(t) = &tenant {
-        if matches!(t.as_str(), "common" | "consumers") {
-            problems.add(
-                &obj.path_of("tenant"),
-                format!("{t} is not supported: for tokens of several work or school tenants use \"organizations\" with tenants; otherwise give the tenant id"),
-            );
-        } else if !multi_tenant && !is_guid(t) {
-            problems.add(
-                &obj.path_of("tenant"),
-                "expected the tenant id, a GUID (or \"organizations\" with tenants): tokens name the tenant by id, never by domain",
-            );
-        }
+        check_tenant(&obj, t, multi_tenant, problems);
     }
     let tenants = read_tenants(&mut obj, multi_tenant, problems);
     let fetch = read_fetch_settings(&mut obj, problems);
@@ -107,20 +78,7 @@ pub fn read_azure_ad(path: &str, value: &Value, problems: &mut Problems) -> Opti
     if !versions_ok {
         return None;
     }
-    let v1 = versions.iter().any(|v| v == "v1");
-    let v2 = versions.iter().any(|v| v == "v2");
-    let mut templates = Vec::new();
-    if v1 {
-        templates.push((
-            format!("https://{}/", cloud.v1_issuer_host()),
-            "/".to_string(),
-        ));
-    }
-    if v2 {
-        for host in cloud.v2_issuer_hosts() {
-            templates.push((format!("https://{host}/"), "/v2.0".to_string()));
-        }
-    }
+    let templates = issuer_templates(cloud, &versions);
     let document_uri = format!(
         "https://{}/{tenant}/v2.0/.well-known/openid-configuration",
         cloud.login_host()
@@ -157,12 +115,80 @@ pub fn read_azure_ad(path: &str, value: &Value, problems: &mut Problems) -> Opti
     })
 }
 
+// Not inlined: see "Function size" in lib.rs.
+#[inline(never)]
+fn read_versions(
+    obj: &mut ObjectReader<'_>,
+    problems: &mut Problems,
+) -> (Option<Vec<String>>, bool) {
+    let versions = if obj.has("versions") {
+        obj.string_list("versions", problems)
+    } else {
+        Some(vec!["v1".to_string(), "v2".to_string()])
+    };
+    let versions_ok = match &versions {
+        Some(list) if list.is_empty() => {
+            problems.add(&obj.path_of("versions"), "must list v1, v2 or both");
+            false
+        }
+        Some(list) => {
+            let bad: Vec<&String> = list.iter().filter(|v| *v != "v1" && *v != "v2").collect();
+            if !bad.is_empty() {
+                problems.add(
+                    &obj.path_of("versions"),
+                    format!("expected \"v1\" and/or \"v2\", got {bad:?}"),
+                );
+            }
+            bad.is_empty()
+        }
+        None => false,
+    };
+    (versions, versions_ok)
+}
+
+// Not inlined: see "Function size" in lib.rs.
+#[inline(never)]
+fn check_tenant(obj: &ObjectReader<'_>, t: &str, multi_tenant: bool, problems: &mut Problems) {
+    if matches!(t, "common" | "consumers") {
+        problems.add(
+            &obj.path_of("tenant"),
+            format!("{t} is not supported: for tokens of several work or school tenants use \"organizations\" with tenants; otherwise give the tenant id"),
+        );
+    } else if !multi_tenant && !is_guid(t) {
+        problems.add(
+            &obj.path_of("tenant"),
+            "expected the tenant id, a GUID (or \"organizations\" with tenants): tokens name the tenant by id, never by domain",
+        );
+    }
+}
+
+/// The issuers' text before and after the tenant id, for each token version asked for.
+// Not inlined: see "Function size" in lib.rs.
+#[inline(never)]
+fn issuer_templates(cloud: AzureCloud, versions: &[String]) -> Vec<(String, String)> {
+    let mut templates = Vec::new();
+    if versions.iter().any(|v| v == "v1") {
+        templates.push((
+            format!("https://{}/", cloud.v1_issuer_host()),
+            "/".to_string(),
+        ));
+    }
+    if versions.iter().any(|v| v == "v2") {
+        for host in cloud.v2_issuer_hosts() {
+            templates.push((format!("https://{host}/"), "/v2.0".to_string()));
+        }
+    }
+    templates
+}
+
 /// The tenant that stands for every work or school tenant; its discovery document names the
 /// common key set.
 const ORGANIZATIONS: &str = "organizations";
 
 /// `tenants` and `allow_any_tenant`: only with `"tenant": "organizations"`, and one of them is
 /// required there. `Some(None)` is any tenant.
+// Not inlined: see "Function size" in lib.rs.
+#[inline(never)]
 fn read_tenants(
     obj: &mut ObjectReader<'_>,
     multi_tenant: bool,

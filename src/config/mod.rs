@@ -273,57 +273,16 @@ pub fn split_uri(uri: &str) -> Option<(String, String)> {
 fn read_config(value: &Value, problems: &mut Problems) -> Option<Config> {
     let mut top = ObjectReader::new("", value, problems)?;
 
-    let providers = match top.array("providers", problems) {
-        Some([]) => {
-            problems.add("providers", "must list at least one provider");
-            Vec::new()
-        }
-        Some(items) => items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, item)| read_provider(&index_path("providers", i), item, problems))
-            .collect(),
-        None => {
-            if !top.has("providers") {
-                problems.add("providers", "is required");
-            }
-            Vec::new()
-        }
-    };
+    let mut providers = read_list(&mut top, "providers", "provider", problems, read_provider);
     check_providers_distinct(&providers, problems);
-
-    let mut rules: Vec<Rule> = match top.array("rules", problems) {
-        Some([]) => {
-            problems.add(
-                "rules",
-                "must list at least one rule (requests matching none are denied)",
-            );
-            Vec::new()
-        }
-        Some(items) => items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, item)| read_rule(&index_path("rules", i), item, problems))
-            .collect(),
-        None => {
-            if !top.has("rules") {
-                problems.add("rules", "is required");
-            }
-            Vec::new()
-        }
-    };
-
-    let path_screening = match top.string("path_screening", problems).as_deref() {
-        None | Some("reject") => PathScreening::Reject,
-        Some("off") => PathScreening::Off,
-        Some(other) => {
-            problems.add(
-                "path_screening",
-                format!("expected \"reject\" or \"off\", got \"{other}\""),
-            );
-            PathScreening::Reject
-        }
-    };
+    let mut rules = read_list(
+        &mut top,
+        "rules",
+        "rule (requests matching none are denied)",
+        problems,
+        read_rule,
+    );
+    let path_screening = read_path_screening(&mut top, problems);
 
     let roles_claim = top
         .string("roles_claim", problems)
@@ -345,7 +304,88 @@ fn read_config(value: &Value, problems: &mut Problems) -> Option<Config> {
         .integer("token_cache_size", 0, 100_000, problems)
         .unwrap_or(DEFAULT_TOKEN_CACHE_SIZE);
 
-    let from_headers = match top.array("from_headers", problems) {
+    let from_headers = read_from_headers(&mut top, problems);
+    let claim_to_headers = read_claim_to_headers(&mut top, &from_headers, problems);
+
+    let mut token_headers: Vec<String> = Vec::new();
+    for location in &from_headers {
+        if !token_headers.contains(&location.name) {
+            token_headers.push(location.name.clone());
+        }
+    }
+
+    check_rule_names_distinct(&rules, problems);
+    let claim_slots = assign_slots(&mut providers, &mut rules);
+
+    top.finish(problems);
+    Some(Config {
+        claim_slots,
+        dry_run,
+        decision_record,
+        providers,
+        rules,
+        path_screening,
+        roles_claim,
+        clock_skew_seconds: i64::try_from(clock_skew_seconds).unwrap_or(0),
+        forward,
+        claim_to_headers,
+        from_headers,
+        token_headers,
+        max_token_bytes: usize::try_from(max_token_bytes).unwrap_or(0),
+        token_cache_size: usize::try_from(token_cache_size).unwrap_or(0),
+    })
+}
+
+/// The required, non-empty list `key`, each item read by `read`; `what` names an item in the
+/// message for an empty list.
+// Not inlined: see "Function size" in lib.rs.
+#[inline(never)]
+fn read_list<T>(
+    top: &mut ObjectReader<'_>,
+    key: &'static str,
+    what: &str,
+    problems: &mut Problems,
+    read: fn(&str, &Value, &mut Problems) -> Option<T>,
+) -> Vec<T> {
+    match top.array(key, problems) {
+        Some([]) => {
+            problems.add(key, format!("must list at least one {what}"));
+            Vec::new()
+        }
+        Some(items) => items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| read(&index_path(key, i), item, problems))
+            .collect(),
+        None => {
+            if !top.has(key) {
+                problems.add(key, "is required");
+            }
+            Vec::new()
+        }
+    }
+}
+
+// Not inlined: see "Function size" in lib.rs.
+#[inline(never)]
+fn read_path_screening(top: &mut ObjectReader<'_>, problems: &mut Problems) -> PathScreening {
+    match top.string("path_screening", problems).as_deref() {
+        None | Some("reject") => PathScreening::Reject,
+        Some("off") => PathScreening::Off,
+        Some(other) => {
+            problems.add(
+                "path_screening",
+                format!("expected \"reject\" or \"off\", got \"{other}\""),
+            );
+            PathScreening::Reject
+        }
+    }
+}
+
+// Not inlined: see "Function size" in lib.rs.
+#[inline(never)]
+fn read_from_headers(top: &mut ObjectReader<'_>, problems: &mut Problems) -> Vec<TokenLocation> {
+    match top.array("from_headers", problems) {
         None => vec![TokenLocation {
             name: "authorization".to_string(),
             value_prefix: "Bearer ".to_string(),
@@ -361,8 +401,16 @@ fn read_config(value: &Value, problems: &mut Problems) -> Option<Config> {
                 read_from_header(&index_path("from_headers", i), item, problems)
             })
             .collect(),
-    };
+    }
+}
 
+// Not inlined: see "Function size" in lib.rs.
+#[inline(never)]
+fn read_claim_to_headers(
+    top: &mut ObjectReader<'_>,
+    from_headers: &[TokenLocation],
+    problems: &mut Problems,
+) -> Vec<ClaimToHeader> {
     let claim_to_headers: Vec<ClaimToHeader> = top
         .array("claim_to_headers", problems)
         .unwrap_or_default()
@@ -388,37 +436,11 @@ fn read_config(value: &Value, problems: &mut Problems) -> Option<Config> {
             );
         }
     }
-
-    let mut token_headers: Vec<String> = Vec::new();
-    for location in &from_headers {
-        if !token_headers.contains(&location.name) {
-            token_headers.push(location.name.clone());
-        }
-    }
-
-    check_rule_names_distinct(&rules, problems);
-    let mut providers = providers;
-    let claim_slots = assign_slots(&mut providers, &mut rules);
-
-    top.finish(problems);
-    Some(Config {
-        claim_slots,
-        dry_run,
-        decision_record,
-        providers,
-        rules,
-        path_screening,
-        roles_claim,
-        clock_skew_seconds: i64::try_from(clock_skew_seconds).unwrap_or(0),
-        forward,
-        claim_to_headers,
-        from_headers,
-        token_headers,
-        max_token_bytes: usize::try_from(max_token_bytes).unwrap_or(0),
-        token_cache_size: usize::try_from(token_cache_size).unwrap_or(0),
-    })
+    claim_to_headers
 }
 
+// Not inlined: see "Function size" in lib.rs.
+#[inline(never)]
 fn check_providers_distinct(providers: &[Provider], problems: &mut Problems) {
     for (i, p) in providers.iter().enumerate() {
         let earlier = providers.iter().take(i);
@@ -454,6 +476,8 @@ fn check_providers_distinct(providers: &[Provider], problems: &mut Problems) {
 
 const KEY_SOURCES: [&str; 4] = ["remote_jwks", "discovery", "azure_ad", "local_jwks"];
 
+// Not inlined: see "Function size" in lib.rs.
+#[inline(never)]
 fn read_provider(path: &str, value: &Value, problems: &mut Problems) -> Option<Provider> {
     let mut obj = ObjectReader::new(path, value, problems)?;
     let name = obj.required_string("name", problems);
@@ -583,6 +607,8 @@ fn read_provider(path: &str, value: &Value, problems: &mut Problems) -> Option<P
 }
 
 /// The fetch settings every remote key source shares.
+// Not inlined: see "Function size" in lib.rs.
+#[inline(never)]
 pub(crate) fn read_fetch_settings(
     obj: &mut ObjectReader<'_>,
     problems: &mut Problems,
@@ -620,6 +646,8 @@ pub(crate) fn read_fetch_settings(
     }
 }
 
+// Not inlined: see "Function size" in lib.rs.
+#[inline(never)]
 fn read_endpoint(
     obj: &mut ObjectReader<'_>,
     cluster: Option<&str>,
@@ -636,6 +664,8 @@ fn read_endpoint(
     endpoint
 }
 
+// Not inlined: see "Function size" in lib.rs.
+#[inline(never)]
 fn read_remote_jwks(path: &str, value: &Value, problems: &mut Problems) -> Option<KeySource> {
     let mut obj = ObjectReader::new(path, value, problems)?;
     let cluster = obj.required_string("cluster", problems);
@@ -646,6 +676,8 @@ fn read_remote_jwks(path: &str, value: &Value, problems: &mut Problems) -> Optio
     Some(KeySource::Remote { jwks: jwks?, fetch })
 }
 
+// Not inlined: see "Function size" in lib.rs.
+#[inline(never)]
 fn read_discovery(path: &str, value: &Value, problems: &mut Problems) -> Option<KeySource> {
     let mut obj = ObjectReader::new(path, value, problems)?;
     let cluster = obj.required_string("cluster", problems);
@@ -666,6 +698,8 @@ fn read_discovery(path: &str, value: &Value, problems: &mut Problems) -> Option<
 }
 
 /// Expands the Entra ID preset into the tenant's issuers and its discovery document.
+// Not inlined: see "Function size" in lib.rs.
+#[inline(never)]
 fn read_local_jwks(path: &str, value: &Value, problems: &mut Problems) -> Option<KeySet> {
     if !value.is_object() {
         problems.add(
@@ -687,6 +721,8 @@ fn read_local_jwks(path: &str, value: &Value, problems: &mut Problems) -> Option
     }
 }
 
+// Not inlined: see "Function size" in lib.rs.
+#[inline(never)]
 fn read_from_header(path: &str, value: &Value, problems: &mut Problems) -> Option<TokenLocation> {
     let mut obj = ObjectReader::new(path, value, problems)?;
     let name = obj
@@ -705,6 +741,8 @@ fn read_from_header(path: &str, value: &Value, problems: &mut Problems) -> Optio
     })
 }
 
+// Not inlined: see "Function size" in lib.rs.
+#[inline(never)]
 fn read_claim_to_header(
     path: &str,
     value: &Value,

@@ -10,6 +10,8 @@ use serde_json::Value;
 
 /// One entry of `rules[]`. Claim conditions get their slots later, once every condition of the
 /// configuration is known (see `ClaimSlots`).
+// Not inlined: see "Function size" in lib.rs.
+#[inline(never)]
 pub fn read_rule(path: &str, value: &Value, problems: &mut Problems) -> Option<Rule> {
     let mut obj = ObjectReader::new(path, value, problems)?;
     let name = obj.string("name", problems);
@@ -126,6 +128,8 @@ const PATH_MATCHERS: [&str; 3] = ["path_separated_prefix", "prefix", "path"];
 
 /// A rule's path is compared with the request's screened path, so it must be in the same
 /// canonical form: a rule for `/a/../b` could never match, and `%7e` would miss `~`.
+// Not inlined: see "Function size" in lib.rs.
+#[inline(never)]
 fn read_path_match(
     field_path: &str,
     field: &str,
@@ -168,6 +172,8 @@ fn read_path_match(
     }
 }
 
+// Not inlined: see "Function size" in lib.rs.
+#[inline(never)]
 fn read_match(path: &str, value: &Value, problems: &mut Problems) -> Option<Matcher> {
     let mut obj = ObjectReader::new(path, value, problems)?;
     let given: Vec<(&'static str, String)> = PATH_MATCHERS
@@ -216,6 +222,8 @@ fn read_match(path: &str, value: &Value, problems: &mut Problems) -> Option<Matc
 }
 
 /// `match.hosts`: a non-empty array of host patterns.
+// Not inlined: see "Function size" in lib.rs.
+#[inline(never)]
 fn read_hosts(path: &str, value: &Value, problems: &mut Problems) -> Option<Vec<HostPattern>> {
     let Value::Array(items) = value else {
         problems.add(

@@ -553,6 +553,8 @@ pub fn select_rule(
     }
 }
 
+// Not inlined: see "Function size" in lib.rs.
+#[inline(never)]
 fn match_rule(config: &Config, request: &dyn RequestHeaders) -> Result<Option<usize>, Denial> {
     // `:method` only matters when some rule names methods.
     let method = if config.rules.iter().any(|r| r.methods.is_some()) {
@@ -597,6 +599,8 @@ fn still_verified(entry: &VerifiedToken, keys: &dyn ProviderKeys, now: i64) -> O
 
 /// Structure, issuer, key, signature and audience: everything about a token that does not
 /// change with the clock or the route.
+// Not inlined: see "Function size" in lib.rs.
+#[inline(never)]
 fn verify(
     config: &Config,
     token: &str,
@@ -658,6 +662,8 @@ fn with_provider(outcome: Outcome<'static>, provider: usize) -> Outcome<'static>
 
 /// Key, signature, audience and tenant of a token whose issuer names `provider`; when all
 /// hold, the fingerprint of the key that verified it.
+// Not inlined: see "Function size" in lib.rs.
+#[inline(never)]
 fn verify_with_key(
     provider: &Provider,
     provider_index: usize,

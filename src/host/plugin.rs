@@ -90,6 +90,8 @@ impl Plugin {
         }
     }
 
+    // Not inlined: see "Function size" in lib.rs.
+    #[inline(never)]
     fn fetch_failed(&self, worker: &Worker, provider: usize, why: &FetchFailure) {
         log::warn(&format!(
             "key set fetch for provider {} failed: {why}; keeping the last good keys, retrying with back-off",
@@ -105,6 +107,8 @@ impl Plugin {
         self.answer_waiters_of(worker, provider);
     }
 
+    // Not inlined: see "Function size" in lib.rs.
+    #[inline(never)]
     fn keys_fetched(&self, worker: &Worker, provider: usize, set: KeySet, body: &[u8]) {
         log::info(&format!(
             "key set of provider {} fetched: {} usable of {} keys",

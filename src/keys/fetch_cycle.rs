@@ -188,6 +188,8 @@ impl FetchCycle {
     /// Takes the answer to the last request of the cycle `provider` started. `status` is `None`
     /// when there was no HTTP answer (connect failure, reset, timeout). `read_body` is called
     /// only for a body within the limit, so an oversized one is never copied out of the host.
+    // Not inlined: see "Function size" in lib.rs.
+    #[inline(never)]
     pub fn answered(
         self,
         provider: &Provider,

@@ -444,27 +444,53 @@ pub fn section(points: &[Point], workers: &[u32], settings: &str, module_bytes: 
          \n\
          {breakdown}\n\
          What rolegate's share is made of, found by A/B runs in this Envoy (2026-12-01, \
-         RSS at `--concurrency 1` before any request unless said; a few hundred KiB of noise):\n\
+         medians of 3 Envoys, RSS with the caches full unless said; a few hundred KiB of \
+         noise):\n\
          \n\
          - **Compiling the module.** Envoy's V8 compiles every function of the module with its \
          optimizing compiler when it loads it (once per Envoy: the VMs of the main thread and \
          the workers are clones that share the compiled code). The compiler's working memory \
-         grows with how large and tangled a function is, and Envoy's allocator keeps it \
-         afterwards: a never-called 111 KB function added 21 MiB to the bare filter's Envoy, \
-         while 144 KB of small never-called functions added 0.5 MiB. `wasm-opt -Oz` used to \
-         inline every function with a single caller, however large, which merged the \
-         configuration path into functions of 12 to 16 KB: 9 MiB of RSS. The build now passes \
-         `-ocimfs 0` (`Makefile`): the module grows by 2.6 KB, speed is unchanged. `opt-level \
-         = \"z\"`, a lower LLVM inline threshold and sha2's compact rounds changed nothing \
-         measurable. What remains is the compiler's peak on the configuration path and the \
-         compiled module itself, visible as Envoy heap free but kept and the rest.\n\
+         grows with how large and tangled a function is, and Envoy's allocator keeps much of it \
+         afterwards: a never-called 111 KB function added 21 MiB to the bare filter's Envoy. \
+         What counts is the few largest functions together, not the total: four more copies of \
+         the largest function, or 76 KB more of mid-sized ones, added under 1 MiB, while \
+         removing the five functions over 4 KB took 5 MiB off. `wasm-opt -Oz` used to inline \
+         every function with a single caller, however large (9 MiB; the build passes \
+         `-ocimfs 0` since). LLVM does the same: it had merged the configuration readers, the \
+         decision's token check and the key-fetch answer into functions of 4 to 9 KB, and sha2 \
+         unrolls SHA-256's 64 rounds into an 8 KB function. Those callees are now \
+         `#[inline(never)]` (`src/lib.rs`, \"Function size\") and the wasm build takes sha2's \
+         compact rounds (`.cargo/config.toml`; in Envoy, RS256 goes to Envoy's own crypto, so \
+         the module hashes only key fingerprints). rolegate's largest function went from 9 KB \
+         to 3.5 KB (the largest of the module is now the allocator's, 4.9 KB, which the bare \
+         filter has too), and rolegate − bare from +11.3 to +5.6 MiB at one worker, +12.3 to \
+         +6.9 at two, +14.8 to +10.0 at four. The memory tcmalloc keeps in its free lists after \
+         start-up is now the same as with the bare filter (10.6 against 10.7 MiB). What remains \
+         at start, about 4 MiB, is the compiled module itself: 2.1 MiB more heap in use (V8's \
+         data for the module), 0.8 MiB more machine code (602 KiB against 194 KiB) and 0.5 MiB \
+         more of Envoy's own code pages. `opt-level = \"z\"` for rolegate made the module 14 KB \
+         smaller and the RSS no smaller.\n\
+         - **Releasing freed memory.** Envoy's bootstrap `memory_allocator_manager` \
+         (`bytes_to_release`, here 1 MiB each `memory_release_interval` of 1 s) makes tcmalloc \
+         return free pages to the system. With the 9 KB functions it took 3.3 MiB off \
+         rolegate's Envoy at one worker; now it changes nothing measurable for rolegate or the \
+         bare filter (0.3 MiB or less at 1, 2 and 4 workers): what tcmalloc keeps is in its \
+         thread and transfer caches, which it does not release.\n\
          - **Running the configuration** (parsing it and the key set, in each VM: a \
          1-worker Envoy creates four and keeps three, `wasm.envoy.wasm.runtime.v8.created` 4, \
-         `active` 3): about 1 MiB (A/B with `proxy_on_configure` stubbed out).\n\
-         - **Linear memory**: 0.2 MiB at start (17 pages of 64 KiB declared, of which the 1 MiB \
-         stack is barely touched), 1.5 MiB with the worker's token cache full (1,000 verified \
-         tokens of about 0.9 KB each). The cache is per worker, so it is most of what an extra \
-         worker costs beyond the bare filter's own VM.\n\
+         `active` 3): under 0.3 MiB at start (A/B with `proxy_on_configure` stubbed out).\n\
+         - **The token cache.** Linear memory is 0.2 MiB at start (17 pages of 64 KiB \
+         declared, of which the 1 MiB stack is barely touched). A full cache of 1,000 tokens of \
+         0.9 KB adds about 1.6 MiB to its worker's VM: each token whole, its facts, and what the \
+         allocator leaves around them. The cache is per worker, so it is what an extra worker \
+         costs beyond the bare filter's (about 2.6 MiB against 1.3; the same A/B gives 2.4 MiB \
+         for the module before the function split: the 1.7 of earlier tables came from one \
+         Envoy per cell). Keeping a 32-byte digest of \
+         each token instead of the token brought an extra worker to 1.5 to 1.8 MiB and \
+         rolegate − bare to +4.8 MiB at one worker and +6.7 at four (BLAKE3; SHA-256 the \
+         same), but it hashes the whole token on every lookup, cache hits included: about \
+         1 µs for 0.9 KB in V8 with BLAKE3, 2.8 µs with SHA-256. Not done: a cost on every \
+         request, to weigh against the memory.\n\
          - **Shared data**: one key set per Envoy, a few KB.\n\
          \n\
          Module: `dist/rolegate.wasm`, {module_bytes} bytes. Settings: {settings}.\n\
