@@ -18,11 +18,15 @@ const LIFETIME_SECONDS: i64 = 30 * 24 * 3600;
 
 /// The public key as a JWK published under `kid`, naming its algorithm.
 pub fn public_jwk(key: &SigningKey, kid: &str) -> Value {
-    let mut jwk = key.public_jwk(kid);
-    if let Some(members) = jwk.as_object_mut() {
-        members.insert("alg".into(), json!("RS256"));
+    with_member(key.public_jwk(kid), "alg", json!("RS256"))
+}
+
+/// The JSON object `object` with `name` set to `value`.
+pub fn with_member(mut object: Value, name: &str, value: Value) -> Value {
+    if let Some(members) = object.as_object_mut() {
+        members.insert(name.into(), value);
     }
-    jwk
+    object
 }
 
 /// The public key set the bench's filters are given: `{"keys": [key as KID]}`.
@@ -43,11 +47,8 @@ pub fn sign_as(key: &SigningKey, kid: &str, claims: &Value) -> Result<String, St
 /// The claims of token number `serial`: an Entra ID v2.0 application token holding `roles`.
 /// Tokens differ only in `jti` (fixed width, so every token has the same length).
 pub fn claims(serial: usize, roles: &[&str], now: i64) -> Value {
-    let mut claims = entra::app_token_claims(roles, now, LIFETIME_SECONDS);
-    if let Some(members) = claims.as_object_mut() {
-        members.insert("jti".into(), json!(format!("bench-{serial:010}")));
-    }
-    claims
+    let claims = entra::app_token_claims(roles, now, LIFETIME_SECONDS);
+    with_member(claims, "jti", json!(format!("bench-{serial:010}")))
 }
 
 /// `count` distinct valid tokens, numbered from `first`, signed on every core.

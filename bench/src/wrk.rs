@@ -38,6 +38,14 @@ impl Measurement {
         self.requests as f64 * 1e6 / self.duration_us as f64
     }
 
+    /// `3 of 100 responses not 200 [401:3], 0 socket errors`, for an error message.
+    pub fn failures(&self) -> String {
+        format!(
+            "{} of {} responses not 200 [{}], {} socket errors",
+            self.non200, self.requests, self.codes, self.socket_errors
+        )
+    }
+
     /// Whether every request got a 200.
     pub fn all_ok(&self) -> bool {
         self.non200 == 0 && self.socket_errors == 0 && self.requests > 0

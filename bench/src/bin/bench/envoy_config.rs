@@ -39,32 +39,27 @@ impl Setup {
         Setup::RolegateUnrecorded,
     ];
 
-    /// The name in tables and logs.
-    pub fn label(self) -> &'static str {
+    /// The name in tables and logs, and the template's file name in `envoy/bench/` (also the
+    /// name of its run directory).
+    fn names(self) -> (&'static str, &'static str) {
         match self {
-            Setup::Passthrough => "passthrough",
-            Setup::JwtAuthn => "jwt_authn + rbac",
-            Setup::Rolegate => "rolegate",
-            Setup::RolegateUnscreened => "rolegate, path_screening off",
-            Setup::JwtAuthnClaims => "jwt_authn + rbac, role + azp",
-            Setup::RolegateClaims => "rolegate, role + azp",
-            Setup::RolegateUnrecorded => "rolegate, decision_record off",
-            Setup::BareWasm => "bare Wasm filter",
+            Setup::Passthrough => ("passthrough", "passthrough"),
+            Setup::JwtAuthn => ("jwt_authn + rbac", "jwt_authn"),
+            Setup::Rolegate => ("rolegate", "rolegate"),
+            Setup::RolegateUnscreened => ("rolegate, path_screening off", "rolegate_unscreened"),
+            Setup::JwtAuthnClaims => ("jwt_authn + rbac, role + azp", "jwt_authn_claims"),
+            Setup::RolegateClaims => ("rolegate, role + azp", "rolegate_claims"),
+            Setup::RolegateUnrecorded => ("rolegate, decision_record off", "rolegate_unrecorded"),
+            Setup::BareWasm => ("bare Wasm filter", "bare_wasm"),
         }
     }
 
-    /// The template's file name in `envoy/bench/`, also the name of its run directory.
+    pub fn label(self) -> &'static str {
+        self.names().0
+    }
+
     pub fn slug(self) -> &'static str {
-        match self {
-            Setup::Passthrough => "passthrough",
-            Setup::JwtAuthn => "jwt_authn",
-            Setup::Rolegate => "rolegate",
-            Setup::RolegateUnscreened => "rolegate_unscreened",
-            Setup::JwtAuthnClaims => "jwt_authn_claims",
-            Setup::RolegateClaims => "rolegate_claims",
-            Setup::RolegateUnrecorded => "rolegate_unrecorded",
-            Setup::BareWasm => "bare_wasm",
-        }
+        self.names().1
     }
 
     /// Whether the set-up checks tokens (so hot and cold paths differ).

@@ -49,12 +49,4 @@ impl Fleet {
             .map(|(_, e)| e)
             .ok_or_else(|| format!("{} was not started", setup.label()))
     }
-
-    pub fn get_mut(&mut self, setup: Setup) -> Result<&mut Envoy, String> {
-        self.envoys
-            .iter_mut()
-            .find(|(s, _)| *s == setup)
-            .map(|(_, e)| e)
-            .ok_or_else(|| format!("{} was not started", setup.label()))
-    }
 }

@@ -21,29 +21,14 @@ use std::time::Instant;
 use envoy_config::Policy;
 use fleet::Fleet;
 use rolegate_bench::paths::Paths;
-use rolegate_bench::{machine, token_store, tokens, wrk};
+use rolegate_bench::{knob, machine, token_store, tokens, wrk};
 use runner::TokenFiles;
-use settings::{Command, Settings};
+use settings::Settings;
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match Settings::parse(&args) {
-        Ok(Command::Help(text)) => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
-        Ok(Command::Run(settings)) => match run(&settings) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("\nbench FAILED: {e}");
-                ExitCode::FAILURE
-            }
-        },
-        Err(e) => {
-            eprintln!("{e}");
-            ExitCode::from(2)
-        }
-    }
+    knob::main("bench", Settings::parse, |settings| {
+        run(settings).map(|()| true)
+    })
 }
 
 /// Cold tokens kept between runs, under `target/`.
@@ -85,7 +70,7 @@ fn run(settings: &Settings) -> Result<(), String> {
         role: tokens::ROLE,
         client_id: tokens::CLIENT_ID,
         jwks: &jwks,
-        cache_size: settings.cache_size,
+        cache_size: settings.cache_size as usize,
         wasm: &paths.wasm,
         bare_wasm: &bare_wasm,
     };
@@ -111,7 +96,7 @@ fn run(settings: &Settings) -> Result<(), String> {
             probes: &probes,
             wrk: &wrk,
             cold_tokens: &files.cold,
-            token_count: settings.tokens,
+            token_count: settings.tokens as usize,
             workers: &settings.memory_workers,
             repeats: settings.memory_repeats,
         })?
@@ -161,8 +146,8 @@ fn speed(
     files: &TokenFiles,
     settings: &Settings,
 ) -> Result<(Vec<report::Sample>, Vec<String>), String> {
-    let mut fleet = Fleet::start(&paths.envoy, &paths.templates, &paths.work, policy, probes)?;
-    let results = runner::run_rounds(&mut fleet, wrk, files, settings)?;
+    let fleet = Fleet::start(&paths.envoy, &paths.templates, &paths.work, policy, probes)?;
+    let results = runner::run_rounds(&fleet, wrk, files, settings)?;
     let evidence = report::counter_lines(&results.tally);
     println!("\n{}", report::table(&results.samples));
     print!("{}", report::ratio_lines(&results.samples));
@@ -185,7 +170,7 @@ fn write_token_files(
 ) -> Result<TokenFiles, String> {
     let started = Instant::now();
     let (cold, reused) =
-        token_store::cold_tokens(&paths.target(TOKEN_STORE), key, settings.tokens)?;
+        token_store::cold_tokens(&paths.target(TOKEN_STORE), key, settings.tokens as usize)?;
     println!(
         "{} {} cold tokens in {:.1} s",
         if reused { "loaded" } else { "minted" },

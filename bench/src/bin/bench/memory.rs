@@ -167,13 +167,9 @@ fn fill(plan: &Plan<'_>, envoy: &Envoy, setup: Setup, workers: u32) -> Result<u6
             .run(&url, FILL_RUN_SECONDS, plan.cold_tokens, offset)?;
         if !m.all_ok() {
             return Err(format!(
-                "{} (--concurrency {workers}): {} of {} responses not 200 [{}], {} socket \
-                 errors while filling the caches; first: {}",
+                "{} (--concurrency {workers}): {} while filling the caches; first: {}",
                 setup.label(),
-                m.non200,
-                m.requests,
-                m.codes,
-                m.socket_errors,
+                m.failures(),
                 m.first_bad
             ));
         }
@@ -323,6 +319,7 @@ fn per_worker_kib(points: &[Point], setup: Setup, workers: &[u32]) -> Option<f64
 /// The table (Markdown): RSS per set-up and worker count, the growth per extra worker, then
 /// the differences that matter.
 pub fn table(points: &[Point], workers: &[u32]) -> String {
+    use Setup::{BareWasm, JwtAuthn, Passthrough, Rolegate};
     let mut out = String::from("| Envoy RSS after the caches filled (MiB) |");
     for w in workers {
         out.push_str(&format!(" `--concurrency {w}` |"));
@@ -332,58 +329,39 @@ pub fn table(points: &[Point], workers: &[u32]) -> String {
         out.push_str("---:|");
     }
     out.push_str("---:|\n");
+    // Per set-up, RSS after filling at `w` workers and growth per extra worker, in KiB.
+    let filled = |setup, w| find(points, setup, w).map(|p| p.filled_kib as f64);
+    let slope = |setup| per_worker_kib(points, setup, workers);
     for setup in SETUPS {
-        out.push_str(&format!("| {} |", setup.label()));
-        for &w in workers {
-            let cell = find(points, setup, w)
-                .map_or("-".to_string(), |p| format!("{:.1}", mib(p.filled_kib)));
-            out.push_str(&format!(" {cell} |"));
-        }
-        let slope = per_worker_kib(points, setup, workers)
-            .map_or("-".to_string(), |k| format!("{:.2}", k / 1024.0));
-        out.push_str(&format!(" {slope} |\n"));
+        let cells = workers
+            .iter()
+            .map(|&w| filled(setup, w).map(|kib| format!("{:.1}", kib / 1024.0)));
+        let per_worker = slope(setup).map(|k| format!("{:.2}", k / 1024.0));
+        out.push_str(&row(setup.label(), cells.chain([per_worker])));
     }
     let differences = [
-        (
-            Setup::Rolegate,
-            Setup::BareWasm,
-            "**rolegate − bare Wasm filter**",
-        ),
-        (
-            Setup::BareWasm,
-            Setup::Passthrough,
-            "bare Wasm filter − passthrough (V8)",
-        ),
-        (
-            Setup::JwtAuthn,
-            Setup::Passthrough,
-            "jwt_authn + rbac − passthrough",
-        ),
+        ("**rolegate − bare Wasm filter**", Rolegate, BareWasm),
+        ("bare Wasm filter − passthrough (V8)", BareWasm, Passthrough),
+        ("jwt_authn + rbac − passthrough", JwtAuthn, Passthrough),
     ];
-    for (top, bottom, label) in differences {
-        out.push_str(&format!("| {label} |"));
-        for &w in workers {
-            let cell = match (find(points, top, w), find(points, bottom, w)) {
-                (Some(t), Some(b)) => {
-                    format!(
-                        "{:+.1}",
-                        (t.filled_kib as f64 - b.filled_kib as f64) / 1024.0
-                    )
-                }
-                _ => "-".to_string(),
-            };
-            out.push_str(&format!(" {cell} |"));
-        }
-        let slope = match (
-            per_worker_kib(points, top, workers),
-            per_worker_kib(points, bottom, workers),
-        ) {
-            (Some(t), Some(b)) => format!("{:+.2}", (t - b) / 1024.0),
-            _ => "-".to_string(),
-        };
-        out.push_str(&format!(" {slope} |\n"));
+    for (label, top, bottom) in differences {
+        let cells = workers.iter().map(|&w| {
+            let pair = filled(top, w).zip(filled(bottom, w));
+            pair.map(|(t, b)| format!("{:+.1}", (t - b) / 1024.0))
+        });
+        let pair = slope(top).zip(slope(bottom));
+        let per_worker = pair.map(|(t, b)| format!("{:+.2}", (t - b) / 1024.0));
+        out.push_str(&row(label, cells.chain([per_worker])));
     }
     out
+}
+
+/// A row of the table: the label, then each cell (`-` for none).
+fn row(label: &str, cells: impl Iterator<Item = Option<String>>) -> String {
+    let cells: String = cells
+        .map(|cell| format!(" {} |", cell.as_deref().unwrap_or("-")))
+        .collect();
+    format!("| {label} |{cells}\n")
 }
 
 /// Where the memory of each set-up is, at the fewest workers measured (Markdown).

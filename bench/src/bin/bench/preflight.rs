@@ -26,11 +26,9 @@ impl Probes {
         let good = tokens::mint(key, &tokens::claims(0, &[tokens::ROLE], now))?;
         let no_role = tokens::mint(key, &tokens::claims(1, &["readRole"], now))?;
         let other = tokens::mint(key, &tokens::claims(2, &[tokens::ROLE], now))?;
-        let mut foreign = tokens::claims(3, &[tokens::ROLE], now);
-        if let Some(members) = foreign.as_object_mut() {
-            members.insert("azp".into(), "c11e47a0-aaaa-bbbb-cccc-0000000000ff".into());
-        }
-        let other_client = tokens::mint(key, &foreign)?;
+        let foreign = tokens::claims(3, &[tokens::ROLE], now);
+        let foreign_azp = "c11e47a0-aaaa-bbbb-cccc-0000000000ff".into();
+        let other_client = tokens::mint(key, &tokens::with_member(foreign, "azp", foreign_azp))?;
         let signed_part = good.rsplit_once('.').map_or("", |(head, _)| head);
         let foreign_signature = other.rsplit_once('.').map_or("", |(_, sig)| sig);
         Ok(Probes {
@@ -42,78 +40,46 @@ impl Probes {
     }
 }
 
-/// One probe: a request and the status it must get.
-struct Expect<'a> {
-    what: &'a str,
-    path: &'a str,
-    token: Option<&'a str>,
-    status: u16,
-}
-
 /// Sends the probes to `setup` listening on `port`; describes the first wrong answer.
 pub fn check(setup: Setup, port: u16, probes: &Probes) -> Result<(), String> {
-    let mut expectations = vec![Expect {
-        what: "a valid token with the role",
-        path: PATH,
-        token: Some(&probes.good),
-        status: 200,
-    }];
+    // Each probe: what it is, its path, its token, and the status it must get.
+    let [good, no_role, bad, other] = [
+        &probes.good,
+        &probes.no_role,
+        &probes.bad_signature,
+        &probes.other_client,
+    ]
+    .map(|token| Some(token.as_str()));
+    let mut expectations = vec![("a valid token with the role", PATH, good, 200)];
     if setup.authenticates() {
         expectations.extend([
-            Expect {
-                what: "no token",
-                path: PATH,
-                token: None,
-                status: 401,
-            },
-            Expect {
-                what: "a bad signature",
-                path: PATH,
-                token: Some(&probes.bad_signature),
-                status: 401,
-            },
-            Expect {
-                what: "a valid token without the role",
-                path: PATH,
-                token: Some(&probes.no_role),
-                status: 403,
-            },
-            Expect {
-                what: "a path outside /calc/",
-                path: "/admin",
-                token: Some(&probes.good),
-                status: 403,
-            },
+            ("no token", PATH, None, 401),
+            ("a bad signature", PATH, bad, 401),
+            ("a valid token without the role", PATH, no_role, 403),
+            ("a path outside /calc/", "/admin", good, 403),
         ]);
     }
     if setup.requires_client() {
-        expectations.push(Expect {
-            what: "a valid token with the role from another client",
-            path: PATH,
-            token: Some(&probes.other_client),
-            status: 403,
-        });
+        let what = "a valid token with the role from another client";
+        expectations.push((what, PATH, other, 403));
     }
-    for e in &expectations {
-        let bearer = e.token.map(|t| format!("Bearer {t}"));
+    for (what, path, token, status) in expectations {
+        let bearer = token.map(|t| format!("Bearer {t}"));
         let headers: Vec<(&str, &str)> = bearer
             .as_deref()
             .map(|b| vec![("authorization", b)])
             .unwrap_or_default();
-        let reply = http::send(port, "GET", e.path, &headers, None)
-            .map_err(|err| format!("{}: {} to {}: {err}", setup.label(), e.what, e.path))?;
-        if reply.status != e.status {
+        let reply = http::send(port, "GET", path, &headers, None)
+            .map_err(|err| format!("{}: {what} to {path}: {err}", setup.label()))?;
+        if reply.status != status {
             return Err(format!(
-                "{}: {} to {} got {}, expected {} (body {:?})",
+                "{}: {what} to {path} got {}, expected {status} (body {:?})",
                 setup.label(),
-                e.what,
-                e.path,
                 reply.status,
-                e.status,
                 reply.body_text()
             ));
         }
-        if setup.authenticates() && e.status == 200 {
+        if setup.authenticates() && status == 200 {
             let seen = reply.header("x-seen-client-id");
             if seen != Some(CLIENT_ID) {
                 return Err(format!(

@@ -66,13 +66,11 @@ pub fn table(samples: &[Sample]) -> String {
         if runs.is_empty() {
             continue;
         }
-        let rps = median(
-            runs.iter()
-                .map(|s| s.measurement.requests_per_second())
-                .collect(),
-        );
-        let p50 = median(runs.iter().map(|s| s.measurement.p50_us as f64).collect());
-        let p99 = median(runs.iter().map(|s| s.measurement.p99_us as f64).collect());
+        let median_of =
+            |f: fn(&Measurement) -> f64| median(runs.iter().map(|s| f(&s.measurement)).collect());
+        let rps = median_of(Measurement::requests_per_second);
+        let p50 = median_of(|m| m.p50_us as f64);
+        let p99 = median_of(|m| m.p99_us as f64);
         let bad: u64 = runs
             .iter()
             .map(|s| s.measurement.non200 + s.measurement.socket_errors)
@@ -130,45 +128,43 @@ impl Ratio {
 /// rolegate / rolegate without the decision record (hot),
 /// paired by round.
 pub fn ratios(samples: &[Sample]) -> Vec<Ratio> {
-    let case = |setup, path| Case { setup, path };
-    vec![
-        Ratio::between(
-            samples,
-            "rolegate / jwt_authn + rbac, hot",
-            case(Setup::Rolegate, TokenPath::Hot),
-            case(Setup::JwtAuthn, TokenPath::Hot),
-        ),
-        Ratio::between(
-            samples,
+    use Setup::*;
+    use TokenPath::{Cold, Hot};
+    const PAIRS: [(&str, Setup, Setup, TokenPath); 6] = [
+        ("rolegate / jwt_authn + rbac, hot", Rolegate, JwtAuthn, Hot),
+        (
             "rolegate / jwt_authn + rbac, cold",
-            case(Setup::Rolegate, TokenPath::Cold),
-            case(Setup::JwtAuthn, TokenPath::Cold),
+            Rolegate,
+            JwtAuthn,
+            Cold,
         ),
-        Ratio::between(
-            samples,
-            "rolegate / passthrough, hot",
-            case(Setup::Rolegate, TokenPath::Hot),
-            case(Setup::Passthrough, TokenPath::Hot),
-        ),
-        Ratio::between(
-            samples,
+        ("rolegate / passthrough, hot", Rolegate, Passthrough, Hot),
+        (
             "rolegate / rolegate with path_screening off, hot (the path screen's cost)",
-            case(Setup::Rolegate, TokenPath::Hot),
-            case(Setup::RolegateUnscreened, TokenPath::Hot),
+            Rolegate,
+            RolegateUnscreened,
+            Hot,
         ),
-        Ratio::between(
-            samples,
+        (
             "rolegate / jwt_authn + rbac, role + one claim (azp), hot",
-            case(Setup::RolegateClaims, TokenPath::Hot),
-            case(Setup::JwtAuthnClaims, TokenPath::Hot),
+            RolegateClaims,
+            JwtAuthnClaims,
+            Hot,
         ),
-        Ratio::between(
-            samples,
+        (
             "rolegate / rolegate with decision_record off, hot (the access log record's cost)",
-            case(Setup::Rolegate, TokenPath::Hot),
-            case(Setup::RolegateUnrecorded, TokenPath::Hot),
+            Rolegate,
+            RolegateUnrecorded,
+            Hot,
         ),
-    ]
+    ];
+    PAIRS
+        .iter()
+        .map(|&(label, top, bottom, path)| {
+            let case = |setup| Case { setup, path };
+            Ratio::between(samples, label, case(top), case(bottom))
+        })
+        .collect()
 }
 
 /// The ratios as a Markdown list: median, then each round.

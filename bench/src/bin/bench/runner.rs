@@ -39,7 +39,7 @@ pub struct Results {
 }
 
 pub fn run_rounds(
-    fleet: &mut Fleet,
+    fleet: &Fleet,
     wrk: &Wrk,
     files: &TokenFiles,
     settings: &Settings,
@@ -68,12 +68,12 @@ pub fn run_rounds(
             let m = wrk.run(&url, seconds, file, offset)?;
             let rss_end_kib = envoy.rss_kib()?;
             let after = counters::read(envoy, case.setup)?;
-            if !fleet.get_mut(case.setup)?.is_running() {
+            if !envoy.is_running() {
                 return Err(format!(
                     "{} exited during the {} run\n{}",
                     case.setup.label(),
                     case.path_label(),
-                    fleet.get(case.setup)?.log_tail(40)
+                    envoy.log_tail(40)
                 ));
             }
             if case.path == TokenPath::Cold {
@@ -127,8 +127,8 @@ fn print_run(case: Case, m: &Measurement, rss_start_kib: u64, rss_end_kib: u64) 
 /// thread walked, past the requests still in flight when wrk stopped, and a cache size further.
 fn next_cold_offset(offset: usize, m: &Measurement, settings: &Settings) -> usize {
     let walked = usize::try_from(m.requests).unwrap_or(0) / settings.threads.max(1) as usize;
-    let skip = walked + settings.connections as usize + settings.cache_size;
-    (offset + skip) % settings.tokens.max(1)
+    let skip = walked + settings.connections as usize + settings.cache_size as usize;
+    (offset + skip) % settings.tokens.max(1) as usize
 }
 
 /// Every failed run, then each failing set-up's non-zero counters and the notable lines of its log.
@@ -140,14 +140,11 @@ pub fn describe_failures(fleet: &Fleet, failures: &[Failure]) -> String {
     for f in failures {
         let m = &f.measurement;
         text.push_str(&format!(
-            "  {} {} ({}): {} of {} responses not 200 [{}], {} socket errors; first: {}\n",
+            "  {} {} ({}): {}; first: {}\n",
             f.case.setup.label(),
             f.case.path_label(),
             f.round,
-            m.non200,
-            m.requests,
-            m.codes,
-            m.socket_errors,
+            m.failures(),
             m.first_bad
         ));
     }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use lexopt::prelude::*;
-use rolegate_bench::knob;
+use rolegate_bench::knob::{self, Command, Knob};
 
 /// How long and how hard to drive each set-up.
 #[derive(Debug, Clone)]
@@ -20,9 +20,9 @@ pub struct Settings {
     /// wrk threads (`-t`).
     pub threads: u32,
     /// Distinct tokens cycled through on the cold path.
-    pub tokens: usize,
+    pub tokens: u32,
     /// Verified-token cache size of both filters, per worker.
-    pub cache_size: usize,
+    pub cache_size: u32,
     /// Where the report goes; `None` when `--no-write`.
     pub output: Option<PathBuf>,
     /// Only the memory table: no speed rounds, and only the `## Memory` section of the report
@@ -34,32 +34,10 @@ pub struct Settings {
     pub memory_repeats: u32,
 }
 
-/// A numeric setting.
-#[derive(Debug, Clone, Copy)]
-enum Field {
-    Rounds,
-    Seconds,
-    Warmup,
-    Connections,
-    Threads,
-    Tokens,
-    CacheSize,
-    MemoryRepeats,
-}
-
-/// One knob: its setting, environment variable, argument, meaning and bounds.
-struct Knob {
-    field: Field,
-    env: &'static str,
-    arg: &'static str,
-    help: &'static str,
-    min: u64,
-    max: u64,
-}
-
-const KNOBS: [Knob; 8] = [
+/// The numeric settings.
+const KNOBS: [Knob<Settings>; 8] = [
     Knob {
-        field: Field::Rounds,
+        field: |s| &mut s.rounds,
         env: "BENCH_ROUNDS",
         arg: "--rounds",
         help: "interleaved rounds; the table shows the median",
@@ -67,7 +45,7 @@ const KNOBS: [Knob; 8] = [
         max: 100,
     },
     Knob {
-        field: Field::Seconds,
+        field: |s| &mut s.seconds,
         env: "BENCH_SECONDS",
         arg: "--seconds",
         help: "seconds per measured wrk run",
@@ -75,7 +53,7 @@ const KNOBS: [Knob; 8] = [
         max: 3600,
     },
     Knob {
-        field: Field::Warmup,
+        field: |s| &mut s.warmup_seconds,
         env: "BENCH_WARMUP_SECONDS",
         arg: "--warmup",
         help: "seconds of warm-up per set-up and path, before round 1",
@@ -83,7 +61,7 @@ const KNOBS: [Knob; 8] = [
         max: 600,
     },
     Knob {
-        field: Field::Connections,
+        field: |s| &mut s.connections,
         env: "BENCH_CONNECTIONS",
         arg: "--connections",
         help: "wrk connections (-c)",
@@ -91,7 +69,7 @@ const KNOBS: [Knob; 8] = [
         max: 10_000,
     },
     Knob {
-        field: Field::Threads,
+        field: |s| &mut s.threads,
         env: "BENCH_THREADS",
         arg: "--threads",
         help: "wrk threads (-t)",
@@ -99,7 +77,7 @@ const KNOBS: [Knob; 8] = [
         max: 64,
     },
     Knob {
-        field: Field::Tokens,
+        field: |s| &mut s.tokens,
         env: "BENCH_TOKENS",
         arg: "--tokens",
         help: "distinct tokens on the cold path (more than the cache size)",
@@ -107,7 +85,7 @@ const KNOBS: [Knob; 8] = [
         max: 1_000_000,
     },
     Knob {
-        field: Field::CacheSize,
+        field: |s| &mut s.cache_size,
         env: "BENCH_CACHE_SIZE",
         arg: "--cache-size",
         help: "verified-token cache size of both filters",
@@ -115,7 +93,7 @@ const KNOBS: [Knob; 8] = [
         max: 100_000,
     },
     Knob {
-        field: Field::MemoryRepeats,
+        field: |s| &mut s.memory_repeats,
         env: "BENCH_MEMORY_REPEATS",
         arg: "--memory-repeats",
         help: "Envoys per cell of the memory table (the median is shown)",
@@ -145,21 +123,11 @@ impl Default for Settings {
     }
 }
 
-/// What the command line asked for.
-pub enum Command {
-    Run(Settings),
-    Help(String),
-}
-
 impl Settings {
     /// Reads the environment, then `args` (without the program name).
-    pub fn parse(args: &[String]) -> Result<Command, String> {
+    pub fn parse(args: &[String]) -> Result<Command<Settings>, String> {
         let mut s = Settings::default();
-        for knob in &KNOBS {
-            if let Ok(text) = std::env::var(knob.env) {
-                s.set(knob, &text, knob.env)?;
-            }
-        }
+        knob::read_env(&mut s, &KNOBS)?;
         if let Ok(path) = std::env::var("BENCH_OUTPUT") {
             s.output = Some(PathBuf::from(path));
         }
@@ -187,19 +155,7 @@ impl Settings {
                     let path = parser.value().map_err(|_| "--output needs a path")?;
                     s.output = Some(PathBuf::from(path));
                 }
-                Long(name) => {
-                    let name = format!("--{name}");
-                    let knob = KNOBS
-                        .iter()
-                        .find(|k| k.arg == name)
-                        .ok_or_else(|| format!("unknown argument {name:?}\n\n{}", usage()))?;
-                    let value = parser
-                        .value()
-                        .map_err(|_| format!("{name} needs a value"))?
-                        .string()
-                        .map_err(|e| e.to_string())?;
-                    s.set(knob, &value, &name)?;
-                }
+                Long(name) => knob::read_arg(&mut s, &KNOBS, name.into(), &mut parser, usage)?,
                 other => return Err(format!("{}\n\n{}", other.unexpected(), usage())),
             }
         }
@@ -213,36 +169,6 @@ impl Settings {
             return Err("--memory with no worker counts (BENCH_MEMORY_WORKERS=none)".to_string());
         }
         Ok(Command::Run(s))
-    }
-
-    fn set(&mut self, knob: &Knob, text: &str, source: &str) -> Result<(), String> {
-        let value = knob::parse_bounded(text, source, knob.min, knob.max)?;
-        // The bounds above keep every value within u32.
-        let value = u32::try_from(value).map_err(|_| format!("{source}: {value} is too large"))?;
-        match knob.field {
-            Field::Rounds => self.rounds = value,
-            Field::Seconds => self.seconds = value,
-            Field::Warmup => self.warmup_seconds = value,
-            Field::Connections => self.connections = value,
-            Field::Threads => self.threads = value,
-            Field::Tokens => self.tokens = value as usize,
-            Field::CacheSize => self.cache_size = value as usize,
-            Field::MemoryRepeats => self.memory_repeats = value,
-        }
-        Ok(())
-    }
-
-    fn get(&self, field: Field) -> String {
-        match field {
-            Field::Rounds => self.rounds.to_string(),
-            Field::Seconds => self.seconds.to_string(),
-            Field::Warmup => self.warmup_seconds.to_string(),
-            Field::Connections => self.connections.to_string(),
-            Field::Threads => self.threads.to_string(),
-            Field::Tokens => self.tokens.to_string(),
-            Field::CacheSize => self.cache_size.to_string(),
-            Field::MemoryRepeats => self.memory_repeats.to_string(),
-        }
     }
 
     /// One line for the report: what was run.
@@ -305,16 +231,7 @@ fn usage() -> String {
         "rolegate-bench: rolegate against jwt_authn + rbac and against no auth filter, in the \
          same Envoy\n\nusage: rolegate-bench [options]\n\n",
     );
-    let defaults = Settings::default();
-    for knob in &KNOBS {
-        text.push_str(&format!(
-            "  {:<14} N   {} (env {}, default {})\n",
-            knob.arg,
-            knob.help,
-            knob.env,
-            defaults.get(knob.field)
-        ));
-    }
+    text.push_str(&knob::usage(&KNOBS, Settings::default()));
     text.push_str(
         "  --output PATH      report file, relative to the repository root (env BENCH_OUTPUT, \
          default BENCHMARKS.md)\n\

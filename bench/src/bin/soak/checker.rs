@@ -16,13 +16,20 @@ use crate::schedule;
 /// Wrong answers kept for the report.
 const KEPT_SAMPLES: usize = 20;
 
+/// What the checker saw of one class.
+#[derive(Debug, Default)]
+struct Row {
+    sent: u64,
+    right: u64,
+    /// Each request's time to answer in microseconds.
+    latencies_us: Vec<u64>,
+}
+
 /// What the checker saw.
 #[derive(Debug, Default)]
 pub struct Tally {
-    /// (class, sent, right), in [`Class::all`] order.
-    pub by_class: Vec<(Class, u64, u64)>,
-    /// Each request's time to answer in microseconds, by class, in [`Class::all`] order.
-    latencies_us: Vec<Vec<u64>>,
+    /// One row per class, in [`Class::all`] order.
+    rows: Vec<(Class, Row)>,
     /// The first wrong answers, described.
     pub wrong: Vec<String>,
 }
@@ -30,26 +37,24 @@ pub struct Tally {
 impl Tally {
     fn new() -> Tally {
         Tally {
-            by_class: Class::all().into_iter().map(|c| (c, 0, 0)).collect(),
-            latencies_us: Class::all().iter().map(|_| Vec::new()).collect(),
+            rows: Class::all()
+                .into_iter()
+                .map(|c| (c, Row::default()))
+                .collect(),
             wrong: Vec::new(),
         }
     }
 
+    fn row(&self, class: Class) -> Option<&Row> {
+        self.rows.iter().find(|(c, _)| *c == class).map(|(_, r)| r)
+    }
+
     fn record(&mut self, class: Class, outcome: Result<(), String>, took: Duration) {
-        if let Some(list) = self
-            .by_class
-            .iter()
-            .position(|(c, _, _)| *c == class)
-            .and_then(|i| self.latencies_us.get_mut(i))
-        {
-            list.push(u64::try_from(took.as_micros()).unwrap_or(u64::MAX));
-        }
-        if let Some(row) = self.by_class.iter_mut().find(|(c, _, _)| *c == class) {
-            row.1 += 1;
-            if outcome.is_ok() {
-                row.2 += 1;
-            }
+        if let Some((_, row)) = self.rows.iter_mut().find(|(c, _)| *c == class) {
+            row.sent += 1;
+            row.right += u64::from(outcome.is_ok());
+            let took_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+            row.latencies_us.push(took_us);
         }
         if let Err(problem) = outcome {
             if self.wrong.len() < KEPT_SAMPLES {
@@ -59,35 +64,27 @@ impl Tally {
     }
 
     pub fn sent(&self) -> u64 {
-        self.by_class.iter().map(|(_, n, _)| n).sum()
+        self.rows.iter().map(|(_, r)| r.sent).sum()
     }
 
     /// (sent, right) of `class`.
     pub fn of(&self, class: Class) -> (u64, u64) {
-        self.by_class
-            .iter()
-            .find(|(c, _, _)| *c == class)
-            .map_or((0, 0), |(_, n, r)| (*n, *r))
+        self.row(class).map_or((0, 0), |r| (r.sent, r.right))
     }
 
     /// The median and the longest time to answer a request of `class`, in microseconds.
     pub fn latency_us(&self, class: Class) -> (u64, u64) {
-        let Some(list) = self
-            .by_class
-            .iter()
-            .position(|(c, _, _)| *c == class)
-            .and_then(|i| self.latencies_us.get(i))
-        else {
-            return (0, 0);
-        };
-        let mut sorted = list.clone();
+        let mut sorted = self
+            .row(class)
+            .map(|r| r.latencies_us.clone())
+            .unwrap_or_default();
         sorted.sort_unstable();
         let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0);
         (median, sorted.last().copied().unwrap_or(0))
     }
 
     pub fn wrong_count(&self) -> u64 {
-        self.by_class.iter().map(|(_, n, right)| n - right).sum()
+        self.rows.iter().map(|(_, r)| r.sent - r.right).sum()
     }
 }
 

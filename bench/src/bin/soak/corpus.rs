@@ -6,13 +6,12 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use serde_json::{json, Value};
 
 use rolegate_bench::token_store;
 use rolegate_bench::tokens::{self, CLIENT_ID, ROLE};
 use rolegate_testkit::http::Response;
+use rolegate_testkit::token;
 
 use crate::keyring::{kid, Keyring};
 use crate::schedule::{CURRENT_SHIFT, RETIRED_SHIFT, ROTATE_SECONDS, SLOTS};
@@ -67,58 +66,41 @@ impl Kind {
         Kind::Missing,
     ];
 
-    pub fn name(self) -> &'static str {
+    /// (name, [`Kind::shift`], [`Kind::reason`], [`Kind::weight`]).
+    fn facts(self) -> (&'static str, Option<i64>, Option<&'static str>, usize) {
+        let (current, retired) = (Some(CURRENT_SHIFT), Some(RETIRED_SHIFT));
         match self {
-            Kind::ValidHot => "valid_hot",
-            Kind::ValidCold => "valid_cold",
-            Kind::WrongRole => "wrong_role",
-            Kind::Expired => "expired",
-            Kind::Forged => "forged",
-            Kind::Tampered => "tampered",
-            Kind::Retired => "retired",
-            Kind::Malformed => "malformed",
-            Kind::Missing => "missing",
+            Kind::ValidHot => ("valid_hot", current, None, 14),
+            Kind::ValidCold => ("valid_cold", current, None, 13),
+            Kind::WrongRole => ("wrong_role", current, Some("role"), 4),
+            Kind::Expired => ("expired", current, Some("expired"), 4),
+            Kind::Forged => ("forged", current, Some("signature"), 4),
+            Kind::Tampered => ("tampered", current, Some("signature"), 3),
+            Kind::Retired => ("retired", retired, Some("unknown_kid"), 3),
+            Kind::Malformed => ("malformed", None, Some("malformed"), 4),
+            Kind::Missing => ("missing", None, Some("missing"), 1),
         }
+    }
+
+    pub fn name(self) -> &'static str {
+        self.facts().0
     }
 
     /// Which key slot's tokens a request sent during epoch `e` carries: `e + shift`. `None`:
     /// the kind does not depend on the keys.
     pub fn shift(self) -> Option<i64> {
-        match self {
-            Kind::ValidHot
-            | Kind::ValidCold
-            | Kind::WrongRole
-            | Kind::Expired
-            | Kind::Forged
-            | Kind::Tampered => Some(CURRENT_SHIFT),
-            Kind::Retired => Some(RETIRED_SHIFT),
-            Kind::Malformed | Kind::Missing => None,
-        }
+        self.facts().1
     }
 
     /// The metric reason of the denial a request of this kind gets (README "Answers");
     /// `None`: it is allowed.
     pub fn reason(self) -> Option<&'static str> {
-        match self {
-            Kind::ValidHot | Kind::ValidCold => None,
-            Kind::WrongRole => Some("role"),
-            Kind::Expired => Some("expired"),
-            Kind::Forged | Kind::Tampered => Some("signature"),
-            Kind::Retired => Some("unknown_kid"),
-            Kind::Malformed => Some("malformed"),
-            Kind::Missing => Some("missing"),
-        }
+        self.facts().2
     }
 
     /// Requests of this kind to the enforced rule in every round of the [`mix`].
     fn weight(self) -> usize {
-        match self {
-            Kind::ValidHot => 14,
-            Kind::ValidCold => 13,
-            Kind::WrongRole | Kind::Expired | Kind::Forged | Kind::Malformed => 4,
-            Kind::Tampered | Kind::Retired => 3,
-            Kind::Missing => 1,
-        }
+        self.facts().3
     }
 }
 
@@ -486,11 +468,8 @@ fn claims_of(kind: Claims, serial: usize, now: i64) -> Value {
         Claims::Role => tokens::claims(serial, &[ROLE], now),
         Claims::NoRole => tokens::claims(serial, &["readRole"], now),
         Claims::Expired => {
-            let mut claims = tokens::claims(serial, &[ROLE], now - 2 * EXPIRED_AGO_SECONDS);
-            if let Some(object) = claims.as_object_mut() {
-                object.insert("exp".into(), json!(now - EXPIRED_AGO_SECONDS));
-            }
-            claims
+            let claims = tokens::claims(serial, &[ROLE], now - 2 * EXPIRED_AGO_SECONDS);
+            tokens::with_member(claims, "exp", json!(now - EXPIRED_AGO_SECONDS))
         }
     }
 }
@@ -529,20 +508,13 @@ fn with_role_added(token: &str) -> Result<String, String> {
     else {
         return Err("a minted token is not three segments".into());
     };
-    let mut claims: Value = URL_SAFE_NO_PAD
-        .decode(payload)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or("a minted token's payload is not JSON")?;
-    if let Some(object) = claims.as_object_mut() {
-        object.insert("roles".into(), json!([ROLE]));
-    }
-    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let claims = token::decode_part(payload).ok_or("a minted token's payload is not JSON")?;
+    let payload = b64(&tokens::with_member(claims, "roles", json!([ROLE])).to_string());
     Ok(format!("{header}.{payload}.{signature}"))
 }
 
 fn b64(value: &str) -> String {
-    URL_SAFE_NO_PAD.encode(value)
+    token::b64url(value.as_bytes())
 }
 
 /// Malformed tokens (they need no key) and requests without a bearer token.
@@ -561,7 +533,14 @@ fn unsigned_entries() -> Vec<Entry> {
     let not_b64 = "token is not base64url";
     let bad_alg = "token alg is not RS256";
     let with_header = |h: Value| format!("{}.{payload}.{signature}", b64(&h.to_string()));
-    let mut entries = vec![
+    let missing = |variant: &'static str, authorization| Entry {
+        kind: Kind::Missing,
+        slot: None,
+        authorization,
+        answer: Answer::MissingToken,
+        variant,
+    };
+    vec![
         malformed("two segments", format!("{header}.{payload}"), not_jws),
         malformed(
             "four segments",
@@ -603,23 +582,9 @@ fn unsigned_entries() -> Vec<Entry> {
             format!("{header}.{}.{signature}", "A".repeat(9000)),
             "token too long",
         ),
-    ];
-    for (variant, authorization) in [
-        ("no Authorization", None),
-        (
-            "Basic scheme",
-            Some("Basic dXNlcjpwYXNzd29yZA==".to_string()),
-        ),
-    ] {
-        entries.push(Entry {
-            kind: Kind::Missing,
-            slot: None,
-            authorization,
-            answer: Answer::MissingToken,
-            variant,
-        });
-    }
-    entries
+        missing("no Authorization", None),
+        missing("Basic scheme", Some("Basic dXNlcjpwYXNzd29yZA==".into())),
+    ]
 }
 
 impl Corpus {
@@ -900,7 +865,9 @@ mod tests {
         let parts: Vec<&str> = tampered.split('.').collect();
         assert_eq!(parts[0], b64("{\"alg\":\"RS256\"}"));
         assert_eq!(parts[2], "c2ln");
-        let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
-        assert!(payload.contains("invokeRole"));
+        assert_eq!(
+            token::decode_part(parts[1]).unwrap()["roles"],
+            json!(["invokeRole"])
+        );
     }
 }

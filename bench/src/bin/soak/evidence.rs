@@ -1,6 +1,7 @@
 //! What the soak collects: wrk's per-class counts, Envoy's stats, Envoy's memory over time, and
 //! what Envoy's log says about the Wasm VM, the key-set fetches and the dry run.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use rolegate_bench::wrk;
@@ -43,6 +44,11 @@ impl Load {
             return 0.0;
         }
         self.requests as f64 * 1e6 / self.duration_us as f64
+    }
+
+    /// wrk's counts of `class`.
+    pub fn of(&self, class: Class) -> Option<&KindCount> {
+        self.kinds.iter().find(|k| k.kind == class.name())
     }
 
     pub fn wrong_count(&self) -> u64 {
@@ -271,7 +277,7 @@ pub struct LogScan {
     /// rolegate's "key set ... fetched" lines.
     pub fetched: u64,
     /// rolegate's "dry run: would deny (<reason>)" lines, by reason.
-    pub dry_run_lines: Vec<(String, u64)>,
+    pub dry_run_lines: BTreeMap<String, u64>,
 }
 
 const KEPT_LINES: usize = 10;
@@ -305,13 +311,9 @@ pub fn scan_log(text: &str) -> LogScan {
         }
         if let Some((_, rest)) = line.split_once(WOULD_DENY) {
             let reason = rest.split(')').next().unwrap_or(rest);
-            match scan.dry_run_lines.iter_mut().find(|(r, _)| r == reason) {
-                Some((_, n)) => *n += 1,
-                None => scan.dry_run_lines.push((reason.to_string(), 1)),
-            }
+            *scan.dry_run_lines.entry(reason.to_string()).or_default() += 1;
         }
     }
-    scan.dry_run_lines.sort();
     scan.fetch_failures
         .sort_by_key(|(_, n)| std::cmp::Reverse(*n));
     scan
@@ -363,7 +365,7 @@ mod tests {
         assert_eq!((scan.vm_failures, scan.errors), (1, 1));
         assert_eq!(
             scan.dry_run_lines,
-            vec![("missing".to_string(), 1), ("role".to_string(), 2)]
+            BTreeMap::from([("missing".to_string(), 1), ("role".to_string(), 2)])
         );
     }
 

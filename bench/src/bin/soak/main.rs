@@ -26,7 +26,7 @@ use serde_json::{json, Value};
 
 use rolegate_bench::machine::Machine;
 use rolegate_bench::paths::Paths;
-use rolegate_bench::{template, tokens, wrk};
+use rolegate_bench::{knob, template, tokens, wrk};
 use rolegate_testkit::envoy::{Bootstrap, Launch};
 use rolegate_testkit::Envoy;
 
@@ -35,7 +35,7 @@ use corpus::{Class, Corpus, Rule};
 use evidence::{Load, LogScan, Snapshot, Watch};
 use idp::Idp;
 use keyring::Keyring;
-use settings::{Command, Settings};
+use settings::Settings;
 
 /// Envoy workers.
 const CONCURRENCY: u32 = 2;
@@ -58,28 +58,7 @@ const SHOWN_SAMPLES: usize = 10;
 const COUNTS_SETTLE: Duration = Duration::from_secs(1);
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match Settings::parse(&args) {
-        Ok(Command::Help(text)) => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
-        Ok(Command::Run(settings)) => match run(&settings) {
-            Ok(true) => ExitCode::SUCCESS,
-            Ok(false) => {
-                eprintln!("\nsoak FAILED (see the verdict above)");
-                ExitCode::FAILURE
-            }
-            Err(e) => {
-                eprintln!("\nsoak FAILED: {e}");
-                ExitCode::FAILURE
-            }
-        },
-        Err(e) => {
-            eprintln!("{e}");
-            ExitCode::from(2)
-        }
-    }
+    knob::main("soak", Settings::parse, run)
 }
 
 /// Runs the soak; `Ok(false)` when it ran but did not pass.
@@ -287,12 +266,8 @@ impl Figures<'_> {
     /// wrk's and the checker's (sent, answered) requests of `class`.
     fn sent(&self, class: Class) -> (u64, u64) {
         let m = self.measured;
-        let (wrk_sent, wrk_answered) = m
-            .load
-            .kinds
-            .iter()
-            .find(|k| k.kind == class.name())
-            .map_or((0, 0), |k| (k.sent, k.right + k.wrong));
+        let wrk = m.load.of(class);
+        let (wrk_sent, wrk_answered) = wrk.map_or((0, 0), |k| (k.sent, k.right + k.wrong));
         let (checked, checked_right) = m.tally.of(class);
         (wrk_sent + checked, wrk_answered + checked_right)
     }
@@ -365,7 +340,7 @@ impl Figures<'_> {
             "kind", "rule", "sent", "right", "wrong", "checker", "wrong", "p50 ms", "max ms"
         );
         for class in Class::all() {
-            let w = l.kinds.iter().find(|k| k.kind == class.name());
+            let w = l.of(class);
             let (sent, right, wrong) = w.map_or((0, 0, 0), |k| (k.sent, k.right, k.wrong));
             let (checked, checked_right) = m.tally.of(class);
             let (median_us, max_us) = m.tally.latency_us(class);
@@ -506,12 +481,9 @@ impl Figures<'_> {
     fn verdict(&self) -> bool {
         let m = self.measured;
         let l = &m.load;
-        let every_class = Class::all().iter().all(|class| {
-            l.kinds
-                .iter()
-                .any(|k| k.kind == class.name() && k.right > 0)
-                && m.tally.of(*class).1 > 0
-        });
+        let every_class = Class::all()
+            .into_iter()
+            .all(|class| l.of(class).is_some_and(|k| k.right > 0) && m.tally.of(class).1 > 0);
         let counters = self.decision_counters();
         let counted = counters
             .iter()
