@@ -737,65 +737,13 @@ fn admit<'c>(
     facts: &TokenFacts,
     now: i64,
 ) -> Outcome<'c> {
-    match check_admission(config, index, rule, provider, facts, now) {
-        Outcome::Deny(d) => Outcome::Deny(Denial {
+    if let Some(refused) = refusal(config, rule, provider, facts, now) {
+        return Outcome::Deny(Denial {
             provider: Some(provider),
             client_id: facts.client_id.clone(),
-            ..d
-        }),
-        other => other,
-    }
-}
-
-fn check_admission<'c>(
-    config: &'c Config,
-    index: usize,
-    rule: &Rule,
-    provider: usize,
-    facts: &TokenFacts,
-    now: i64,
-) -> Outcome<'c> {
-    let lifetime = facts
-        .lifetime
-        .and_then(|l| l.check(now, config.clock_skew_seconds));
-    match lifetime {
-        Ok(()) => {}
-        Err(LifetimeError::Expired) => return deny(DenyReason::Expired, "token expired"),
-        Err(LifetimeError::NotYetValid) => {
-            return deny(DenyReason::NotYetValid, "token is not valid yet")
-        }
-        Err(LifetimeError::ExpMissingOrInvalid) => {
-            return deny(
-                DenyReason::BadTimeClaim,
-                "token exp is missing or not a NumericDate",
-            )
-        }
-        Err(LifetimeError::NbfInvalid) => {
-            return deny(DenyReason::BadTimeClaim, "token nbf is not a NumericDate")
-        }
-    }
-    let required = config
-        .providers
-        .get(provider)
-        .map_or(&[][..], |p| &p.required_claims);
-    if let Some(failed) = first_failing(required, &facts.claim_texts) {
-        return Outcome::Deny(Denial {
-            condition: Some(failed),
-            ..denial(DenyReason::RequiredClaim, REQUIRED_CLAIM)
+            ..refused
         });
     }
-    if let Requirement::Roles { roles, require_all } = &rule.requirement {
-        if !claims::roles_satisfied(&facts.roles, roles, *require_all) {
-            return deny(DenyReason::Role, "token lacks a required role");
-        }
-    }
-    if let Some(failed) = first_failing(&rule.claims, &facts.claim_texts) {
-        return Outcome::Deny(Denial {
-            condition: Some(failed),
-            ..denial(DenyReason::Claim, RULE_CLAIM)
-        });
-    }
-
     // A header that gets a verified value is replaced, which drops any client-sent copy; only
     // claim headers without a value must be removed explicitly. One host call per header.
     Outcome::Allow(Allow {
@@ -810,6 +758,58 @@ fn check_admission<'c>(
         } else {
             &config.token_headers
         },
+    })
+}
+
+/// The first check a verified token fails now: lifetime, the provider's required claims, the
+/// rule's roles, the rule's claims.
+fn refusal(
+    config: &Config,
+    rule: &Rule,
+    provider: usize,
+    facts: &TokenFacts,
+    now: i64,
+) -> Option<Denial> {
+    let lifetime = facts
+        .lifetime
+        .and_then(|l| l.check(now, config.clock_skew_seconds));
+    match lifetime {
+        Ok(()) => {}
+        Err(LifetimeError::Expired) => return Some(denial(DenyReason::Expired, "token expired")),
+        Err(LifetimeError::NotYetValid) => {
+            return Some(denial(DenyReason::NotYetValid, "token is not valid yet"))
+        }
+        Err(LifetimeError::ExpMissingOrInvalid) => {
+            return Some(denial(
+                DenyReason::BadTimeClaim,
+                "token exp is missing or not a NumericDate",
+            ))
+        }
+        Err(LifetimeError::NbfInvalid) => {
+            return Some(denial(
+                DenyReason::BadTimeClaim,
+                "token nbf is not a NumericDate",
+            ))
+        }
+    }
+    let required = config
+        .providers
+        .get(provider)
+        .map_or(&[][..], |p| &p.required_claims);
+    if let Some(failed) = first_failing(required, &facts.claim_texts) {
+        return Some(Denial {
+            condition: Some(failed),
+            ..denial(DenyReason::RequiredClaim, REQUIRED_CLAIM)
+        });
+    }
+    if let Requirement::Roles { roles, require_all } = &rule.requirement {
+        if !claims::roles_satisfied(&facts.roles, roles, *require_all) {
+            return Some(denial(DenyReason::Role, "token lacks a required role"));
+        }
+    }
+    first_failing(&rule.claims, &facts.claim_texts).map(|failed| Denial {
+        condition: Some(failed),
+        ..denial(DenyReason::Claim, RULE_CLAIM)
     })
 }
 
