@@ -660,7 +660,7 @@ fn with_provider(outcome: Outcome<'static>, provider: usize) -> Outcome<'static>
     }
 }
 
-/// Key, signature, audience and tenant of a token whose issuer names `provider`; when all
+/// Key, signature, tenant and audience of a token whose issuer names `provider`; when all
 /// hold, the fingerprint of the key that verified it.
 // Not inlined: see "Function size" in lib.rs.
 #[inline(never)]
@@ -710,19 +710,21 @@ fn verify_with_key(
     {
         return Err(deny(DenyReason::Signature, "token signature is invalid"));
     }
-    if !claims::audience_allowed(&parsed.claims, &provider.audiences) {
-        // The signature is good: the client id is the issuer's word.
-        return Err(Outcome::Deny(Denial {
-            client_id: claims::client_id(&parsed.claims).map(Rc::from),
-            ..denial(DenyReason::Audience, "token audience is not accepted")
-        }));
-    }
+    // The tenant before the audience: a denial for the audience names the client, which is
+    // only the issuer's word once the issuer (here, its tenant) is one this provider trusts.
     if let Some(tenants) = &provider.tenant_issuers {
         let iss = parsed.claims.get("iss").and_then(Value::as_str);
         let tid = parsed.claims.get("tid").and_then(Value::as_str);
         if !iss.is_some_and(|iss| tenants.admits(iss, tid)) {
             return Err(deny(DenyReason::Issuer, "token issuer is not trusted"));
         }
+    }
+    if !claims::audience_allowed(&parsed.claims, &provider.audiences) {
+        // The signature is good: the client id is the issuer's word.
+        return Err(Outcome::Deny(Denial {
+            client_id: claims::client_id(&parsed.claims).map(Rc::from),
+            ..denial(DenyReason::Audience, "token audience is not accepted")
+        }));
     }
     Ok(*key.fingerprint())
 }
@@ -1583,6 +1585,28 @@ mod tests {
             Err((DenyReason::Issuer, None)),
             "a v2 issuer"
         );
+        // An unlisted tenant's token for another audience: refused for its issuer, and its
+        // client id (that tenant's word, not a trusted issuer's) is not reported.
+        let elsewhere = Config::parse(
+            format!(
+                r#"{{"providers":[{{"name":"entra","audiences":["api://other"],
+                    "azure_ad":{{"tenant":"organizations","cluster":"entra",
+                    "tenants":["11111111-2222-3333-4444-555555555555"]}}}}],
+                    "rules":[{{"match":{{"prefix":"/"}}}}]}}"#
+            )
+            .as_bytes(),
+        )
+        .expect("config");
+        match decide(
+            &elsewhere,
+            &with_token(),
+            &keys(KEYS_WITH_KID, 1),
+            DURING,
+            WaitPermission::default(),
+        ) {
+            Outcome::Deny(d) => assert_eq!((d.reason, d.client_id), (DenyReason::Issuer, None)),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
