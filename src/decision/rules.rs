@@ -88,9 +88,20 @@ impl Rule {
 
     /// The name if it has one, else its index: how logs and messages refer to it.
     pub fn label(&self, index: usize) -> String {
+        let mut label = String::new();
+        self.push_label(index, &mut label);
+        label
+    }
+
+    /// Appends the label to `out`, allocating nothing of its own: the decision record writes it
+    /// on every request.
+    pub fn push_label(&self, index: usize, out: &mut String) {
         match &self.name {
-            Some(name) => name.clone(),
-            None => format!("rules[{index}]"),
+            Some(name) => out.push_str(name),
+            None => {
+                use std::fmt::Write as _;
+                let _ = write!(out, "rules[{index}]");
+            }
         }
     }
 }

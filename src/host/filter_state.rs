@@ -6,7 +6,7 @@
 //! as it is. The SDK's `set_property` builds the path in a new vector on every call; the path
 //! here is a constant.
 
-use crate::config::Config;
+use super::worker::Worker;
 use crate::decision::decision_record::DecisionRecord;
 use proxy_wasm::types::Status;
 
@@ -24,11 +24,12 @@ const PATH: &[u8] = b"rolegate";
 
 /// Sets the current request's decision record, unless `decision_record` is off; a host that
 /// refuses is ignored (the record is for the access log only).
-pub fn record(config: &Config, record: &DecisionRecord<'_>) {
-    if !config.decision_record {
+pub fn record(worker: &Worker, record: &DecisionRecord<'_>) {
+    if !worker.config.decision_record {
         return;
     }
-    let value = record.encode(config);
+    let mut value = worker.record_buffer.borrow_mut();
+    record.encode_into(&worker.config, &mut value);
     // SAFETY: both pointers are valid for their lengths for the whole call; the host copies
     // the bytes and keeps neither pointer.
     let _ = unsafe { proxy_set_property(PATH.as_ptr(), PATH.len(), value.as_ptr(), value.len()) };

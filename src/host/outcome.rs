@@ -44,7 +44,7 @@ pub fn decide_and_apply(
                 return Action::Pause;
             }
             worker.metrics.allowed(allow.rule);
-            filter_state::record(&worker.config, &DecisionRecord::allowed(&allow));
+            filter_state::record(worker, &DecisionRecord::allowed(&allow));
             go_on(resume)
         }
         Outcome::Deny(denial) => deny(worker, &headers, &denial, resume),
@@ -101,7 +101,7 @@ fn deny(worker: &Worker, headers: &RequestSnapshot, denial: &Denial, resume: boo
     }
     worker.metrics.dry_run_denied(denial.reason);
     log::info(&dry_run::log_line(config, denial));
-    filter_state::record(config, &DecisionRecord::denied(denial, true));
+    filter_state::record(worker, &DecisionRecord::denied(denial, true));
     go_on(resume)
 }
 
@@ -181,7 +181,7 @@ fn refuse(worker: &Worker, headers: &RequestSnapshot, denial: &Denial) {
         denial.description
     ));
     worker.metrics.denied(denial.reason, denial.rule);
-    filter_state::record(&worker.config, &DecisionRecord::denied(denial, false));
+    filter_state::record(worker, &DecisionRecord::denied(denial, false));
     let content_type = headers.header_bytes("content-type");
     local_response::send(&reply_to(denial, content_type.as_deref()));
 }

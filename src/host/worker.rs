@@ -33,6 +33,8 @@ pub struct Worker {
     pub verified_tokens: VerifiedTokenCache,
     /// Per provider: whether its keys were past `max_stale_seconds` at the last tick.
     pub keys_stale: RefCell<Vec<bool>>,
+    /// The decision record's text, rewritten for each request.
+    pub record_buffer: RefCell<String>,
 }
 
 /// A worker goes away when its VM shuts down (the SDK drops the root context on
@@ -64,6 +66,7 @@ impl Worker {
             crypto: host_crypto(),
             verified_tokens,
             keys_stale: RefCell::new(vec![false; providers]),
+            record_buffer: RefCell::new(String::with_capacity(128)),
         }
     }
 
