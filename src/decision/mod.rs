@@ -155,22 +155,28 @@ impl DenyReason {
 
     /// The metric name: `rolegate.denied.<name>`.
     pub fn name(self) -> &'static str {
+        self.details().strip_prefix("rolegate_").unwrap_or_default()
+    }
+
+    /// Envoy's response code details of rolegate's answer: `rolegate_` and the metric name.
+    /// One table for both, so they cannot drift apart.
+    pub fn details(self) -> &'static str {
         match self {
-            DenyReason::Path => "path",
-            DenyReason::NoRule => "no_rule",
-            DenyReason::Missing => "missing",
-            DenyReason::Malformed | DenyReason::BadTimeClaim => "malformed",
-            DenyReason::Signature => "signature",
-            DenyReason::Expired => "expired",
-            DenyReason::NotYetValid => "not_yet_valid",
-            DenyReason::Issuer => "issuer",
-            DenyReason::Audience => "audience",
-            DenyReason::UnknownKid => "unknown_kid",
-            DenyReason::WeakKey => "weak_key",
-            DenyReason::Role => "role",
-            DenyReason::RequiredClaim | DenyReason::Claim => "claim",
-            DenyReason::NoKeys => "no_keys",
-            DenyReason::Internal => "internal",
+            DenyReason::Path => "rolegate_path",
+            DenyReason::NoRule => "rolegate_no_rule",
+            DenyReason::Missing => "rolegate_missing",
+            DenyReason::Malformed | DenyReason::BadTimeClaim => "rolegate_malformed",
+            DenyReason::Signature => "rolegate_signature",
+            DenyReason::Expired => "rolegate_expired",
+            DenyReason::NotYetValid => "rolegate_not_yet_valid",
+            DenyReason::Issuer => "rolegate_issuer",
+            DenyReason::Audience => "rolegate_audience",
+            DenyReason::UnknownKid => "rolegate_unknown_kid",
+            DenyReason::WeakKey => "rolegate_weak_key",
+            DenyReason::Role => "rolegate_role",
+            DenyReason::RequiredClaim | DenyReason::Claim => "rolegate_claim",
+            DenyReason::NoKeys => "rolegate_no_keys",
+            DenyReason::Internal => "rolegate_internal",
         }
     }
 }

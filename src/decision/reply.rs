@@ -23,27 +23,6 @@ pub struct LocalReply {
 /// configuration.
 pub const NOT_CONFIGURED_DETAILS: &str = "rolegate_not_configured";
 
-/// `rolegate_<reason>`, with the reason's metric name.
-pub fn details(reason: DenyReason) -> &'static str {
-    match reason {
-        DenyReason::Path => "rolegate_path",
-        DenyReason::NoRule => "rolegate_no_rule",
-        DenyReason::Missing => "rolegate_missing",
-        DenyReason::Malformed | DenyReason::BadTimeClaim => "rolegate_malformed",
-        DenyReason::Signature => "rolegate_signature",
-        DenyReason::Expired => "rolegate_expired",
-        DenyReason::NotYetValid => "rolegate_not_yet_valid",
-        DenyReason::Issuer => "rolegate_issuer",
-        DenyReason::Audience => "rolegate_audience",
-        DenyReason::UnknownKid => "rolegate_unknown_kid",
-        DenyReason::WeakKey => "rolegate_weak_key",
-        DenyReason::Role => "rolegate_role",
-        DenyReason::RequiredClaim | DenyReason::Claim => "rolegate_claim",
-        DenyReason::NoKeys => "rolegate_no_keys",
-        DenyReason::Internal => "rolegate_internal",
-    }
-}
-
 /// The answer to a denied request whose `content-type` is `content_type`: gRPC for a gRPC
 /// request, else HTTP.
 pub fn reply_to(denial: &Denial, content_type: Option<&[u8]>) -> LocalReply {
@@ -106,7 +85,7 @@ pub fn local_reply(denial: &Denial) -> LocalReply {
         status,
         headers,
         body: json_body(error, denial.description),
-        details: details(denial.reason),
+        details: denial.reason.details(),
         grpc_status: None,
     }
 }
