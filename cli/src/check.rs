@@ -554,7 +554,7 @@ pub fn run(args: &[String], out: &mut Output) -> Result<u8, CliError> {
     let rule = facts.rule.and_then(|i| config.rules.get(i));
     // Anonymous as far as the token goes: the rule never looked at one.
     let anonymous = match &outcome {
-        Outcome::Allow(allow) => !allow.verified,
+        Outcome::Allow(allow) => !allow.verified(),
         _ => rule.is_some_and(|r| r.requirement == Requirement::Anonymous),
     };
 
@@ -563,7 +563,7 @@ pub fn run(args: &[String], out: &mut Output) -> Result<u8, CliError> {
     let (code, past_signature) = match &outcome {
         Outcome::Allow(allow) => {
             print_allow(allow, &facts, anonymous, out);
-            (0, allow.verified)
+            (0, allow.verified())
         }
         Outcome::Deny(denial)
         | Outcome::WaitForKeys {

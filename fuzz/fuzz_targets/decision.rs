@@ -177,12 +177,14 @@ fuzz_target!(|data: &[u8]| {
     }
     let rule = selected.ok().flatten().and_then(|i| config.rules.get(i));
     // The access-log record: one line of key=value fields, whatever the token says.
-    let record = match &outcome {
-        Outcome::Allow(allow) => DecisionRecord::allowed(allow).encode(config),
+    let mut record = String::new();
+    match &outcome {
+        Outcome::Allow(allow) => DecisionRecord::allowed(allow).encode_into(config, &mut record),
         Outcome::Deny(d) | Outcome::WaitForKeys { otherwise: d, .. } => {
-            DecisionRecord::denied(d, dry_run::rehearses(config, d)).encode(config)
+            DecisionRecord::denied(d, dry_run::rehearses(config, d))
+                .encode_into(config, &mut record)
         }
-    };
+    }
     assert!(record.starts_with("decision="), "{record}");
     assert_eq!(record.matches("decision=").count(), 1, "{record}");
     assert!(
@@ -212,7 +214,7 @@ fuzz_target!(|data: &[u8]| {
             assert!(matches!(grpc.grpc_status, Some(3 | 7 | 13 | 14 | 16)));
             assert!(grpc.details.starts_with("rolegate_"));
         }
-        Outcome::Allow(allow) => assert_eq!(allow.client_id.is_some() && !allow.verified, false),
+        Outcome::Allow(allow) => assert_eq!(allow.client_id.is_some() && !allow.verified(), false),
     }
     match outcome {
         Outcome::Allow(allow) => {
@@ -233,7 +235,7 @@ fuzz_target!(|data: &[u8]| {
                 assert!(config.claim_to_headers.iter().any(|c| c.header == name));
                 assert!(header_safe(value), "unsafe header value {value:?}");
             }
-            if allow.verified {
+            if allow.verified() {
                 assert_ne!(rule.requirement, Requirement::Anonymous);
                 assert!(state < 2, "allowed without keys");
                 if !signed {

@@ -19,7 +19,11 @@ fuzz_target!(|data: &[u8]| {
     assert!(again.len() <= data.len());
     // The count and the length table are the input's own bytes, whatever `serialize` does.
     let table = 4 + 8 * count;
-    assert_eq!(again.get(..table), data.get(..table), "the length table as given");
+    assert_eq!(
+        again.get(..table),
+        data.get(..table),
+        "the length table as given"
+    );
     let reparsed = HeaderPairs::parse(&again).expect("a re-serialized map parses");
     assert!(reparsed.iter().eq(all.iter().copied()));
     for (name, _) in &all {

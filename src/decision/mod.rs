@@ -206,9 +206,7 @@ pub struct Denial {
 pub struct Allow<'c> {
     /// The index of the rule that allowed the request.
     pub rule: usize,
-    /// Whether a token was verified (false for an anonymous rule).
-    pub verified: bool,
-    /// The verified token's provider.
+    /// The verified token's provider; `None` when no token was verified (see `verified`).
     pub provider: Option<usize>,
     /// The verified token's client (`azp`/`appid`).
     pub client_id: Option<Rc<str>>,
@@ -228,13 +226,18 @@ impl<'c> Allow<'c> {
     pub fn without_token(config: &'c Config, rule: usize) -> Self {
         Allow {
             rule,
-            verified: false,
             provider: None,
             client_id: None,
             claim_headers: &config.claim_to_headers,
             values: None,
             token_headers: &[],
         }
+    }
+
+    /// Whether a token was verified (false for an anonymous rule or a dry-run pass): only a
+    /// verified token has a provider.
+    pub fn verified(&self) -> bool {
+        self.provider.is_some()
     }
 
     fn claim_values(&self) -> impl Iterator<Item = (&'c str, Option<&Rc<str>>)> + '_ {
@@ -756,7 +759,6 @@ fn admit<'c>(
     // claim headers without a value must be removed explicitly. One host call per header.
     Outcome::Allow(Allow {
         rule: index,
-        verified: true,
         provider: Some(provider),
         client_id: facts.client_id.clone(),
         claim_headers: &config.claim_to_headers,
@@ -1353,7 +1355,7 @@ mod tests {
             )
         };
         match at("/healthz/live") {
-            Outcome::Allow(allow) => assert_eq!((allow.rule, allow.verified), (0, false)),
+            Outcome::Allow(allow) => assert_eq!((allow.rule, allow.verified()), (0, false)),
             other => panic!("{other:?}"),
         }
         match at("/calc/v1") {
@@ -1372,7 +1374,7 @@ mod tests {
             DURING,
             WaitPermission::default(),
         ) {
-            Outcome::Allow(allow) => assert_eq!((allow.rule, allow.verified), (0, true)),
+            Outcome::Allow(allow) => assert_eq!((allow.rule, allow.verified()), (0, true)),
             other => panic!("{other:?}"),
         }
     }
@@ -1456,7 +1458,7 @@ mod tests {
         };
         // Twice: the second answer comes from the token cache and must be the same.
         let mut answers = (0..2).map(|_| match decide_with(config, request, &env) {
-            Outcome::Allow(allow) => Ok((allow.rule, allow.verified)),
+            Outcome::Allow(allow) => Ok((allow.rule, allow.verified())),
             Outcome::Deny(d) => Err((d.reason, d.condition)),
             Outcome::WaitForKeys { .. } => Err((DenyReason::NoKeys, None)),
         });
@@ -1594,13 +1596,10 @@ mod tests {
         // An unlisted tenant's token for another audience: refused for its issuer, and its
         // client id (that tenant's word, not a trusted issuer's) is not reported.
         let elsewhere = Config::parse(
-            format!(
-                r#"{{"providers":[{{"name":"entra","audiences":["api://other"],
-                    "azure_ad":{{"tenant":"organizations","cluster":"entra",
-                    "tenants":["11111111-2222-3333-4444-555555555555"]}}}}],
-                    "rules":[{{"match":{{"prefix":"/"}}}}]}}"#
-            )
-            .as_bytes(),
+            br#"{"providers":[{"name":"entra","audiences":["api://other"],
+                    "azure_ad":{"tenant":"organizations","cluster":"entra",
+                    "tenants":["11111111-2222-3333-4444-555555555555"]}}],
+                    "rules":[{"match":{"prefix":"/"}}]}"#,
         )
         .expect("config");
         match decide(
