@@ -315,6 +315,25 @@ pub enum Outcome<'c> {
     },
 }
 
+impl Outcome<'_> {
+    /// Changes the denial, or the fallback denial of a wait; an allow stays as it is.
+    fn map_denial(self, change: impl FnOnce(Denial) -> Denial) -> Self {
+        match self {
+            Outcome::Deny(denial) => Outcome::Deny(change(denial)),
+            Outcome::WaitForKeys {
+                provider,
+                reason,
+                otherwise,
+            } => Outcome::WaitForKeys {
+                provider,
+                reason,
+                otherwise: change(otherwise),
+            },
+            allow => allow,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitReason {
     /// No key set yet; the first fetch is under way.
@@ -418,25 +437,10 @@ pub fn decide_with<'c>(
     let Some(rule) = config.rules.get(index) else {
         return deny(DenyReason::NoRule, "no rule allows this request");
     };
-    match decide_under(config, index, rule, request, env) {
-        Outcome::Deny(denial) => Outcome::Deny(Denial {
-            rule: Some(index),
-            ..denial
-        }),
-        Outcome::WaitForKeys {
-            provider,
-            reason,
-            otherwise,
-        } => Outcome::WaitForKeys {
-            provider,
-            reason,
-            otherwise: Denial {
-                rule: Some(index),
-                ..otherwise
-            },
-        },
-        allow => allow,
-    }
+    decide_under(config, index, rule, request, env).map_denial(|denial| Denial {
+        rule: Some(index),
+        ..denial
+    })
 }
 
 /// The decision once rule `index` matched.
@@ -628,9 +632,13 @@ fn verify(
         .get(provider_index)
         .ok_or_else(|| deny(DenyReason::Issuer, "token issuer is not trusted"))?;
 
-    let with_provider = |outcome: Outcome<'static>| with_provider(outcome, provider_index);
     let key_fingerprint =
-        verify_with_key(provider, provider_index, &parsed, env).map_err(with_provider)?;
+        verify_with_key(provider, provider_index, &parsed, env).map_err(|outcome| {
+            outcome.map_denial(|denial| Denial {
+                provider: Some(provider_index),
+                ..denial
+            })
+        })?;
     Ok(VerifiedToken {
         provider: provider_index,
         generation: env.keys.generation(provider_index),
@@ -644,29 +652,6 @@ fn verify(
             &config.claim_slots,
         ),
     })
-}
-
-/// Sets the provider on a denial (or a wait's fallback denial).
-fn with_provider(outcome: Outcome<'static>, provider: usize) -> Outcome<'static> {
-    match outcome {
-        Outcome::Deny(d) => Outcome::Deny(Denial {
-            provider: Some(provider),
-            ..d
-        }),
-        Outcome::WaitForKeys {
-            provider: p,
-            reason,
-            otherwise,
-        } => Outcome::WaitForKeys {
-            provider: p,
-            reason,
-            otherwise: Denial {
-                provider: Some(provider),
-                ..otherwise
-            },
-        },
-        allow => allow,
-    }
 }
 
 /// Key, signature, tenant and audience of a token whose issuer names `provider`; when all
