@@ -66,7 +66,7 @@ pub fn read_azure_ad(path: &str, value: &Value, problems: &mut Problems) -> Opti
             format!("expected \"public\", \"usgov\" or \"china\", got \"{cloud_name}\""),
         );
     }
-    let (versions, versions_ok) = read_versions(&mut obj, problems);
+    let versions = read_versions(&mut obj, problems);
     let multi_tenant = tenant.as_deref() == Some(ORGANIZATIONS);
     if let Some(t) = &tenant {
         check_tenant(&obj, t, multi_tenant, problems);
@@ -75,9 +75,6 @@ pub fn read_azure_ad(path: &str, value: &Value, problems: &mut Problems) -> Opti
     let fetch = read_fetch_settings(&mut obj, problems);
     obj.finish(problems);
     let (tenant, cluster, cloud, versions) = (tenant?, cluster?, cloud?, versions?);
-    if !versions_ok {
-        return None;
-    }
     let templates = issuer_templates(cloud, &versions);
     let document_uri = format!(
         "https://{}/{tenant}/v2.0/.well-known/openid-configuration",
@@ -115,35 +112,27 @@ pub fn read_azure_ad(path: &str, value: &Value, problems: &mut Problems) -> Opti
     })
 }
 
+/// The issuer versions to accept; `None` (with the problem noted) when the list is not valid.
 // Not inlined: see "Function size" in lib.rs.
 #[inline(never)]
-fn read_versions(
-    obj: &mut ObjectReader<'_>,
-    problems: &mut Problems,
-) -> (Option<Vec<String>>, bool) {
-    let versions = if obj.has("versions") {
-        obj.string_list("versions", problems)
-    } else {
-        Some(vec!["v1".to_string(), "v2".to_string()])
-    };
-    let versions_ok = match &versions {
-        Some(list) if list.is_empty() => {
-            problems.add(&obj.path_of("versions"), "must list v1, v2 or both");
-            false
-        }
-        Some(list) => {
-            let bad: Vec<&String> = list.iter().filter(|v| *v != "v1" && *v != "v2").collect();
-            if !bad.is_empty() {
-                problems.add(
-                    &obj.path_of("versions"),
-                    format!("expected \"v1\" and/or \"v2\", got {bad:?}"),
-                );
-            }
-            bad.is_empty()
-        }
-        None => false,
-    };
-    (versions, versions_ok)
+fn read_versions(obj: &mut ObjectReader<'_>, problems: &mut Problems) -> Option<Vec<String>> {
+    if !obj.has("versions") {
+        return Some(vec!["v1".to_string(), "v2".to_string()]);
+    }
+    let list = obj.string_list("versions", problems)?;
+    let bad: Vec<&String> = list.iter().filter(|v| *v != "v1" && *v != "v2").collect();
+    if list.is_empty() {
+        problems.add(&obj.path_of("versions"), "must list v1, v2 or both");
+        return None;
+    }
+    if !bad.is_empty() {
+        problems.add(
+            &obj.path_of("versions"),
+            format!("expected \"v1\" and/or \"v2\", got {bad:?}"),
+        );
+        return None;
+    }
+    Some(list)
 }
 
 // Not inlined: see "Function size" in lib.rs.
