@@ -1299,6 +1299,22 @@ mod tests {
                 "https://login.chinacloudapi.cn/11111111-2222-3333-4444-555555555555/v2.0"
             ]
         );
+        for (versions, want) in [
+            (
+                "[]",
+                "providers[0].azure_ad.versions: must list v1, v2 or both",
+            ),
+            (
+                r#"["v2","v3"]"#,
+                r#"providers[0].azure_ad.versions: expected "v1" and/or "v2", got ["v3"]"#,
+            ),
+        ] {
+            let bad = azure.replace(
+                r#""cluster":"entra""#,
+                &format!(r#""cluster":"entra","versions":{versions}"#),
+            );
+            assert_eq!(errors(&bad), vec![want]);
+        }
         let e = errors(&azure.replace("11111111-2222-3333-4444-555555555555", "contoso.com"));
         assert!(
             e[0].starts_with("providers[0].azure_ad.tenant: expected the tenant id"),
