@@ -146,10 +146,7 @@ fn harness_self_check_without_plugin() {
         .unwrap()
         .contains("downstream_rq_2xx"));
     assert_eq!(envoy.stat("http.ingress.downstream_rq_2xx"), Some(23));
-    assert!(
-        envoy.wait_for_log("starting main dispatch loop", Duration::from_secs(5)),
-        "log is written"
-    );
+    envoy.assert_logged("starting main dispatch loop", Duration::from_secs(5));
 }
 
 // ---------------------------------------------------------------------------

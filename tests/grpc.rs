@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use rolegate_testkit::entra::{API_APP_ID, AUDIENCE, ISSUER, ROLE};
+use rolegate_testkit::entra::{AUDIENCE, ROLE};
 use rolegate_testkit::stack::Stack;
 use rolegate_testkit::test_keys::{standard_jwks, token, token_with};
 use rolegate_testkit::token::bearer;
@@ -26,8 +26,7 @@ const EMPTY_MESSAGE: &[u8] = &[0, 0, 0, 0, 0];
 fn config() -> Value {
     json!({
         "providers": [
-            {"name": "aad", "issuer": ISSUER, "audiences": [API_APP_ID, AUDIENCE],
-             "remote_jwks": {"cluster": "idp", "uri": idp::jwks_uri()}},
+            idp::provider(),
             {"name": "down", "issuer": DOWN_ISSUER, "audiences": [AUDIENCE],
              "remote_jwks": {"cluster": "idp", "uri": "https://idp.local/no/such/keys"}},
         ],

@@ -60,11 +60,7 @@ fn run_probe(rows: Vec<Value>) -> (usize, usize, usize, String) {
             &dir.join("access.log"),
         )
     });
-    assert!(
-        envoy.wait_for_log("crypto probe:", Duration::from_secs(30)),
-        "no probe result:\n{}",
-        envoy.log_tail(40)
-    );
+    envoy.assert_logged("crypto probe:", Duration::from_secs(30));
     let log = envoy.log();
     let line = log
         .lines()

@@ -142,15 +142,6 @@ fn assert_fetches(s: &Stack, n: usize, what: &str) {
     assert_eq!(got, n, "{what}:\n{}", s.idp.describe_requests());
 }
 
-/// Asserts that Envoy's log says `needle` within `timeout`.
-fn assert_logged(s: &Stack, needle: &str, timeout: Duration) {
-    assert!(
-        s.envoy.wait_for_log(needle, timeout),
-        "no log line containing {needle:?}\n{}",
-        s.envoy.log_tail(30)
-    );
-}
-
 /// Sleeps until `deadline` (no-op if it passed).
 fn sleep_until(deadline: Instant) {
     let now = Instant::now();
@@ -489,7 +480,7 @@ fn idp_down_from_start_gives_503_then_recovers_without_restart() {
         );
     }
     let warning = "key set fetch for provider aad failed: HTTP status 500";
-    assert_logged(&s, warning, Duration::from_secs(5));
+    s.envoy.assert_logged(warning, Duration::from_secs(5));
     // Let it fail three times to see the back-off, then bring the IdP back.
     let fifteen = Duration::from_secs(15);
     let what = "fewer than 3 failed fetches in 15 s";
@@ -631,7 +622,7 @@ fn discovery_document_with_a_foreign_issuer_is_refused() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let needle = format!("discovery document issuer \"{OTHER_ISSUER}\" is not a configured issuer");
-    assert_logged(&s, &needle, Duration::from_secs(5));
+    s.envoy.assert_logged(&needle, Duration::from_secs(5));
     println!(
         "foreign issuer: {i} requests, all 503; IdP:\n{}",
         s.idp.describe_requests()
@@ -817,7 +808,8 @@ fn key_set_over_max_jwks_bytes_is_a_failed_fetch() {
     let what = "the oversized key set was not counted as a failed fetch";
     let ten = Duration::from_secs(10);
     await_jwks_stat(&s, "fetch_failure", ten, |n| n >= 1, what);
-    assert_logged(&s, "bytes is over the limit", Duration::from_secs(5));
+    s.envoy
+        .assert_logged("bytes is over the limit", Duration::from_secs(5));
     s.on_every_worker(2, 60, |i| {
         let case = format!("key A kept after the oversized set, request {i}");
         s.expect(&format!("/calc/a/{i}"), &ta, Through, &case);
@@ -927,7 +919,7 @@ fn keys_past_max_stale_seconds_stop_verifying_until_a_fetch_succeeds() {
     let two = Duration::from_secs(2);
     let what = "keys_stale gauge is not 1";
     await_jwks_stat(&s, "keys_stale", two, |n| n == 1, what);
-    assert_logged(&s, "older than max_stale_seconds", two);
+    s.envoy.assert_logged("older than max_stale_seconds", two);
 
     // The IdP publishes keys again: the next successful fetch makes them usable.
     s.idp.set_jwks(jwks(&[(key_a(), KID_A)]));

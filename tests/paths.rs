@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use rolegate_testkit::answers as check;
 use rolegate_testkit::bootstrap::{self, PathHandling};
-use rolegate_testkit::entra::{API_APP_ID, AUDIENCE, ISSUER, ROLE};
+use rolegate_testkit::entra::ROLE;
 use rolegate_testkit::stack::{assert_counter_reaches, Stack};
 use rolegate_testkit::test_keys::{standard_jwks, token};
 use rolegate_testkit::token::bearer;
@@ -23,12 +23,7 @@ const HOST: &str = "calc.example.com";
 /// `/healthz` anonymous, `/calc` needs invokeRole, `/admin` needs admin; nothing else allowed.
 fn config() -> Value {
     json!({
-        "providers": [{
-            "name": "aad",
-            "issuers": [ISSUER],
-            "audiences": [API_APP_ID, AUDIENCE],
-            "remote_jwks": {"cluster": "idp", "uri": idp::jwks_uri()},
-        }],
+        "providers": [idp::provider()],
         "rules": [
             {"match": {"path_separated_prefix": "/healthz"}, "allow_anonymous": true},
             {"match": {"path_separated_prefix": "/calc"}, "roles": [ROLE]},
@@ -378,10 +373,7 @@ fn turning_screening_off_or_opening_a_string_prefix_is_warned_about_at_start() {
         "configuration warning: path_screening: is off",
         "configuration warning: rules[0].match.prefix: opens /healthz... without a token",
     ] {
-        assert!(
-            s.envoy.wait_for_log(needle, Duration::from_secs(5)),
-            "Envoy's log does not say {needle:?}"
-        );
+        s.envoy.assert_logged(needle, Duration::from_secs(5));
     }
     // What the warning is about: behind Envoy's defaults the rules see the raw path.
     let r = s

@@ -429,6 +429,16 @@ impl Envoy {
         eventually(timeout, Duration::from_millis(50), found).is_some()
     }
 
+    /// Waits up to `timeout` for a log line containing `needle`; fails the test with the log's
+    /// tail otherwise.
+    pub fn assert_logged(&self, needle: &str, timeout: Duration) {
+        assert!(
+            self.wait_for_log(needle, timeout),
+            "no log line containing {needle:?}\n{}",
+            self.log_tail(40)
+        );
+    }
+
     /// Waits up to `timeout` until `complete` holds for the access log, which Envoy writes out
     /// a little later than it answers; returns the access log then, or at the deadline.
     pub fn wait_for_access_log(

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::entra::{ISSUER, TENANT};
+use crate::entra::{API_APP_ID, AUDIENCE, ISSUER, TENANT};
 use crate::http::server::lock;
 use crate::http::{Handler, Limits, Outcome, Request, Response, Server};
 
@@ -40,6 +40,17 @@ const TOKEN_ENDPOINT: &str = "oauth2/v2.0/token";
 /// `http://idp.local/<tenant>/discovery/v2.0/keys`, the `remote_jwks.uri` to configure.
 pub fn jwks_uri() -> String {
     format!("http://{IDP_AUTHORITY}{JWKS_PATH}")
+}
+
+/// The provider most Envoy tests configure: `aad`, the v2 issuer, both audience spellings, keys
+/// from this IdP's JWKS through the `idp` cluster.
+pub fn provider() -> Value {
+    json!({
+        "name": "aad",
+        "issuer": ISSUER,
+        "audiences": [API_APP_ID, AUDIENCE],
+        "remote_jwks": {"cluster": "idp", "uri": jwks_uri()},
+    })
 }
 
 /// A `remote_jwks` fetching [`jwks_uri`] through the `idp` cluster.

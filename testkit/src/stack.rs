@@ -105,6 +105,17 @@ impl Stack {
     }
 
     /// `GET path` with `authorization: Bearer <token>`.
+    /// Neither Envoy's log nor its access log holds any part of these tokens (parts of eight
+    /// bytes or less, such as a short header, could appear by chance and are not looked for).
+    pub fn assert_no_token_logged<T: AsRef<str>>(&self, tokens: &[T]) {
+        let logs = format!("{}\n{}", self.envoy.log(), self.envoy.access_log());
+        for token in tokens {
+            for part in token.as_ref().split('.').filter(|p| p.len() > 8) {
+                assert!(!logs.contains(part), "a log holds part of a token: {part}");
+            }
+        }
+    }
+
     pub fn get_with_token(&self, path: &str, token: &str) -> Response {
         self.timed_get_with_token(path, token).0
     }
