@@ -145,7 +145,7 @@ fuzz_target!(|data: &[u8]| {
     let outcome = decide_verified_by(config, &request, &first_store, &DigestVerifier, now, wait);
 
     // The same request through a token cache: first a miss (must answer the same), then a hit.
-    let cache = VerifiedTokenCache::new(4);
+    let cache = VerifiedTokenCache::with_fixed_key(4);
     assert_eq!(
         decide_with(config, &request, &env(&first_store, &cache, now, wait)),
         outcome

@@ -4,4 +4,5 @@
 pub mod foreign_verify;
 pub mod rs256;
 pub mod rsa_public;
+pub mod siphash;
 pub mod spki;

@@ -19,7 +19,7 @@ use crate::request::extract::{self, Extracted};
 use crate::request::path_screen;
 use crate::token;
 use crate::token::claims::{self, LifetimeError, TokenFacts};
-use crate::token::verified_token_cache::{VerifiedToken, VerifiedTokenCache};
+use crate::token::verified_token_cache::{KeyName, VerifiedToken, VerifiedTokenCache};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::rc::Rc;
@@ -477,9 +477,14 @@ fn decide_under<'c>(
         }
     };
 
-    if let Some(cache) = env.cache {
+    // A token over the size limit is refused below; it is not worth hashing.
+    let cache_key = env
+        .cache
+        .filter(|_| token.len() <= config.max_token_bytes)
+        .and_then(|cache| Some((cache, cache.key(&token)?)));
+    if let Some((cache, key)) = &cache_key {
         let cached = cache.with(
-            &token,
+            key,
             |entry| still_verified(entry, env.keys, env.now),
             |entry| admit(config, index, rule, entry.provider, &entry.facts, env.now),
         );
@@ -507,8 +512,8 @@ fn decide_under<'c>(
         &outcome,
         Outcome::Deny(d) if matches!(d.reason, DenyReason::Expired | DenyReason::NotYetValid | DenyReason::BadTimeClaim)
     );
-    if let (Some(cache), true) = (env.cache, lifetime_ok) {
-        cache.insert(&token, verified);
+    if let (Some((cache, key)), true) = (&cache_key, lifetime_ok) {
+        cache.insert(key, verified);
     }
     outcome
 }
@@ -604,8 +609,9 @@ fn still_verified(entry: &VerifiedToken, keys: &dyn ProviderKeys, now: i64) -> O
     let KeySetState::Ready(set) = keys.keys(entry.provider) else {
         return None;
     };
-    match set.lookup(entry.kid.as_deref(), entry.x5t.as_deref()) {
-        KeyLookup::Found(key) if key.fingerprint() == &entry.key_fingerprint => Some(generation),
+    let name = &entry.key;
+    match set.lookup(name.kid.as_deref(), name.x5t.as_deref()) {
+        KeyLookup::Found(key) if key.fingerprint() == &name.fingerprint => Some(generation),
         _ => None,
     }
 }
@@ -642,9 +648,11 @@ fn verify(
     Ok(VerifiedToken {
         provider: provider_index,
         generation: env.keys.generation(provider_index),
-        kid: parsed.kid,
-        x5t: parsed.x5t,
-        key_fingerprint,
+        key: Rc::new(KeyName {
+            kid: parsed.kid.map(Box::from),
+            x5t: parsed.x5t.map(Box::from),
+            fingerprint: key_fingerprint,
+        }),
         facts: TokenFacts::from_claims(
             &parsed.claims,
             &config.roles_claim,
@@ -912,7 +920,7 @@ mod tests {
             TOKEN,
             &keys(KEYS_WITH_KID, 1),
             &CountingVerifier::default(),
-            &VerifiedTokenCache::new(10),
+            &VerifiedTokenCache::with_fixed_key(10),
             DURING,
         )
         .expect("allowed");
@@ -934,7 +942,7 @@ mod tests {
         let config = config();
         let keys = keys(KEYS_WITH_KID, 1);
         let verifier = CountingVerifier::default();
-        let cache = VerifiedTokenCache::new(10);
+        let cache = VerifiedTokenCache::with_fixed_key(10);
         for _ in 0..3 {
             assert!(run(&config, TOKEN, &keys, &verifier, &cache, DURING).is_ok());
         }
@@ -980,7 +988,7 @@ mod tests {
         }
         let config = config();
         let keys = keys(KEYS_WITH_KID, 1);
-        let cache = VerifiedTokenCache::new(10);
+        let cache = VerifiedTokenCache::with_fixed_key(10);
         let env = Environment {
             keys: &keys,
             verifier: &CountingVerifier::default(),
@@ -1000,7 +1008,7 @@ mod tests {
         let config = config();
         let keys = keys(KEYS_WITH_KID, 1);
         let verifier = CountingVerifier::default();
-        let cache = VerifiedTokenCache::new(10);
+        let cache = VerifiedTokenCache::with_fixed_key(10);
         let mut tampered = TOKEN.trim().to_string();
         let last = tampered.pop().expect("char");
         tampered.push(if last == 'A' { 'B' } else { 'A' });
@@ -1018,7 +1026,7 @@ mod tests {
     fn a_cached_token_dies_with_its_key_but_survives_an_unrelated_refresh() {
         let config = config();
         let verifier = CountingVerifier::default();
-        let cache = VerifiedTokenCache::new(10);
+        let cache = VerifiedTokenCache::with_fixed_key(10);
         assert!(run(
             &config,
             TOKEN,
@@ -1297,7 +1305,7 @@ mod tests {
     #[test]
     fn keys_past_max_stale_seconds_verify_nothing_not_even_cached_tokens() {
         let config = config();
-        let cache = VerifiedTokenCache::new(10);
+        let cache = VerifiedTokenCache::with_fixed_key(10);
         let keys = AgingKeys {
             inner: keys(KEYS_WITH_KID, 1),
             until: DURING + 60,
@@ -1433,7 +1441,7 @@ mod tests {
 
     fn outcome_of(config: &Config, request: &dyn RequestHeaders) -> Decided {
         let keys = keys(KEYS_WITH_KID, 1);
-        let cache = VerifiedTokenCache::new(10);
+        let cache = VerifiedTokenCache::with_fixed_key(10);
         let env = Environment {
             keys: &keys,
             verifier: &PureRust,

@@ -5,7 +5,7 @@ use super::clock;
 use super::log;
 use super::outcome::decide_and_apply;
 use super::randomness;
-use super::request::{Request, Unconfigured};
+use super::request::Request;
 use super::shared_data::HostSharedData;
 use super::worker::{Waiter, Worker};
 use crate::config::Config;
@@ -284,10 +284,7 @@ impl RootContext for Plugin {
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
         // The SDK panics on None, which would take the VM down: a request reaching a plugin
         // that is not configured gets a 503 instead.
-        Some(match self.worker.clone() {
-            Some(worker) => Box::new(Request::new(context_id, worker)),
-            None => Box::new(Unconfigured),
-        })
+        Some(Box::new(Request::new(context_id, self.worker.clone())))
     }
 
     fn get_type(&self) -> Option<ContextType> {

@@ -9,13 +9,16 @@ use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 use std::rc::Rc;
 
+/// `worker` is `None` when the plugin has no valid configuration (Envoy normally refuses to
+/// start such a plugin): every request gets a 503, fail closed. One context type for both
+/// cases: each type brings its own copies of the SDK's trait methods into the module.
 pub struct Request {
     context_id: u32,
-    worker: Rc<Worker>,
+    worker: Option<Rc<Worker>>,
 }
 
 impl Request {
-    pub fn new(context_id: u32, worker: Rc<Worker>) -> Self {
+    pub fn new(context_id: u32, worker: Option<Rc<Worker>>) -> Self {
         Request { context_id, worker }
     }
 }
@@ -27,36 +30,29 @@ impl Context for Request {}
 /// need not export `proxy_on_done`: one call into the VM less per request.
 impl Drop for Request {
     fn drop(&mut self) {
-        self.worker.remove_waiter(self.context_id);
+        if let Some(worker) = &self.worker {
+            worker.remove_waiter(self.context_id);
+        }
     }
 }
 
 impl HttpContext for Request {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        let Some(worker) = &self.worker else {
+            let body = br#"{"error":"temporarily_unavailable","error_description":"rolegate is not configured"}"#;
+            local_response::send_raw(
+                503,
+                NOT_CONFIGURED_DETAILS,
+                body,
+                &[("content-type", b"application/json")],
+                -1,
+            );
+            return Action::Pause;
+        };
         let wait = WaitPermission {
             for_first_keys: true,
             for_refetch: true,
         };
-        decide_and_apply(&self.worker, self.context_id, wait, false)
-    }
-}
-
-/// Stands in for a request when the plugin has no valid configuration (Envoy normally refuses
-/// to start such a plugin): fail closed.
-pub struct Unconfigured;
-
-impl Context for Unconfigured {}
-
-impl HttpContext for Unconfigured {
-    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        let body = br#"{"error":"temporarily_unavailable","error_description":"rolegate is not configured"}"#;
-        local_response::send_raw(
-            503,
-            NOT_CONFIGURED_DETAILS,
-            body,
-            &[("content-type", b"application/json")],
-            -1,
-        );
-        Action::Pause
+        decide_and_apply(worker, self.context_id, wait, false)
     }
 }

@@ -4,7 +4,9 @@
 use super::crypto::{host_crypto, HostCrypto};
 use super::metrics::Metrics;
 use super::shared_data::HostSharedData;
+use super::{log, randomness};
 use crate::config::Config;
+use crate::crypto::siphash::SipKey;
 use crate::decision::WaitReason;
 use crate::keys::worker_key_sets::WorkerKeySets;
 use crate::token::verified_token_cache::VerifiedTokenCache;
@@ -56,7 +58,14 @@ impl Worker {
         let dry_run = config.dry_run || config.rules.iter().any(|r| r.dry_run);
         let metrics = Metrics::define(&names, &rule_names, dry_run);
         let key_sets = RefCell::new(WorkerKeySets::new(&config, worker_id));
-        let verified_tokens = VerifiedTokenCache::new(config.token_cache_size);
+        // Without a secret key the cache could be fooled: every token is verified instead.
+        let verified_tokens = match randomness::secret_key() {
+            Some(key) => VerifiedTokenCache::new(config.token_cache_size, key),
+            None => {
+                log::warn("the host gave no random key: token cache off, every token is verified");
+                VerifiedTokenCache::new(0, SipKey::from_bytes([0; 16]))
+            }
+        };
         Worker {
             config,
             key_sets,

@@ -86,7 +86,9 @@ pub fn check_lifetime(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenFacts {
     pub lifetime: Result<Lifetime, LifetimeError>,
-    pub roles: Vec<String>,
+    /// Shared, as the header values and the client id are, by token cache entries that hold
+    /// the same (`VerifiedTokenCache::insert`).
+    pub roles: Rc<[Box<str>]>,
     /// One per configured claim header, in order: the value to set, or `None` to remove it.
     /// Shared, so each allowed request takes a reference rather than a copy.
     pub header_values: Rc<[Option<Rc<str>>]>,
@@ -105,18 +107,27 @@ impl TokenFacts {
         header_claims: impl Iterator<Item = &'c str>,
         slots: &ClaimSlots,
     ) -> TokenFacts {
+        let header_values: Rc<[Option<Rc<str>>]> = header_claims
+            .map(|c| header_value(claims, c).map(Rc::from))
+            .collect::<Vec<_>>()
+            .into();
+        // Most often the client id is also a header value (azp -> x-client-id): one copy.
+        let client_id = client_id(claims).map(|id| {
+            header_values
+                .iter()
+                .flatten()
+                .find(|value| &***value == id)
+                .map_or_else(|| Rc::from(id), Rc::clone)
+        });
         TokenFacts {
             claim_texts: slots.texts_of(claims),
             lifetime: Lifetime::from_claims(claims),
             roles: roles(claims, roles_claim)
                 .into_iter()
-                .map(str::to_string)
+                .map(Box::from)
                 .collect(),
-            header_values: header_claims
-                .map(|c| header_value(claims, c).map(Rc::from))
-                .collect::<Vec<_>>()
-                .into(),
-            client_id: client_id(claims).map(Rc::from),
+            header_values,
+            client_id,
         }
     }
 }
@@ -250,6 +261,21 @@ mod tests {
         assert!(roles_satisfied(&["r2"], &req, false));
         assert!(!roles_satisfied(&["r2"], &req, true));
         assert!(roles_satisfied(&["r9", "r2"], &req, true));
+    }
+
+    #[test]
+    fn the_client_id_and_its_header_value_are_one_copy() {
+        let c = claims(json!({"azp": "app", "appid": "old", "roles": "a b"}));
+        let slots = ClaimSlots::default();
+        let facts = TokenFacts::from_claims(&c, "roles", ["tid", "azp"].into_iter(), &slots);
+        let (Some(id), Some(Some(header))) = (&facts.client_id, facts.header_values.get(1)) else {
+            panic!("client id and azp header expected: {facts:?}");
+        };
+        assert!(Rc::ptr_eq(id, header));
+        assert_eq!(facts.header_values.first(), Some(&None));
+        assert_eq!(&*facts.roles, &[Box::from("a"), Box::from("b")]);
+        let alone = TokenFacts::from_claims(&c, "roles", ["appid"].into_iter(), &slots);
+        assert_eq!(alone.client_id.as_deref(), Some("app"));
     }
 
     #[test]

@@ -1,14 +1,31 @@
 //! Tokens whose signature, issuer and audience were verified, so a client that sends the same
-//! token again costs a lookup and a comparison instead of an RSA verification.
+//! token again costs a lookup instead of an RSA verification.
 //!
 //! Bounded (CLOCK eviction), per worker. Only successes are kept. An entry carries the
 //! fingerprint of the key that verified it: after a key-set change it survives only if the
 //! same key is still there under the same name. Lifetime is re-checked on every use.
+//!
+//! An entry is found and confirmed by the token's 128-bit SipHash-2-4 under a key drawn from
+//! the host's random source when the worker starts, not by the token itself: a token is about
+//! 1 KB, and with 1,000 entries per worker in every sidecar that was most of rolegate's memory.
+//! A token that is not in the cache can hit an entry only if its SipHash equals the entry's:
+//! without the key that is a blind guess with a chance of 2^-128 per cached token, and the key
+//! and the hashes never leave the VM (a client sees only whether its token was admitted, which
+//! tells nothing about the key for any token but one already admitted). Two different tokens
+//! sharing an entry would be the same failure, with the same odds.
+//!
+//! Hashing a 0.95 KB token takes about 0.35 µs in V8; paid on every cache hit, it cost about
+//! 3% of hot throughput in `make bench`. So the last tokens the cache served or took in are
+//! also kept whole, in 16 places picked by the token's tail: a client that sends the same
+//! token again and again on its connection is found by a comparison, as before, and its hash
+//! is taken from there.
 
+use crate::crypto::siphash::{sip24_128, SipKey};
 use crate::token::claims::TokenFacts;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::rc::Rc;
 
 #[derive(Debug, Clone)]
 pub struct VerifiedToken {
@@ -16,56 +33,81 @@ pub struct VerifiedToken {
     pub facts: TokenFacts,
     /// The key set generation the signature was checked under.
     pub generation: u64,
-    pub kid: Option<String>,
-    pub x5t: Option<String>,
-    pub key_fingerprint: [u8; 32],
+    pub key: Rc<KeyName>,
+}
+
+/// The key that verified a token, as the token named it and as it was: the entry stays valid
+/// after a key-set change only if the same key is still found under the same name. Shared by
+/// the entries one key verified.
+#[derive(Debug, PartialEq, Eq)]
+pub struct KeyName {
+    pub kid: Option<Box<str>>,
+    pub x5t: Option<Box<str>>,
+    pub fingerprint: [u8; 32],
+}
+
+impl VerifiedToken {
+    /// Takes `other`'s copy of each part both hold alike, so that entries of one key, one
+    /// client or one set of roles keep one copy between them. Entries verified one after the
+    /// other are most often alike (one IdP key, few clients).
+    fn share_with(&mut self, other: &VerifiedToken) {
+        fn share<T: PartialEq + ?Sized>(mine: &mut Rc<T>, theirs: &Rc<T>) {
+            if !Rc::ptr_eq(mine, theirs) && **mine == **theirs {
+                *mine = Rc::clone(theirs);
+            }
+        }
+        share(&mut self.key, &other.key);
+        let (mine, theirs) = (&mut self.facts, &other.facts);
+        share(&mut mine.roles, &theirs.roles);
+        share(&mut mine.header_values, &theirs.header_values);
+        if let (Some(mine), Some(theirs)) = (&mut mine.client_id, &theirs.client_id) {
+            share(mine, theirs);
+        }
+    }
+}
+
+/// A token's name in the cache: its SipHash-2-4-128 under the cache's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenTag(u128);
+
+/// A token and its tag, as `VerifiedTokenCache::key` made them.
+pub struct TokenKey<'t> {
+    token: &'t [u8],
+    tag: TokenTag,
+    /// Where the token is kept whole among the recent ones; whether it is there already.
+    recent: usize,
+    was_recent: bool,
+}
+
+/// How many tokens are kept whole: a power of two.
+const RECENT: usize = 16;
+
+/// A token admitted lately, whole, with its tag. Its buffer keeps its capacity, so taking
+/// another token allocates only when that one is longer than any kept here before.
+#[derive(Default)]
+struct RecentToken {
+    token: Vec<u8>,
+    tag: Option<TokenTag>,
+}
+
+impl TokenTag {
+    /// Where the index files it: the tag is already uniformly mixed.
+    fn index_key(self) -> u64 {
+        self.0 as u64
+    }
 }
 
 struct Slot {
-    token: Box<[u8]>,
-    hash: u64,
+    tag: TokenTag,
     entry: VerifiedToken,
     referenced: bool,
 }
 
-/// The index is keyed by `token_hash`, already mixed: hashing it again would be wasted work.
-#[derive(Default)]
-struct Prehashed(u64);
-
-impl Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-struct Inner {
-    slots: Vec<Slot>,
-    /// Hash of the token -> slot. A full comparison confirms every hit.
-    index: HashMap<u64, usize, BuildHasherDefault<Prehashed>>,
-    hand: usize,
-}
-
-pub struct VerifiedTokenCache {
-    capacity: usize,
-    inner: RefCell<Inner>,
-}
-
-/// Where a token is looked up. Only the last 32 bytes and the length are mixed in: they lie in
-/// the RS256 signature, which is uniformly distributed for the tokens the cache holds (only
-/// verified ones get in), and hashing the whole token (often over 1 KB) would cost more than
-/// the rest of a cache hit. A client can craft a token that lands on a cached one's slot; the
-/// full comparison then refuses it, as it refuses any other stranger.
-fn token_hash(token: &[u8]) -> u64 {
+/// Where a token goes among the recent ones. Only the last 32 bytes and the length are mixed
+/// in: they lie in the RS256 signature, which is uniformly distributed for the tokens kept
+/// (only verified ones), and hashing the whole token is what this place saves. A token made to
+/// land on a kept one's place is refused by the full comparison, as any other stranger is.
+fn tail_hash(token: &[u8]) -> u64 {
     const MIX: u64 = 0x9e37_79b9_7f4a_7c15;
     let tail = token.get(token.len().saturating_sub(32)..).unwrap_or(token);
     let mut hash = (token.len() as u64).wrapping_mul(MIX);
@@ -78,7 +120,7 @@ fn token_hash(token: &[u8]) -> u64 {
     hash
 }
 
-/// Byte equality without an early exit, a word at a time. A cached token is a credential: how
+/// Byte equality without an early exit, a word at a time. A kept token is a credential: how
 /// long a comparison takes must not tell a client how much of its guess was right. And the
 /// slice `==` calls the C library's `memcmp`, a byte-at-a-time loop in the wasm build.
 fn same_bytes(a: &[u8], b: &[u8]) -> bool {
@@ -100,10 +142,50 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     difference == 0
 }
 
+/// The index is keyed by part of a `TokenTag`, already mixed: hashing it again would be
+/// wasted work.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+struct Inner {
+    slots: Vec<Slot>,
+    /// The slot filled last: a new entry shares what it has in common with it.
+    last: usize,
+    recent: [RecentToken; RECENT],
+    /// Low half of the tag -> slot. The whole tag confirms every hit.
+    index: HashMap<u64, usize, BuildHasherDefault<Prehashed>>,
+    hand: usize,
+}
+
+pub struct VerifiedTokenCache {
+    capacity: usize,
+    key: SipKey,
+    inner: RefCell<Inner>,
+}
+
 impl VerifiedTokenCache {
-    pub fn new(capacity: usize) -> Self {
+    /// `key` must be secret and unpredictable (the host's random source): it is all that
+    /// stands between a forged token and a cached one's admission.
+    pub fn new(capacity: usize, key: SipKey) -> Self {
         VerifiedTokenCache {
             capacity,
+            key,
             inner: RefCell::new(Inner {
                 slots: Vec::with_capacity(capacity.min(4096)),
                 index: HashMap::with_capacity_and_hasher(
@@ -111,36 +193,64 @@ impl VerifiedTokenCache {
                     BuildHasherDefault::default(),
                 ),
                 hand: 0,
+                last: 0,
+                recent: Default::default(),
             }),
         }
+    }
+
+    /// A cache under a key anyone can read here: for tests and fuzz targets, never to serve.
+    #[cfg(any(test, feature = "internals"))]
+    pub fn with_fixed_key(capacity: usize) -> Self {
+        VerifiedTokenCache::new(capacity, SipKey::from_bytes([7; 16]))
+    }
+
+    /// The token's tag: from the recent tokens if it is one of them, else hashed. `None` when
+    /// the cache holds nothing (size 0): no need to hash the token.
+    pub fn key<'t>(&self, token: &'t [u8]) -> Option<TokenKey<'t>> {
+        if self.capacity == 0 {
+            return None;
+        }
+        let recent = (tail_hash(token) as usize) & (RECENT - 1);
+        let kept = self
+            .inner
+            .borrow()
+            .recent
+            .get(recent)
+            .and_then(|kept| kept.tag.filter(|_| same_bytes(&kept.token, token)));
+        Some(TokenKey {
+            token,
+            tag: kept.unwrap_or_else(|| TokenTag(sip24_128(&self.key, token))),
+            recent,
+            was_recent: kept.is_some(),
+        })
     }
 
     /// Runs `use_entry` on the entry for exactly this token, if any. `still_valid` may refuse
     /// it (e.g. its key is gone), which drops it; `Some(new_generation)` re-stamps it.
     pub fn with<T>(
         &self,
-        token: &[u8],
+        key: &TokenKey<'_>,
         still_valid: impl FnOnce(&VerifiedToken) -> Option<u64>,
         use_entry: impl FnOnce(&VerifiedToken) -> T,
     ) -> Option<T> {
-        if self.capacity == 0 {
-            return None;
-        }
-        let hash = token_hash(token);
         let mut inner = self.inner.borrow_mut();
-        let index = *inner.index.get(&hash)?;
+        let tag = key.tag;
+        let index = *inner.index.get(&tag.index_key())?;
         let slot = inner.slots.get_mut(index)?;
-        if !same_bytes(&slot.token, token) {
+        if slot.tag != tag {
             return None;
         }
         match still_valid(&slot.entry) {
             Some(generation) => {
                 slot.entry.generation = generation;
                 slot.referenced = true;
-                Some(use_entry(&slot.entry))
+                let answer = use_entry(&slot.entry);
+                inner.keep_recent(key);
+                Some(answer)
             }
             None => {
-                inner.index.remove(&hash);
+                inner.index.remove(&tag.index_key());
                 None
             }
         }
@@ -148,32 +258,37 @@ impl VerifiedTokenCache {
 
     // Not inlined: see "Function size" in lib.rs.
     #[inline(never)]
-    pub fn insert(&self, token: &[u8], entry: VerifiedToken) {
+    pub fn insert(&self, key: &TokenKey<'_>, mut entry: VerifiedToken) {
         if self.capacity == 0 {
             return;
         }
-        let hash = token_hash(token);
+        let tag = key.tag;
         let mut inner = self.inner.borrow_mut();
+        inner.keep_recent(key);
+        if let Some(last) = inner.slots.get(inner.last) {
+            entry.share_with(&last.entry);
+        }
         let slot = Slot {
-            token: token.into(),
-            hash,
+            tag,
             entry,
             referenced: false,
         };
         if inner.slots.len() < self.capacity {
             let index = inner.slots.len();
             inner.slots.push(slot);
-            inner.index.insert(hash, index);
+            inner.index.insert(tag.index_key(), index);
+            inner.last = index;
             return;
         }
         let victim = inner.next_victim();
+        inner.last = victim;
         if let Some(old) = inner.slots.get_mut(victim) {
-            let old_hash = old.hash;
+            let old_key = old.tag.index_key();
             *old = slot;
-            if inner.index.get(&old_hash) == Some(&victim) {
-                inner.index.remove(&old_hash);
+            if inner.index.get(&old_key) == Some(&victim) {
+                inner.index.remove(&old_key);
             }
-            inner.index.insert(hash, victim);
+            inner.index.insert(tag.index_key(), victim);
         }
     }
 
@@ -189,6 +304,17 @@ impl VerifiedTokenCache {
 }
 
 impl Inner {
+    fn keep_recent(&mut self, key: &TokenKey<'_>) {
+        if key.was_recent {
+            return;
+        }
+        if let Some(kept) = self.recent.get_mut(key.recent) {
+            kept.token.clear();
+            kept.token.extend_from_slice(key.token);
+            kept.tag = Some(key.tag);
+        }
+    }
+
     /// CLOCK: sweep, giving each recently used slot a second chance.
     fn next_victim(&mut self) -> usize {
         let len = self.slots.len();
@@ -209,25 +335,93 @@ mod tests {
     use super::*;
     use std::rc::Rc;
 
+    fn cache(capacity: usize) -> VerifiedTokenCache {
+        VerifiedTokenCache::with_fixed_key(capacity)
+    }
+
     fn entry(provider: usize) -> VerifiedToken {
         VerifiedToken {
             provider,
             facts: TokenFacts {
                 lifetime: Err(crate::token::claims::LifetimeError::ExpMissingOrInvalid),
-                roles: Vec::new(),
-                header_values: Rc::from(Vec::new()),
+                roles: Rc::new([]),
+                header_values: Rc::new([]),
                 claim_texts: Box::new([]),
                 client_id: None,
             },
             generation: 1,
-            kid: Some("k".into()),
-            x5t: None,
-            key_fingerprint: [0; 32],
+            key: Rc::new(KeyName {
+                kid: Some("k".into()),
+                x5t: None,
+                fingerprint: [0; 32],
+            }),
         }
     }
 
-    fn hit(cache: &VerifiedTokenCache, token: &str) -> Option<usize> {
-        cache.with(token.as_bytes(), |e| Some(e.generation), |e| e.provider)
+    fn insert(cache: &VerifiedTokenCache, token: &[u8], provider: usize) {
+        if let Some(key) = cache.key(token) {
+            cache.insert(&key, entry(provider));
+        }
+    }
+
+    fn hit(cache: &VerifiedTokenCache, token: &[u8]) -> Option<usize> {
+        let key = cache.key(token)?;
+        cache.with(&key, |e| Some(e.generation), |e| e.provider)
+    }
+
+    #[test]
+    fn exact_tokens_only_down_to_every_bit() {
+        let cache = cache(4);
+        let token: Vec<u8> = (0..951).map(|i| b"ABCxyz019-_."[i % 12]).collect();
+        insert(&cache, &token, 7);
+        assert_eq!(hit(&cache, &token), Some(7));
+        for at in 0..token.len() {
+            for bit in 0..8 {
+                let mut other = token.clone();
+                other[at] ^= 1 << bit;
+                assert_eq!(hit(&cache, &other), None, "byte {at}, bit {bit}");
+            }
+        }
+        assert_eq!(hit(&cache, &token[..950]), None);
+        assert_eq!(hit(&cache, &[&token[..], b" "].concat()), None);
+        assert_eq!(hit(&cache, b""), None);
+    }
+
+    #[test]
+    fn entries_alike_keep_one_copy_of_what_they_share() {
+        let cache = cache(4);
+        let with = |roles: &[&str], client: &str| {
+            let mut e = entry(0);
+            e.facts.roles = roles.iter().map(|r| Box::from(*r)).collect();
+            e.facts.client_id = Some(Rc::from(client));
+            e.facts.header_values = Rc::new([Some(Rc::from(client)), None]);
+            e
+        };
+        let shared = |token: &[u8]| {
+            let key = cache.key(token).expect("a cache of 4 takes tokens");
+            cache
+                .with(&key, |e| Some(e.generation), |e| e.clone())
+                .expect("cached")
+        };
+        for (token, roles, client) in [
+            (&b"t0"[..], &["r1"][..], "c1"),
+            (b"t1", &["r1"], "c1"),
+            (b"t2", &["r1", "r2"], "c2"),
+        ] {
+            let key = cache.key(token).expect("a cache of 4 takes tokens");
+            cache.insert(&key, with(roles, client));
+        }
+        let (t0, t1, t2) = (shared(b"t0"), shared(b"t1"), shared(b"t2"));
+        assert!(Rc::ptr_eq(&t0.key, &t1.key) && Rc::ptr_eq(&t1.key, &t2.key));
+        assert!(Rc::ptr_eq(&t0.facts.roles, &t1.facts.roles));
+        assert!(Rc::ptr_eq(&t0.facts.header_values, &t1.facts.header_values));
+        assert!(!Rc::ptr_eq(&t1.facts.roles, &t2.facts.roles));
+        assert!(!Rc::ptr_eq(
+            &t1.facts.header_values,
+            &t2.facts.header_values
+        ));
+        assert_eq!(t2.facts.client_id.as_deref(), Some("c2"));
+        assert_eq!(&*t2.facts.roles, &[Box::from("r1"), Box::from("r2")]);
     }
 
     #[test]
@@ -245,40 +439,65 @@ mod tests {
     }
 
     #[test]
-    fn exact_tokens_only() {
-        let cache = VerifiedTokenCache::new(4);
-        cache.insert(b"a.b.c", entry(7));
-        assert_eq!(hit(&cache, "a.b.c"), Some(7));
-        assert_eq!(hit(&cache, "a.b.d"), None);
-        assert_eq!(hit(&cache, "a.b.c "), None);
+    fn admitted_tokens_are_kept_whole_and_only_exact_ones_reuse_the_tag() {
+        let cache = cache(4);
+        let token: Vec<u8> = (0..951).map(|i| b"ABCxyz019-_."[i % 13 % 12]).collect();
+        let hashed = |t: &[u8]| TokenTag(sip24_128(&SipKey::from_bytes([7; 16]), t));
+        let first = cache.key(&token).expect("a cache of 4 takes tokens");
+        assert!(!first.was_recent);
+        assert_eq!(hit(&cache, &token), None, "a stranger is not kept");
+        assert!(!cache.key(&token).expect("key").was_recent);
+        insert(&cache, &token, 3);
+        let again = cache.key(&token).expect("key");
+        assert!(again.was_recent, "kept once inserted");
+        assert_eq!(again.tag, hashed(&token));
+        assert_eq!(hit(&cache, &token), Some(3));
+        // Same tail, so the same place among the recent tokens: compared in full, not reused.
+        let mut head_changed = token.clone();
+        head_changed[0] ^= 1;
+        let other = cache.key(&head_changed).expect("key");
+        assert_eq!((other.recent, other.was_recent), (again.recent, false));
+        assert_eq!(other.tag, hashed(&head_changed));
+        assert_eq!(hit(&cache, &head_changed), None);
+    }
+
+    #[test]
+    fn another_key_names_the_same_token_otherwise() {
+        let other = VerifiedTokenCache::new(4, SipKey::from_bytes([8; 16]));
+        let tag = |cache: &VerifiedTokenCache| cache.key(b"a.b.c").map(|k| k.tag);
+        assert_ne!(tag(&cache(4)), tag(&other));
     }
 
     #[test]
     fn bounded_with_second_chance_for_used_entries() {
-        let cache = VerifiedTokenCache::new(3);
+        let cache = cache(3);
         for (i, t) in ["t0", "t1", "t2"].iter().enumerate() {
-            cache.insert(t.as_bytes(), entry(i));
+            insert(&cache, t.as_bytes(), i);
         }
-        assert_eq!(hit(&cache, "t0"), Some(0));
-        cache.insert(b"t3", entry(3));
+        assert_eq!(hit(&cache, b"t0"), Some(0));
+        insert(&cache, b"t3", 3);
         assert_eq!(cache.len(), 3);
-        assert_eq!(hit(&cache, "t0"), Some(0), "recently used survives");
-        assert_eq!(hit(&cache, "t1"), None, "the unused one went");
+        assert_eq!(hit(&cache, b"t0"), Some(0), "recently used survives");
+        assert_eq!(hit(&cache, b"t1"), None, "the unused one went");
         for i in 0..100 {
-            cache.insert(format!("x{i}").as_bytes(), entry(i));
+            insert(&cache, format!("x{i}").as_bytes(), i);
         }
         assert_eq!(cache.len(), 3);
     }
 
     #[test]
     fn refused_entries_are_dropped_and_capacity_zero_disables() {
-        let cache = VerifiedTokenCache::new(2);
-        cache.insert(b"t", entry(1));
-        assert_eq!(cache.with(b"t", |_| None, |e| e.provider), None);
-        assert_eq!(hit(&cache, "t"), None);
-        let off = VerifiedTokenCache::new(0);
-        off.insert(b"t", entry(1));
-        assert_eq!(hit(&off, "t"), None);
+        let cache = cache(2);
+        insert(&cache, b"t", 1);
+        let key = cache.key(b"t").expect("a cache of 2 takes tokens");
+        assert_eq!(cache.with(&key, |_| None, |e| e.provider), None);
+        assert_eq!(hit(&cache, b"t"), None);
+        let off = VerifiedTokenCache::with_fixed_key(0);
+        assert!(
+            off.key(b"t").is_none(),
+            "nothing is hashed for a cache of 0"
+        );
+        off.insert(&key, entry(1));
         assert!(off.is_empty());
     }
 }

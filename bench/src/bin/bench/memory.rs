@@ -458,17 +458,23 @@ pub fn section(points: &[Point], workers: &[u32], settings: &str, module_bytes: 
          1-worker Envoy creates four and keeps three, `wasm.envoy.wasm.runtime.v8.created` 4, \
          `active` 3): under 0.3 MiB at start (A/B with `proxy_on_configure` stubbed out).\n\
          - **The token cache.** Linear memory is 0.2 MiB at start (17 pages of 64 KiB \
-         declared, of which the 1 MiB stack is barely touched). A full cache of 1,000 tokens of \
-         0.9 KB adds about 1.6 MiB to its worker's VM: each token whole, its facts, and what the \
-         allocator leaves around them. The cache is per worker, so it is what an extra worker \
-         costs beyond the bare filter's (about 2.6 MiB against 1.3; the same A/B gives 2.4 MiB \
-         for the module before the function split: the 1.7 of earlier tables came from one \
-         Envoy per cell). Keeping a 32-byte digest of \
-         each token instead of the token brought an extra worker to 1.5 to 1.8 MiB and \
-         rolegate − bare to +4.8 MiB at one worker and +6.7 at four (BLAKE3; SHA-256 the \
-         same), but it hashes the whole token on every lookup, cache hits included: about \
-         1 µs for 0.9 KB in V8 with BLAKE3, 2.8 µs with SHA-256. Not done: a cost on every \
-         request, to weigh against the memory.\n\
+         declared, of which the 1 MiB stack is barely touched). The cache used to keep each \
+         token whole (0.95 KB here, often more from Entra ID) with its facts: 1,000 of them \
+         added about 1.6 MiB to their worker's VM, and rolegate − bare was +5.6 / +7.3 / \
+         +10.0 MiB at 1 / 2 / 4 workers. It now files each token under its 128-bit \
+         SipHash-2-4 under a secret key of the worker (`src/crypto/siphash.rs`, \
+         `src/token/verified_token_cache.rs`), and entries verified one after another share \
+         the key's name, the roles and the claim-header values they have in common: an entry \
+         is about 0.15 KB, and the full cache adds about 0.3 MiB (Wasm linear memory 1.5 → \
+         0.4 MiB at one worker). Hashing a 0.95 KB token takes about 0.35 µs in V8, which a \
+         cache hit would pay on every request (hot fell to 0.99× `jwt_authn` + `rbac` in a \
+         3-round run); so the last 16 tokens admitted are also kept whole, and a token sent \
+         again is found by a comparison, as before. (A 32-byte SHA-256 or BLAKE3 digest, \
+         tried before, cost 2.8 or 1 µs per hit.)\n\
+         - **Module bytes.** Envoy keeps about five copies of the module's bytes (the \
+         configuration's, V8's wire bytes, the VMs'): a 1 MiB custom section, which V8 \
+         ignores, added 5.1 MiB at one worker and 6.4 at four. rolegate's 280 KB against the \
+         bare filter's 100 KB are about 0.9 MiB of its share.\n\
          - **Shared data**: one key set per Envoy, a few KB.\n\
          \n\
          Module: `dist/rolegate.wasm`, {module_bytes} bytes. Settings: {settings}.\n\
