@@ -113,17 +113,19 @@ mod tests {
         (bytes, SipKey::from_bytes(bytes))
     }
 
-    /// Every length across several words and both kinds of last word, against the
-    /// `siphasher` crate as the oracle, for the variant used and for SipHash-1-3 (which
-    /// checks each round count is used where it should be).
+    /// Every length up to 200 bytes, then lengths around and past 256 (the length byte
+    /// wraps) up to a large token, against the `siphasher` crate as the oracle, for the
+    /// variant used and for SipHash-1-3 (which checks each round count is used where it
+    /// should be).
     #[test]
     fn agrees_with_the_siphasher_crate() {
+        let lengths = (0..200).chain([255, 256, 257, 511, 512, 513, 950, 951, 1023, 4099]);
         for seed in [0u8, 0x5a, 0xff] {
             let (bytes, ours) = key(seed);
-            let data: Vec<u8> = (0..200u32)
+            let data: Vec<u8> = (0..4100u32)
                 .map(|i| (i * 7 + u32::from(seed)) as u8)
                 .collect();
-            for len in 0..data.len() {
+            for len in lengths.clone() {
                 let input = &data[..len];
                 let mut oracle = SipHasher24::new_with_key(&bytes);
                 oracle.write(input);

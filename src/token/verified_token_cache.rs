@@ -9,10 +9,11 @@
 //! the host's random source when the worker starts, not by the token itself: a token is about
 //! 1 KB, and with 1,000 entries per worker in every sidecar that was most of rolegate's memory.
 //! A token that is not in the cache can hit an entry only if its SipHash equals the entry's:
-//! without the key that is a blind guess with a chance of 2^-128 per cached token, and the key
-//! and the hashes never leave the VM (a client sees only whether its token was admitted, which
-//! tells nothing about the key for any token but one already admitted). Two different tokens
-//! sharing an entry would be the same failure, with the same odds.
+//! without the key each try is a blind guess with a chance of about 2^-128 per cached token,
+//! and the key and the hashes never leave the VM (a client sees whether its token was
+//! admitted and, by timing at most, whether it was one of the recent tokens below: neither
+//! tells it anything about the key). Two different tokens sharing an entry would be the
+//! same failure, with the same odds.
 //!
 //! Hashing a 0.95 KB token takes about 0.35 µs in V8; paid on every cache hit, it cost about
 //! 3% of hot throughput in `make bench`. So the last tokens the cache served or took in are
@@ -390,8 +391,13 @@ mod tests {
     #[test]
     fn entries_alike_keep_one_copy_of_what_they_share() {
         let cache = cache(4);
-        let with = |roles: &[&str], client: &str| {
+        let with = |roles: &[&str], client: &str, kid: &str| {
             let mut e = entry(0);
+            e.key = Rc::new(KeyName {
+                kid: Some(kid.into()),
+                x5t: None,
+                fingerprint: [kid.len() as u8; 32],
+            });
             e.facts.roles = roles.iter().map(|r| Box::from(*r)).collect();
             e.facts.client_id = Some(Rc::from(client));
             e.facts.header_values = Rc::new([Some(Rc::from(client)), None]);
@@ -403,16 +409,23 @@ mod tests {
                 .with(&key, |e| Some(e.generation), |e| e.clone())
                 .expect("cached")
         };
-        for (token, roles, client) in [
-            (&b"t0"[..], &["r1"][..], "c1"),
-            (b"t1", &["r1"], "c1"),
-            (b"t2", &["r1", "r2"], "c2"),
+        for (token, roles, client, kid) in [
+            (&b"t0"[..], &["r1"][..], "c1", "k1"),
+            (b"t1", &["r1"], "c1", "k1"),
+            (b"t2", &["r1", "r2"], "c2", "k1"),
+            (b"t3", &["r1", "r2"], "c2", "key-2"),
         ] {
             let key = cache.key(token).expect("a cache of 4 takes tokens");
-            cache.insert(&key, with(roles, client));
+            cache.insert(&key, with(roles, client, kid));
         }
         let (t0, t1, t2) = (shared(b"t0"), shared(b"t1"), shared(b"t2"));
         assert!(Rc::ptr_eq(&t0.key, &t1.key) && Rc::ptr_eq(&t1.key, &t2.key));
+        // Another key: its own name and fingerprint, or the entry would outlive its key.
+        let t3 = shared(b"t3");
+        assert!(!Rc::ptr_eq(&t2.key, &t3.key));
+        assert_eq!(t3.key.kid.as_deref(), Some("key-2"));
+        assert_eq!(t3.key.fingerprint, [5; 32]);
+        assert!(Rc::ptr_eq(&t2.facts.roles, &t3.facts.roles));
         assert!(Rc::ptr_eq(&t0.facts.roles, &t1.facts.roles));
         assert!(Rc::ptr_eq(&t0.facts.header_values, &t1.facts.header_values));
         assert!(!Rc::ptr_eq(&t1.facts.roles, &t2.facts.roles));
@@ -422,6 +435,34 @@ mod tests {
         ));
         assert_eq!(t2.facts.client_id.as_deref(), Some("c2"));
         assert_eq!(&*t2.facts.roles, &[Box::from("r1"), Box::from("r2")]);
+    }
+
+    /// Two tags filed at the same place in the index (same low half): each finds only its
+    /// own entry, and evicting the older one leaves the newer one's filing alone.
+    #[test]
+    fn tags_sharing_an_index_place_are_told_apart_by_their_other_half() {
+        let cache = cache(2);
+        let low = 0x1234_5678_9abc_def0_u128;
+        let key = |high: u128, low: u128, token: &'static [u8]| TokenKey {
+            token,
+            tag: TokenTag(high << 64 | low),
+            recent: 0,
+            was_recent: true,
+        };
+        let (first, second) = (key(1, low, b"first"), key(2, low, b"second"));
+        let found = |k: &TokenKey<'_>| cache.with(k, |e| Some(e.generation), |e| e.provider);
+        cache.insert(&first, entry(1));
+        assert_eq!(found(&first), Some(1));
+        assert_eq!(found(&second), None, "same index place, other tag");
+        cache.insert(&second, entry(2));
+        assert_eq!(found(&second), Some(2));
+        assert_eq!(found(&first), None, "its filing went to the newer tag");
+        // The cache is full: the next insert evicts slot 0 (first's), whose index place is
+        // second's now and must stay so.
+        let third = key(3, low + 1, b"third");
+        cache.insert(&third, entry(3));
+        assert_eq!(found(&third), Some(3));
+        assert_eq!(found(&second), Some(2));
     }
 
     #[test]
