@@ -71,6 +71,13 @@ impl VerifiedToken {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenTag(u128);
 
+impl TokenTag {
+    /// Where the index files it: the tag is already uniformly mixed.
+    fn index_key(self) -> u64 {
+        self.0 as u64
+    }
+}
+
 /// A token and its tag, as `VerifiedTokenCache::key` made them.
 pub struct TokenKey<'t> {
     token: &'t [u8],
@@ -89,13 +96,6 @@ const RECENT: usize = 16;
 struct RecentToken {
     token: Vec<u8>,
     tag: Option<TokenTag>,
-}
-
-impl TokenTag {
-    /// Where the index files it: the tag is already uniformly mixed.
-    fn index_key(self) -> u64 {
-        self.0 as u64
-    }
 }
 
 struct Slot {
