@@ -1,7 +1,8 @@
 //! The shipped module exports exactly the callbacks `src/host/exports.json` keeps. Envoy calls
 //! every proxy-wasm callback a module exports; the ones rolegate does not use (response
 //! headers and bodies, the access log, `proxy_on_done`, the TCP events) must be gone, or each
-//! request pays for calls into V8 that do nothing.
+//! request pays for calls into V8 that do nothing. The request body and trailers are kept: a
+//! request waiting for keys is held through them.
 
 #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 
@@ -69,6 +70,10 @@ fn the_module_exports_only_the_callbacks_it_uses() {
         "proxy_on_tick",
         "proxy_on_http_call_response",
         "proxy_on_request_headers",
+        // A request held for keys must stay held when its body or trailers arrive: without
+        // these Envoy continues the stream on the first body chunk (tests/lifecycle.rs).
+        "proxy_on_request_body",
+        "proxy_on_request_trailers",
         "proxy_on_delete",
     ] {
         assert!(got.contains(needed), "{needed} missing");
@@ -78,7 +83,6 @@ fn the_module_exports_only_the_callbacks_it_uses() {
         "proxy_on_log",
         "proxy_on_response_headers",
         "proxy_on_response_body",
-        "proxy_on_request_body",
         "proxy_on_downstream_data",
     ] {
         assert!(!got.contains(dropped), "{dropped} still exported");

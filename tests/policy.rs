@@ -98,12 +98,12 @@ fn claim_values_and_required_claims_decide_after_the_signature() {
 }
 
 #[test]
-fn hosts_pick_the_rule_case_insensitively_and_without_the_port() {
+fn hosts_pick_the_rule_case_insensitively_port_and_dot_included() {
     let config = json!({
         "providers": [{"name": "aad", "issuers": [ISSUER], "audiences": [AUDIENCE],
                        "remote_jwks": remote_jwks()}],
         "rules": [
-            {"match": {"hosts": ["api.contoso.com"], "path_separated_prefix": "/calc"}, "roles": [ROLE]},
+            {"match": {"hosts": ["api.contoso.com", "api.contoso.com:10000"], "path_separated_prefix": "/calc"}, "roles": [ROLE]},
             {"match": {"hosts": ["*.tenants.contoso.com"], "prefix": "/"}, "roles": ["tenantRole"]},
             {"match": {"hosts": ["*"], "path_separated_prefix": "/healthz"}, "allow_anonymous": true},
         ],
@@ -112,8 +112,18 @@ fn hosts_pick_the_rule_case_insensitively_and_without_the_port() {
     let invoke = token_with(json!({}));
     for (host, path, want, what) in [
         ("api.contoso.com", "/calc/1", None, "exact host"),
-        ("API.Contoso.COM:10000", "/calc/1", None, "case and port"),
-        ("api.contoso.com.", "/calc/1", None, "fully qualified"),
+        (
+            "API.Contoso.COM:10000",
+            "/calc/1",
+            None,
+            "case, and a port the rule lists",
+        ),
+        (
+            "api.contoso.com.",
+            "/calc/1",
+            Some("access_denied"),
+            "fully qualified: another name to Envoy's virtual hosts",
+        ),
         (
             "www.contoso.com",
             "/calc/1",
@@ -127,10 +137,10 @@ fn hosts_pick_the_rule_case_insensitively_and_without_the_port() {
             "subdomain rule wants tenantRole",
         ),
         (
-            "x.y.tenants.contoso.com:443",
+            "x.y.tenants.contoso.com",
             "/x",
             Some("insufficient_scope"),
-            "two labels and a port",
+            "two labels",
         ),
         (
             "tenants.contoso.com",
@@ -152,8 +162,133 @@ fn hosts_pick_the_rule_case_insensitively_and_without_the_port() {
             }
         }
     }
-    assert_counter_reaches(&s, "wasmcustom.rolegate.denied.no_rule", 2);
+    assert_counter_reaches(&s, "wasmcustom.rolegate.denied.no_rule", 3);
     assert_counter_reaches(&s, "wasmcustom.rolegate.denied.role", 2);
+    let r = get(&s, "/x", "a.tenants.contoso.com:443", Some(&invoke));
+    let body = check::local_reply(&r, 400, "a port that changes the rule");
+    assert_eq!(check::error_code(&body), "invalid_request");
+    assert_counter_reaches(&s, "wasmcustom.rolegate.denied.host", 1);
+}
+
+/// The review's bypass: an anonymous rule for one host and a catch-all that needs a role, in an
+/// Envoy with two virtual hosts, `public.contoso.com` and `*`. Each route adds `x-vhost`, so the
+/// answer shows which virtual host served it.
+fn two_virtual_hosts(config: &Value, strip: bool, ignore_port: bool) -> Stack {
+    Stack::start_with(Idp::start(standard_jwks()), |p| {
+        let mut bootstrap = p.standard(config);
+        let hcm = bootstrap
+            .pointer_mut("/static_resources/listeners/0/filter_chains/0/filters/0/typed_config")
+            .and_then(Value::as_object_mut)
+            .expect("connection manager");
+        let vhost = |name: &str, domains: Value| {
+            json!({
+                "name": name,
+                "domains": domains,
+                "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "upstream"},
+                            "request_headers_to_add": [{"header": {"key": "x-vhost", "value": name}}]}]
+            })
+        };
+        let mut route_config = json!({
+            "name": "two",
+            "virtual_hosts": [vhost("public", json!(["public.contoso.com"])), vhost("internal", json!(["*"]))]
+        });
+        if ignore_port {
+            route_config["ignore_port_in_host_matching"] = json!(true);
+        }
+        hcm.insert("route_config".into(), route_config);
+        if strip {
+            hcm.insert("strip_any_host_port".into(), json!(true));
+            hcm.insert("strip_trailing_host_dot".into(), json!(true));
+        }
+        bootstrap
+    })
+}
+
+fn public_and_internal(public_hosts: Value) -> Value {
+    json!({
+        "providers": [idp::provider()],
+        "rules": [
+            {"match": {"prefix": "/", "hosts": public_hosts}, "allow_anonymous": true},
+            {"match": {"prefix": "/"}, "roles": ["admin"]},
+        ],
+    })
+}
+
+/// What one request must get in [`two_virtual_hosts`].
+#[derive(Debug, Clone, Copy)]
+enum Served {
+    /// 200 from this virtual host.
+    By(&'static str),
+    /// rolegate's 401: the catch-all needs a token.
+    TokenRequired,
+    /// rolegate's 400: the port changes the rule, and rolegate cannot know Envoy's reading.
+    PortRefused,
+}
+
+fn expect_served(s: &Stack, host: &str, want: Served) {
+    let before = s.up.count();
+    let r = get(s, "/internal/data", host, None);
+    let what = format!("Host: {host}");
+    match want {
+        Served::By(vhost) => {
+            check::upstream_saw(&r, &what, &[("x-vhost", Some(vhost))]);
+        }
+        Served::TokenRequired => {
+            check::local_reply(&r, 401, &what);
+            assert_eq!(s.up.count(), before, "{what}: reached the upstream");
+        }
+        Served::PortRefused => {
+            let body = check::local_reply(&r, 400, &what);
+            assert_eq!(check::error_code(&body), "invalid_request", "{what}");
+            assert_eq!(s.up.count(), before, "{what}: reached the upstream");
+        }
+    }
+}
+
+#[test]
+fn a_host_rule_never_opens_a_virtual_host_envoy_picks_for_another_host() {
+    use Served::*;
+    let config = public_and_internal(json!(["public.contoso.com"]));
+    // Envoy's defaults: the port and the trailing dot are part of the host it routes on.
+    let s = two_virtual_hosts(&config, false, false);
+    for (host, want) in [
+        ("public.contoso.com", By("public")),
+        ("PUBLIC.contoso.com", By("public")),
+        ("public.contoso.com:8443", PortRefused),
+        ("public.contoso.com.", TokenRequired),
+        ("public.contoso.com.:1", TokenRequired),
+        ("internal.contoso.com", TokenRequired),
+    ] {
+        expect_served(&s, host, want);
+    }
+    assert_counter_reaches(&s, "wasmcustom.rolegate.denied.host", 1);
+    drop(s);
+
+    // The connection manager strips port and dot before any filter: rolegate and the routes
+    // read the same stripped host.
+    let s = two_virtual_hosts(&config, true, false);
+    for (host, want) in [
+        ("public.contoso.com:8443", By("public")),
+        ("public.contoso.com.", By("public")),
+        ("public.contoso.com.:1", By("public")),
+        ("internal.contoso.com:8443", TokenRequired),
+    ] {
+        expect_served(&s, host, want);
+    }
+    drop(s);
+
+    // ignore_port_in_host_matching leaves the header alone and drops the port for the lookup
+    // only: a port the rule lists is read alike either way, any other is refused.
+    let config = public_and_internal(json!(["public.contoso.com", "public.contoso.com:8443"]));
+    let s = two_virtual_hosts(&config, false, true);
+    for (host, want) in [
+        ("public.contoso.com:8443", By("public")),
+        ("public.contoso.com:9443", PortRefused),
+        ("public.contoso.com", By("public")),
+        ("internal.contoso.com:8443", TokenRequired),
+    ] {
+        expect_served(&s, host, want);
+    }
 }
 
 #[test]

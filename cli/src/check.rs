@@ -11,7 +11,6 @@ use rolegate::config::Provider;
 use rolegate::decision;
 use rolegate::decision::claim_condition::{claim_texts, ClaimCondition};
 use rolegate::decision::dry_run;
-use rolegate::decision::host_pattern::host_name;
 use rolegate::decision::rules::Requirement;
 use rolegate::keys::fetch_cycle::key_set_from_response;
 use rolegate::keys::jwks::KeyLookup;
@@ -210,14 +209,11 @@ impl Facts<'_> {
     fn detail(&self, reason: DenyReason) -> Option<String> {
         let skew = self.config.clock_skew_seconds;
         match reason {
-            DenyReason::Path => decision::select_rule(
-                self.config,
-                host_name(self.host),
-                self.method,
-                self.path.as_bytes(),
-            )
-            .err()
-            .map(|why| format!("path {} is refused before any rule: {why}", self.path)),
+            DenyReason::Path => {
+                decision::select_rule(self.config, self.host, self.method, self.path.as_bytes())
+                    .err()
+                    .map(|why| format!("path {} is refused before any rule: {why}", self.path))
+            }
             DenyReason::NoRule => Some(format!(
                 "no rule matches {} {} on host {} ({} rule(s); see 'rolegate config validate')",
                 self.method,

@@ -25,7 +25,6 @@ use rolegate::token::claims::MAX_CLAIM_HEADER_BYTES;
 
 use rolegate::decision::decision_record::DecisionRecord;
 use rolegate::decision::dry_run;
-use rolegate::decision::host_pattern::host_name;
 use rolegate::decision::reply::reply_to;
 use rolegate::decision::rules::Requirement;
 use rolegate::token::verified_token_cache::VerifiedTokenCache;
@@ -168,7 +167,7 @@ fuzz_target!(|data: &[u8]| {
     let method = input.field(0).unwrap_or_default();
     let path = input.field(1).unwrap_or_default();
     let authority = input.field(2).unwrap_or_default();
-    let selected = select_rule(config, host_name(&authority), &method, path.as_bytes());
+    let selected = select_rule(config, &authority, &method, path.as_bytes());
     if selected.is_err() {
         assert!(
             matches!(&outcome, Outcome::Deny(d) if d.reason == DenyReason::Path),

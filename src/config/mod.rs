@@ -973,8 +973,8 @@ mod tests {
                 "rules[0].match.hosts: must list at least one host",
             ),
             (
-                r#"[{"match": {"prefix": "/", "hosts": ["api.contoso.com:443"]}}]"#,
-                "rules[0].match.hosts[0]: write the host without a port",
+                r#"[{"match": {"prefix": "/", "hosts": ["api.contoso.com:0"]}}]"#,
+                "rules[0].match.hosts[0]: a port must be a number from 1 to 65535",
             ),
             (
                 r#"[{"match": {"prefix": "/", "hosts": ["a.*.com"]}}]"#,

@@ -139,11 +139,11 @@ mod tests {
         let config = config(true, false);
         let pass = Allow::without_token(&config, 0);
         let mut editor = Recorder(Vec::new(), None);
-        assert_eq!(pass.apply(&mut editor), Ok(()));
+        assert_eq!(pass.apply(&mut editor, &Vec::<(&str, &str)>::new()), Ok(()));
         assert_eq!(editor.0, vec!["-x-client-id", "-x-tenant"]);
         let mut refusing = Recorder(Vec::new(), Some("x-tenant"));
         assert_eq!(
-            pass.apply(&mut refusing),
+            pass.apply(&mut refusing, &Vec::<(&str, &str)>::new()),
             Err(HeaderChangeFailed { header: "x-tenant" })
         );
     }

@@ -34,6 +34,12 @@ pub trait RequestHeaders {
     fn header_bytes(&self, name: &str) -> Option<Cow<'_, [u8]>> {
         self.header(name).map(|text| Cow::Owned(text.into_bytes()))
     }
+
+    /// Calls `each` with every header's name; false when the host cannot list them (then an
+    /// allowed request that would need the list is refused: see [`Allow::apply`]).
+    fn each_name(&self, _each: &mut dyn FnMut(&[u8])) -> bool {
+        false
+    }
 }
 
 /// A request built as a list of (name, value) pairs, the first of a name winning: what the
@@ -44,6 +50,12 @@ impl<N: AsRef<str>, V: AsRef<str>> RequestHeaders for Vec<(N, V)> {
         self.iter()
             .find(|(n, _)| n.as_ref() == name)
             .map(|(_, v)| v.as_ref().to_owned())
+    }
+
+    fn each_name(&self, each: &mut dyn FnMut(&[u8])) -> bool {
+        self.iter()
+            .for_each(|(name, _)| each(name.as_ref().as_bytes()));
+        true
     }
 }
 
@@ -94,6 +106,8 @@ pub struct WaitPermission {
 pub enum DenyReason {
     /// The path is not in canonical form (see `path_screen`).
     Path,
+    /// The authority's port changes which rule applies (see `host_pattern`).
+    Host,
     NoRule,
     Missing,
     /// The token does not parse: structure, encoding, `alg`, `crit`, size.
@@ -118,8 +132,9 @@ pub enum DenyReason {
 }
 
 impl DenyReason {
-    pub const ALL: [DenyReason; 17] = [
+    pub const ALL: [DenyReason; 18] = [
         DenyReason::Path,
+        DenyReason::Host,
         DenyReason::NoRule,
         DenyReason::Missing,
         DenyReason::Malformed,
@@ -163,6 +178,7 @@ impl DenyReason {
     pub fn details(self) -> &'static str {
         match self {
             DenyReason::Path => "rolegate_path",
+            DenyReason::Host => "rolegate_host",
             DenyReason::NoRule => "rolegate_no_rule",
             DenyReason::Missing => "rolegate_missing",
             DenyReason::Malformed | DenyReason::BadTimeClaim => "rolegate_malformed",
@@ -286,8 +302,13 @@ impl HeaderChangeFailed<'_> {
 }
 
 impl<'c> Allow<'c> {
-    /// Makes the header changes, removals first; stops at the first the host refuses.
-    pub fn apply(&self, editor: &mut dyn HeaderEditor) -> Result<(), HeaderChangeFailed<'c>> {
+    /// Makes the header changes to `request`, removals first, then removes the underscore
+    /// twins of every header changed; stops at the first change the host refuses.
+    pub fn apply(
+        &self,
+        editor: &mut dyn HeaderEditor,
+        request: &dyn RequestHeaders,
+    ) -> Result<(), HeaderChangeFailed<'c>> {
         for header in self.remove_headers() {
             if !editor.remove(header) {
                 return Err(HeaderChangeFailed { header });
@@ -298,8 +319,63 @@ impl<'c> Allow<'c> {
                 return Err(HeaderChangeFailed { header });
             }
         }
+        self.remove_underscore_twins(editor, request)
+    }
+
+    /// Every header this pass may set or remove: the claim headers, and the token headers
+    /// when they go.
+    fn changed_names(&self) -> impl Iterator<Item = &'c str> + '_ {
+        let claim_headers = self.claim_headers;
+        let token_headers = self.token_headers;
+        claim_headers
+            .iter()
+            .map(|c| c.header.as_str())
+            .chain(token_headers.iter().map(String::as_str))
+    }
+
+    /// CGI, WSGI and Rack upstreams read `x_client_id` as `HTTP_X_CLIENT_ID`, just as they
+    /// read `x-client-id`, and Envoy passes names with underscores on by default
+    /// (`headers_with_underscores_action: ALLOW`). So a client-sent header that names one
+    /// rolegate changes, once `_` and `-` are read alike, goes too: otherwise a client could
+    /// supply a claim header after all. When the host cannot list the request's headers, the
+    /// request is refused rather than let through with a twin in place.
+    fn remove_underscore_twins(
+        &self,
+        editor: &mut dyn HeaderEditor,
+        request: &dyn RequestHeaders,
+    ) -> Result<(), HeaderChangeFailed<'c>> {
+        let Some(twinnable) = self.changed_names().find(|name| name.contains(['-', '_'])) else {
+            return Ok(());
+        };
+        let mut twins: Vec<(String, &'c str)> = Vec::new();
+        let listed = request.each_name(&mut |name| {
+            if let Some(changed) = self.changed_names().find(|c| is_underscore_twin(name, c)) {
+                // A twin of an ASCII name is ASCII.
+                let text = String::from_utf8_lossy(name).into_owned();
+                twins.push((text, changed));
+            }
+        });
+        if !listed {
+            return Err(HeaderChangeFailed { header: twinnable });
+        }
+        for (twin, changed) in twins {
+            if !editor.remove(&twin) {
+                return Err(HeaderChangeFailed { header: changed });
+            }
+        }
         Ok(())
     }
+}
+
+/// Whether the request header `name` is another spelling of `changed` once `_` and `-` are
+/// read alike (and case is ignored), without being `changed` itself.
+fn is_underscore_twin(name: &[u8], changed: &str) -> bool {
+    let alike = |a: u8, b: u8| {
+        a.eq_ignore_ascii_case(&b) || (matches!(a, b'-' | b'_') && matches!(b, b'-' | b'_'))
+    };
+    name.len() == changed.len()
+        && name != changed.as_bytes()
+        && name.iter().zip(changed.bytes()).all(|(&a, b)| alike(a, b))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -519,51 +595,84 @@ fn decide_under<'c>(
 }
 
 pub const NON_CANONICAL_PATH: &str = "request path is not in canonical form";
+pub const PORT_CHANGES_THE_RULE: &str =
+    "the port in the request's authority changes which rule applies";
 
-/// Why path screening refused a request.
+/// Why no rule could be chosen for a request: each of these has two readings that pick
+/// different rules, and rolegate cannot know which one Envoy or the upstream takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PathRefusal {
+pub enum TargetRefusal {
     NonCanonical(path_screen::NonCanonical),
     /// With its `;` parameters the path picks another rule than without them (Tomcat, Jetty
     /// and Spring route without them).
     ParametersChangeTheRule,
+    /// With its port the authority picks another rule than without it (Envoy drops the port
+    /// for virtual-host selection under `ignore_port_in_host_matching`).
+    PortChangesTheRule,
 }
 
-impl std::fmt::Display for PathRefusal {
+impl TargetRefusal {
+    /// The denial: 400 either way, counted as `path` or `host`.
+    pub fn denial(self) -> Denial {
+        match self {
+            TargetRefusal::NonCanonical(_) | TargetRefusal::ParametersChangeTheRule => {
+                denial(DenyReason::Path, NON_CANONICAL_PATH)
+            }
+            TargetRefusal::PortChangesTheRule => denial(DenyReason::Host, PORT_CHANGES_THE_RULE),
+        }
+    }
+}
+
+impl std::fmt::Display for TargetRefusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            PathRefusal::NonCanonical(why) => why.fmt(f),
-            PathRefusal::ParametersChangeTheRule => f.write_str(
+            TargetRefusal::NonCanonical(why) => why.fmt(f),
+            TargetRefusal::ParametersChangeTheRule => f.write_str(
                 "the path's ;parameters change which rule applies (Tomcat and Spring route without them)",
+            ),
+            TargetRefusal::PortChangesTheRule => f.write_str(
+                "the authority's port changes which rule applies (Envoy ignores it for virtual \
+                 hosts under ignore_port_in_host_matching): list the host with its port in \
+                 match.hosts, or strip ports in the connection manager (strip_any_host_port)",
             ),
         }
     }
 }
 
-/// The index of the rule for `method` and the raw `:path`. With path screening on, a path that
-/// is not canonical gets no rule, and neither does one whose `;` parameters would make Tomcat
-/// route it under another rule than the one that matches it as written.
+/// The index of the rule for the raw `:authority`, `method` and the raw `:path`. With path
+/// screening on, a path that is not canonical gets no rule, and neither does one whose `;`
+/// parameters would make Tomcat route it under another rule than the one that matches it as
+/// written. Nor does an authority whose port changes the rule.
 pub fn select_rule(
     config: &Config,
-    host: Option<&str>,
+    authority: &str,
     method: &str,
     raw_path: &[u8],
-) -> Result<Option<usize>, PathRefusal> {
+) -> Result<Option<usize>, TargetRefusal> {
+    let host = host_pattern::as_written(authority);
+    let host_without_port = host_pattern::without_port(authority);
     let first = |path: &str| {
-        let target = RequestTarget { host, method, path };
-        rules::first_match(&config.rules, &target)
+        let pick = |host| {
+            let target = RequestTarget { host, method, path };
+            rules::first_match(&config.rules, &target)
+        };
+        let index = pick(host);
+        match host_without_port {
+            Some(other) if pick(other) != index => Err(TargetRefusal::PortChangesTheRule),
+            _ => Ok(index),
+        }
     };
     match config.path_screening {
         PathScreening::Off => {
             let path = std::str::from_utf8(raw_path).unwrap_or_default();
-            Ok(first(rules::path_only(path)))
+            first(rules::path_only(path))
         }
         PathScreening::Reject => {
-            let screened = path_screen::screen(raw_path).map_err(PathRefusal::NonCanonical)?;
-            let index = first(&screened.matched);
+            let screened = path_screen::screen(raw_path).map_err(TargetRefusal::NonCanonical)?;
+            let index = first(&screened.matched)?;
             match &screened.without_parameters {
-                Some(stripped) if first(stripped) != index => {
-                    Err(PathRefusal::ParametersChangeTheRule)
+                Some(stripped) if first(stripped)? != index => {
+                    Err(TargetRefusal::ParametersChangeTheRule)
                 }
                 _ => Ok(index),
             }
@@ -589,11 +698,11 @@ fn match_rule(config: &Config, request: &dyn RequestHeaders) -> Result<Option<us
     let path = request.header_bytes(":path");
     select_rule(
         config,
-        host_pattern::host_name(as_text(&authority)),
+        as_text(&authority),
         as_text(&method),
         path.as_deref().unwrap_or_default(),
     )
-    .map_err(|_| denial(DenyReason::Path, NON_CANONICAL_PATH))
+    .map_err(TargetRefusal::denial)
 }
 
 /// A cached token stays verified while its provider's keys are unchanged, or still hold the
@@ -1258,7 +1367,10 @@ mod tests {
             refuse: "none",
             done: Vec::new(),
         };
-        assert_eq!(allow.apply(&mut editor), Ok(()));
+        assert_eq!(
+            allow.apply(&mut editor, &Vec::<(&str, &str)>::new()),
+            Ok(())
+        );
         assert_eq!(
             editor.done,
             vec![
@@ -1272,7 +1384,9 @@ mod tests {
                 refuse,
                 done: Vec::new(),
             };
-            let failed = allow.apply(&mut editor).expect_err("refused");
+            let failed = allow
+                .apply(&mut editor, &Vec::<(&str, &str)>::new())
+                .expect_err("refused");
             assert_eq!(failed.header, refuse);
             let reply = crate::decision::reply::local_reply(&failed.denial());
             assert_eq!(reply.status, 500);
@@ -1282,6 +1396,91 @@ mod tests {
             );
             assert_eq!(failed.denial().reason.name(), "internal");
         }
+    }
+
+    #[test]
+    fn underscore_twins_of_changed_headers_are_removed_too() {
+        let config = two_locations(false);
+        let allow = allow_of(&config);
+        let request = vec![
+            (":path", "/calc"),
+            ("x_client_id", "victim"),
+            ("x_client-id", "victim"),
+            ("X-CLIENT_ID", "victim"),
+            ("x_jwt_assertion", "unverified"),
+            ("x_request_id", "kept: names no changed header"),
+            ("x_client_idx", "kept: another name"),
+            ("authorization", "Bearer t"),
+        ];
+        let mut editor = RefusingEditor {
+            refuse: "none",
+            done: Vec::new(),
+        };
+        assert_eq!(allow.apply(&mut editor, &request), Ok(()));
+        assert_eq!(
+            editor.done,
+            vec![
+                "-authorization",
+                "-x-jwt-assertion",
+                "+x-client-id: 5f28c10f-ecd5-45ef-96b8-db4311802e89",
+                "-x_client_id",
+                "-x_client-id",
+                "-X-CLIENT_ID",
+                "-x_jwt_assertion",
+            ]
+        );
+        let anonymous = Allow::without_token(&config, 0);
+        let mut editor = RefusingEditor {
+            refuse: "none",
+            done: Vec::new(),
+        };
+        assert_eq!(anonymous.apply(&mut editor, &request), Ok(()));
+        assert_eq!(
+            editor.done,
+            vec![
+                "-x-client-id",
+                "-x_client_id",
+                "-x_client-id",
+                "-X-CLIENT_ID"
+            ],
+            "an anonymous pass keeps the token headers, twins included, and drops claim twins"
+        );
+        let mut refusing = RefusingEditor {
+            refuse: "x_client_id",
+            done: Vec::new(),
+        };
+        assert_eq!(
+            allow.apply(&mut refusing, &request),
+            Err(HeaderChangeFailed {
+                header: "x-client-id"
+            }),
+            "a twin that cannot be removed fails the request closed"
+        );
+    }
+
+    #[test]
+    fn a_host_that_cannot_list_headers_gets_no_pass_a_twin_could_ride() {
+        let config = two_locations(false);
+        let allow = allow_of(&config);
+        let mut editor = RefusingEditor {
+            refuse: "none",
+            done: Vec::new(),
+        };
+        assert_eq!(
+            allow.apply(&mut editor, &Anonymous("/calc")),
+            Err(HeaderChangeFailed {
+                header: "x-client-id"
+            })
+        );
+        let mut plain = two_locations(false);
+        plain.claim_to_headers.clear();
+        plain.token_headers = vec!["authorization".into()];
+        let allow = allow_of(&plain);
+        assert_eq!(
+            allow.apply(&mut editor, &Anonymous("/calc")),
+            Ok(()),
+            "authorization has no twin: nothing to list"
+        );
     }
 
     /// Keys that stop verifying at a given time, as max_stale_seconds makes them.
@@ -1539,8 +1738,18 @@ mod tests {
             outcome_of(&config, &Addressed { authority, token })
         };
         assert_eq!(
-            at("API.contoso.com:443", Some(TOKEN)),
+            at("API.contoso.com", Some(TOKEN)),
             Err((DenyReason::Role, None))
+        );
+        assert_eq!(
+            at("API.contoso.com:443", Some(TOKEN)),
+            Err((DenyReason::Host, None)),
+            "with its port no host rule applies, without it the first: refused, not guessed"
+        );
+        assert_eq!(
+            at("api.contoso.com.", None),
+            Err((DenyReason::Missing, None)),
+            "a trailing dot is another name to Envoy: not the api.contoso.com rule"
         );
         assert_eq!(
             at("x.contoso.com", Some(TOKEN)),
@@ -1559,6 +1768,49 @@ mod tests {
             Ok((2, true)),
             "no host: only rules without hosts"
         );
+        assert_eq!(
+            at("other:8443", Some(TOKEN)),
+            Ok((2, true)),
+            "a port that picks the same rule either way is fine"
+        );
+    }
+
+    #[test]
+    fn a_host_listed_with_its_port_is_read_alike_with_and_without_it() {
+        let config = policy(
+            "",
+            r#"[{"match":{"hosts":["public.contoso.com","public.contoso.com:8443"],"prefix":"/"},"allow_anonymous":true},
+                {"match":{"prefix":"/"},"roles":["admin"]}]"#,
+        );
+        let at = |authority: &'static str| {
+            outcome_of(
+                &config,
+                &Addressed {
+                    authority,
+                    token: None,
+                },
+            )
+        };
+        assert_eq!(at("public.contoso.com:8443"), Ok((0, false)));
+        assert_eq!(at("public.contoso.com"), Ok((0, false)));
+        assert_eq!(
+            at("public.contoso.com:9443"),
+            Err((DenyReason::Host, None)),
+            "a port the rule does not list"
+        );
+        assert_eq!(
+            at("public.contoso.com."),
+            Err((DenyReason::Missing, None)),
+            "another virtual host to Envoy: the catch-all"
+        );
+        assert_eq!(
+            at("public.contoso.com.:1"),
+            Err((DenyReason::Missing, None)),
+            "dotted with a port: the catch-all either way"
+        );
+        let reply = reply::local_reply(&TargetRefusal::PortChangesTheRule.denial());
+        assert_eq!((reply.status, DenyReason::Host.name()), (400, "host"));
+        assert!(reply.body.contains("invalid_request"));
     }
 
     #[test]

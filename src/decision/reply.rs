@@ -47,7 +47,7 @@ fn json_body(error: &str, description: &str) -> String {
 
 pub fn local_reply(denial: &Denial) -> LocalReply {
     let (status, error, challenge) = match denial.reason {
-        DenyReason::Path => (400, "invalid_request", None),
+        DenyReason::Path | DenyReason::Host => (400, "invalid_request", None),
         DenyReason::NoRule => (403, "access_denied", None),
         DenyReason::Missing => (
             401,

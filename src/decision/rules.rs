@@ -61,7 +61,7 @@ pub struct Rule {
 }
 
 /// What a request offers the rules to match on. `path` is without query or fragment; `host` is
-/// `host_pattern::host_name(:authority)`.
+/// one reading of `:authority` (see `host_pattern`), `None` when it is empty.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestTarget<'r> {
     pub host: Option<&'r str>,
@@ -83,7 +83,7 @@ impl Rule {
             && self
                 .methods
                 .as_ref()
-                .is_none_or(|methods| methods.iter().any(|m| m == target.method))
+                .is_none_or(|methods| methods.iter().any(|m| method_covers(m, target.method)))
     }
 
     /// The name if it has one, else its index: how logs and messages refer to it.
@@ -104,6 +104,14 @@ impl Rule {
             }
         }
     }
+}
+
+/// Whether a rule's method `listed` (upper case) covers the request's `method`. Case is
+/// ignored: HTTP/2 passes `get` on as sent, and upstreams such as ASP.NET Core route it as GET.
+/// GET covers HEAD: servers answer HEAD with their GET handler (RFC 9110 §9.3.2), so a GET-only
+/// rule must not be walked around with HEAD.
+fn method_covers(listed: &str, method: &str) -> bool {
+    listed.eq_ignore_ascii_case(method) || (listed == "GET" && method.eq_ignore_ascii_case("HEAD"))
 }
 
 /// The index of the first rule that matches.
@@ -154,6 +162,31 @@ mod tests {
     }
 
     #[test]
+    fn methods_match_in_any_case_and_get_covers_head() {
+        let rules = vec![
+            any_token_rule(PathMatch::Prefix("/a".into()), Some(&["GET"])),
+            any_token_rule(PathMatch::Prefix("/a".into()), Some(&["DELETE"])),
+            any_token_rule(PathMatch::Prefix("/b".into()), Some(&["HEAD"])),
+        ];
+        assert_eq!(
+            first(&rules, "get", "/a"),
+            Some(0),
+            "HTTP/2 passes lower case on"
+        );
+        assert_eq!(
+            first(&rules, "HEAD", "/a"),
+            Some(0),
+            "HEAD is served by GET"
+        );
+        assert_eq!(first(&rules, "head", "/a"), Some(0));
+        assert_eq!(first(&rules, "delete", "/a"), Some(1));
+        assert_eq!(first(&rules, "DeLeTe", "/a"), Some(1));
+        assert_eq!(first(&rules, "POST", "/a"), None);
+        assert_eq!(first(&rules, "GET", "/b"), None, "HEAD does not cover GET");
+        assert_eq!(first(&rules, "HEAD", "/b"), Some(2));
+    }
+
+    #[test]
     fn separated_prefixes_respect_segments() {
         let healthz = PathMatch::SeparatedPrefix("/healthz".into());
         for path in ["/healthz", "/healthz/", "/healthz/live"] {
@@ -183,13 +216,18 @@ mod tests {
         let rules = vec![api, tenants, anywhere];
         let pick = |authority: &str| {
             let target = RequestTarget {
-                host: host_pattern::host_name(authority),
+                host: host_pattern::as_written(authority),
                 method: "GET",
                 path: "/x",
             };
             first_match(&rules, &target)
         };
-        assert_eq!(pick("API.contoso.com:8443"), Some(0));
+        assert_eq!(pick("API.contoso.com"), Some(0));
+        assert_eq!(
+            pick("api.contoso.com:8443"),
+            Some(2),
+            "the port is part of the host"
+        );
         assert_eq!(pick("a.tenants.contoso.com"), Some(1));
         assert_eq!(pick("tenants.contoso.com"), Some(2));
         assert_eq!(pick(""), Some(2));

@@ -8,6 +8,7 @@ mod crypto;
 #[cfg(feature = "crypto-probe")]
 mod crypto_probe;
 mod filter_state;
+mod header_editor;
 mod local_response;
 mod log;
 mod metrics;

@@ -2,6 +2,7 @@
 
 use super::clock;
 use super::filter_state;
+use super::header_editor::RequestHeaderMap;
 use super::local_response;
 use super::log;
 use super::request_snapshot::RequestSnapshot;
@@ -10,12 +11,12 @@ use crate::decision::decision_record::DecisionRecord;
 use crate::decision::dry_run;
 use crate::decision::reply::reply_to;
 use crate::decision::{
-    self, Allow, Denial, DenyReason, Environment, HeaderEditor, Outcome, RequestHeaders,
-    WaitPermission, WaitReason,
+    self, Allow, Denial, DenyReason, Environment, Outcome, RequestHeaders, WaitPermission,
+    WaitReason,
 };
 use crate::keys::shared_fetch_record::RefetchDecision;
 use proxy_wasm::hostcalls;
-use proxy_wasm::types::{Action, MapType};
+use proxy_wasm::types::Action;
 
 /// Decides for the effective context and carries the outcome out. `resume` is set when the
 /// request was paused earlier and must be continued explicitly.
@@ -65,7 +66,7 @@ pub fn decide_and_apply(
 /// Makes an allowed request's header changes; when the host refuses one, refuses the request
 /// (it must not go on with a client-sent claim header or an unverified token in place).
 fn changed_headers(worker: &Worker, headers: &RequestSnapshot, allow: &Allow<'_>) -> bool {
-    match allow.apply(&mut RequestHeaderMap) {
+    match allow.apply(&mut RequestHeaderMap, headers) {
         Ok(()) => true,
         Err(failed) => {
             log::warn(&format!(
@@ -115,19 +116,6 @@ fn decide<'w>(worker: &'w Worker, headers: &RequestSnapshot, wait: WaitPermissio
         wait,
     };
     decision::decide_with(&worker.config, headers, &env)
-}
-
-/// The current request's headers in Envoy.
-struct RequestHeaderMap;
-
-impl HeaderEditor for RequestHeaderMap {
-    fn remove(&mut self, name: &str) -> bool {
-        hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None).is_ok()
-    }
-
-    fn set(&mut self, name: &str, value: &str) -> bool {
-        hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value)).is_ok()
-    }
 }
 
 fn depends_on_key_state(outcome: &Outcome) -> bool {

@@ -55,4 +55,26 @@ impl HttpContext for Request {
         };
         decide_and_apply(worker, self.context_id, wait, false)
     }
+
+    /// Envoy continues a stream whose headers it was told to hold as soon as a later callback
+    /// says Continue (or is not exported): a request waiting for keys would reach the upstream
+    /// with its first body chunk, undecided. So body and trailers are held while it waits.
+    fn on_http_request_body(&mut self, _body_size: usize, _end_of_stream: bool) -> Action {
+        self.hold_while_waiting()
+    }
+
+    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        self.hold_while_waiting()
+    }
+}
+
+impl Request {
+    /// Pause (buffer the body) while the request waits for keys, or has no configuration to be
+    /// decided by (it was answered 503); continue once it was allowed.
+    fn hold_while_waiting(&self) -> Action {
+        match &self.worker {
+            Some(worker) if !worker.is_waiting(self.context_id) => Action::Continue,
+            _ => Action::Pause,
+        }
+    }
 }

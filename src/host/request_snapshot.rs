@@ -62,4 +62,15 @@ impl RequestHeaders for RequestSnapshot {
             }
         }
     }
+
+    fn each_name(&self, each: &mut dyn FnMut(&[u8])) -> bool {
+        match self {
+            RequestSnapshot::Pairs(pairs) => {
+                pairs.iter().for_each(|(name, _)| each(name));
+                true
+            }
+            // The SDK's own listing makes the same host call that just failed, and panics.
+            RequestSnapshot::OneByOne => false,
+        }
+    }
 }

@@ -106,6 +106,13 @@ impl Worker {
         });
     }
 
+    pub fn is_waiting(&self, context_id: u32) -> bool {
+        self.waiters
+            .borrow()
+            .iter()
+            .any(|w| w.context_id == context_id)
+    }
+
     pub fn remove_waiter(&self, context_id: u32) {
         self.waiters
             .borrow_mut()
