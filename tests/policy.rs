@@ -7,6 +7,7 @@
 use serde_json::{json, Value};
 
 use rolegate_testkit::answers::{self as check, UNTRUSTED_ISSUER};
+use rolegate_testkit::bootstrap;
 use rolegate_testkit::entra::{API_APP_ID, AUDIENCE, CLIENT_ID, ISSUER, ISSUER_V1, ROLE, TENANT};
 use rolegate_testkit::idp::{self, ENTRA_AUTHORITY};
 use rolegate_testkit::jwks::jwks;
@@ -176,10 +177,7 @@ fn hosts_pick_the_rule_case_insensitively_port_and_dot_included() {
 fn two_virtual_hosts(config: &Value, strip: bool, ignore_port: bool) -> Stack {
     Stack::start_with(Idp::start(standard_jwks()), |p| {
         let mut bootstrap = p.standard(config);
-        let hcm = bootstrap
-            .pointer_mut("/static_resources/listeners/0/filter_chains/0/filters/0/typed_config")
-            .and_then(Value::as_object_mut)
-            .expect("connection manager");
+        let hcm = bootstrap::connection_manager(&mut bootstrap);
         let vhost = |name: &str, domains: Value| {
             json!({
                 "name": name,
@@ -188,18 +186,14 @@ fn two_virtual_hosts(config: &Value, strip: bool, ignore_port: bool) -> Stack {
                             "request_headers_to_add": [{"header": {"key": "x-vhost", "value": name}}]}]
             })
         };
-        let mut route_config = json!({
+        let route_config = json!({
             "name": "two",
+            "ignore_port_in_host_matching": ignore_port,
             "virtual_hosts": [vhost("public", json!(["public.contoso.com"])), vhost("internal", json!(["*"]))]
         });
-        if ignore_port {
-            route_config["ignore_port_in_host_matching"] = json!(true);
-        }
         hcm.insert("route_config".into(), route_config);
-        if strip {
-            hcm.insert("strip_any_host_port".into(), json!(true));
-            hcm.insert("strip_trailing_host_dot".into(), json!(true));
-        }
+        hcm.insert("strip_any_host_port".into(), json!(strip));
+        hcm.insert("strip_trailing_host_dot".into(), json!(strip));
         bootstrap
     })
 }

@@ -214,6 +214,11 @@ impl Facts<'_> {
                     .err()
                     .map(|why| format!("path {} is refused before any rule: {why}", self.path))
             }
+            DenyReason::Host => {
+                decision::select_rule(self.config, self.host, self.method, self.path.as_bytes())
+                    .err()
+                    .map(|why| format!("host {} is refused before any rule: {why}", self.host))
+            }
             DenyReason::NoRule => Some(format!(
                 "no rule matches {} {} on host {} ({} rule(s); see 'rolegate config validate')",
                 self.method,
@@ -583,7 +588,7 @@ pub fn run(args: &[String], out: &mut Output) -> Result<u8, CliError> {
         utc(now),
         config.clock_skew_seconds
     ));
-    let path_refused = matches!(&outcome, Outcome::Deny(d) if d.reason == DenyReason::Path);
+    let target_refused = matches!(&outcome, Outcome::Deny(d) if matches!(d.reason, DenyReason::Path | DenyReason::Host));
     match facts.rule {
         Some(i) => match config.rules.get(i) {
             Some(rule) => out.line(format!(
@@ -593,8 +598,8 @@ pub fn run(args: &[String], out: &mut Output) -> Result<u8, CliError> {
             )),
             None => out.line("rule:      none matches"),
         },
-        None if path_refused => {
-            out.line("rule:      none: the path is refused before the rules are looked at")
+        None if target_refused => {
+            out.line("rule:      none: the path or host is refused before the rules are looked at")
         }
         None => out.line("rule:      none matches"),
     }

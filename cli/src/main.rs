@@ -58,7 +58,7 @@ with no usable RS256 key or over max_jwks_bytes, leaves that provider without ke
   --path PATH       request path, query included if you like (rules ignore it)
   --method METHOD   request method
   --host HOST       request host (:authority), port included if you like; rules with
-                    match.hosts compare it without the port
+                    match.hosts compare all of it, as Envoy's virtual hosts do
   --at SECONDS      freeze the clock at these Unix seconds (default: now)
 
 Prints ALLOW or DENY, the status the filter answers (200 = the request continues upstream),

@@ -71,12 +71,21 @@ fn host_selects_the_rule() {
                      "roles": ["access_as_application"]},
                     {"match": {"prefix": "/"}, "roles": ["admin"]}]"#;
     let config = config_file("hosts", "", rules);
-    check(&config, &["--host", "API.contoso.com:8443"]).expect(
+    check(&config, &["--host", "API.contoso.com"]).expect(
         0,
         &[
             "decision:  ALLOW",
-            "request:   GET / (:authority API.contoso.com:8443;",
+            "request:   GET / (:authority API.contoso.com;",
             "rule:      rules[0] api: hosts api.contoso.com|*.eu.contoso.com, prefix /",
+        ],
+    );
+    check(&config, &["--host", "api.contoso.com:8443"]).expect(
+        1,
+        &[
+            "status:    400",
+            "reason:    host (the port in the request's authority changes which rule applies)",
+            "detail:    host api.contoso.com:8443 is refused before any rule: the authority's port changes which rule applies",
+            "rule:      none: the path or host is refused before the rules are looked at",
         ],
     );
     check(&config, &["--host", "x.eu.contoso.com"]).expect(0, &["rule:      rules[0] api"]);
@@ -143,12 +152,12 @@ fn validate_shows_the_policy_fields() {
     let bad = config_file(
         "bad",
         "",
-        r#"[{"match": {"prefix": "/", "hosts": ["x.com:80"]}, "allow_missing": true, "roles": ["r"]}]"#,
+        r#"[{"match": {"prefix": "/", "hosts": ["x.com:80x"]}, "allow_missing": true, "roles": ["r"]}]"#,
     );
     run(&["config", "validate", &bad]).expect(
         2,
         &[
-            "rules[0].match.hosts[0]: write the host without a port",
+            "rules[0].match.hosts[0]: a port must be a number from 1 to 65535",
             "rules[0].allow_missing: cannot be combined with roles",
         ],
     );

@@ -168,10 +168,11 @@ fuzz_target!(|data: &[u8]| {
     let path = input.field(1).unwrap_or_default();
     let authority = input.field(2).unwrap_or_default();
     let selected = select_rule(config, &authority, &method, path.as_bytes());
-    if selected.is_err() {
-        assert!(
-            matches!(&outcome, Outcome::Deny(d) if d.reason == DenyReason::Path),
-            "a refused path must be denied before anything else: {outcome:?}"
+    if let Err(refusal) = selected {
+        assert_eq!(
+            outcome,
+            Outcome::Deny(refusal.denial()),
+            "a refused path or host must be denied before anything else"
         );
     }
     let rule = selected.ok().flatten().and_then(|i| config.rules.get(i));

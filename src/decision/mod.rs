@@ -1399,6 +1399,45 @@ mod tests {
     }
 
     #[test]
+    fn a_cached_token_is_admitted_as_its_own_provider() {
+        // The token's provider is the second; the first would refuse it (its tenant differs).
+        let text = format!(
+            r#"{{"providers":[
+                {{"name":"first","issuer":"https://first.example/","audiences":["{AUDIENCE}"],
+                  "remote_jwks":{{"cluster":"c","uri":"https://first/keys"}},
+                  "required_claims":[{{"claim":"tid","values":["another-tenant"]}}]}},
+                {{"name":"aad","issuer":"{ISSUER}","audiences":["{AUDIENCE}"],
+                  "remote_jwks":{{"cluster":"c","uri":"https://login/keys"}},
+                  "required_claims":[{{"claim":"tid","values":["966ac572-f5b7-4bbe-aa88-c76419c0f851"]}}]}}],
+                "claim_to_headers":[{{"claim":"azp","header":"x-client-id"}}],
+                "rules":[{{"match":{{"prefix":"/calc/"}},"roles":["access_as_application"]}}]}}"#
+        );
+        let config = Config::parse(text.as_bytes()).expect("config");
+        let keys = keys(KEYS_WITH_KID, 1);
+        let verifier = CountingVerifier::default();
+        let cache = VerifiedTokenCache::with_fixed_key(10);
+        let env = Environment {
+            keys: &keys,
+            verifier: &verifier,
+            cache: Some(&cache),
+            now: DURING,
+            wait: WaitPermission::default(),
+        };
+        let request = Request(TOKEN.trim().to_string());
+        for what in ["fresh", "cached"] {
+            match decide_with(&config, &request, &env) {
+                Outcome::Allow(allow) => assert_eq!(allow.provider, Some(1), "{what}"),
+                other => panic!("{what}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            verifier.0.get(),
+            1,
+            "the second decision came from the cache"
+        );
+    }
+
+    #[test]
     fn underscore_twins_of_changed_headers_are_removed_too() {
         let config = two_locations(false);
         let allow = allow_of(&config);

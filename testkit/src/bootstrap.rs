@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 /// The listener's name in [`standard`], by which its port is found.
 pub const LISTENER: &str = "main";
@@ -150,12 +150,19 @@ pub fn standard(
 const CONNECTION_MANAGER: &str =
     "/static_resources/listeners/0/filter_chains/0/filters/0/typed_config";
 
+/// The listener's connection manager (its `typed_config`) in a bootstrap made by [`bootstrap`].
+pub fn connection_manager(bootstrap: &mut Value) -> &mut Map<String, Value> {
+    let text = bootstrap.to_string();
+    match bootstrap.pointer_mut(CONNECTION_MANAGER) {
+        Some(Value::Object(hcm)) => hcm,
+        _ => panic!("bootstrap has no connection manager at {CONNECTION_MANAGER}: {text}"),
+    }
+}
+
 /// Sets the path handling of the listener's connection manager in a bootstrap made by
 /// [`bootstrap`].
 pub fn set_path_handling(bootstrap: &mut Value, handling: PathHandling) {
-    let Some(Value::Object(hcm)) = bootstrap.pointer_mut(CONNECTION_MANAGER) else {
-        panic!("bootstrap has no connection manager at {CONNECTION_MANAGER}: {bootstrap}");
-    };
+    let hcm = connection_manager(bootstrap);
     for field in [
         "normalize_path",
         "merge_slashes",
