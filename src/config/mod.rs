@@ -7,11 +7,15 @@ pub mod rules;
 
 use crate::config::azure_ad::{read_azure_ad, AzureAd, TenantIssuers};
 use crate::config::claim_conditions::{assign_slots, read_claim_conditions};
-use crate::config::field_reader::{describe, index_path, ConfigError, ObjectReader, Problems};
+use crate::config::field_reader::{
+    child_path, describe, index_path, ConfigError, ObjectReader, Problems,
+};
 use crate::config::rules::{check_rule_names_distinct, read_rule};
 use crate::decision::claim_condition::{ClaimCondition, ClaimSlots};
 use crate::decision::rules::{PathMatch, Requirement, Rule};
+use crate::keys::backoff::REFRESH_SPREAD;
 use crate::keys::jwks::KeySet;
+use crate::keys::worker_key_sets::shortest_max_stale_seconds;
 use crate::request::extract::TokenLocation;
 use serde_json::Value;
 
@@ -78,6 +82,16 @@ impl KeySource {
         match self {
             KeySource::Local(_) => None,
             KeySource::Remote { fetch, .. } | KeySource::Discovery { fetch, .. } => Some(fetch),
+        }
+    }
+
+    /// GETs in one fetch cycle, each with the whole `timeout_ms`: discovery costs the document
+    /// and then the key set.
+    pub fn calls_per_fetch(&self) -> u64 {
+        match self {
+            KeySource::Local(_) => 0,
+            KeySource::Remote { .. } => 1,
+            KeySource::Discovery { .. } => 2,
         }
     }
 }
@@ -566,7 +580,7 @@ fn read_provider(path: &str, value: &Value, problems: &mut Problems) -> Option<P
         }
         [source] => {
             let field = obj.path_of(source);
-            match *source {
+            let keys = match *source {
                 "remote_jwks" => obj
                     .get("remote_jwks")
                     .and_then(|v| read_remote_jwks(&field, v, problems)),
@@ -578,7 +592,11 @@ fn read_provider(path: &str, value: &Value, problems: &mut Problems) -> Option<P
                     .get("local_jwks")
                     .and_then(|v| read_local_jwks(&field, v, problems))
                     .map(KeySource::Local),
+            };
+            if let Some(keys) = &keys {
+                check_max_stale_seconds(&child_path(&field, "max_stale_seconds"), keys, problems);
             }
+            keys
         }
         several => {
             for source in several {
@@ -625,24 +643,45 @@ pub(crate) fn read_fetch_settings(
     let max_jwks_bytes = obj
         .integer("max_jwks_bytes", 1024, 4 * 1024 * 1024, problems)
         .unwrap_or(DEFAULT_MAX_JWKS_BYTES);
+    // Checked against the refresh schedule once the key source is known: see
+    // check_max_stale_seconds.
     let max_stale_seconds = obj
         .integer("max_stale_seconds", 0, 30 * 24 * 3600, problems)
         .unwrap_or(0);
-    if max_stale_seconds != 0 && max_stale_seconds <= cache_duration_seconds {
-        problems.add(
-            &obj.path_of("max_stale_seconds"),
-            format!(
-                "must be longer than cache_duration_seconds ({cache_duration_seconds}), \
-                 or 0 for no limit: keys would go stale before their next refresh"
-            ),
-        );
-    }
     FetchSettings {
         cache_duration_seconds,
         timeout_ms,
         min_refetch_interval_seconds,
         max_jwks_bytes: usize::try_from(max_jwks_bytes).unwrap_or(usize::MAX),
         max_stale_seconds,
+    }
+}
+
+/// Refuses a `max_stale_seconds` that the next refresh could miss with a healthy IdP: its
+/// tokens would get 503 until the refresh lands. The shortest limit comes from the fetch
+/// schedule itself (`worker_key_sets::shortest_max_stale_seconds`), so a change to the spread
+/// or the retries moves it too.
+// Not inlined: see "Function size" in lib.rs.
+#[inline(never)]
+fn check_max_stale_seconds(field: &str, keys: &KeySource, problems: &mut Problems) {
+    let (Some(fetch), Some(shortest)) = (keys.fetch_settings(), shortest_max_stale_seconds(keys))
+    else {
+        return;
+    };
+    if fetch.max_stale_seconds != 0 && fetch.max_stale_seconds < shortest {
+        problems.add(
+            field,
+            format!(
+                "must be at least {shortest} with these settings, or 0 for no limit: the next \
+                 refresh may come up to {}% past cache_duration_seconds ({}) and, with a \
+                 healthy IdP, still need a retry after a timed-out try (timeout_ms {} per call, \
+                 {} call(s) per try); keys would go stale before it lands",
+                REFRESH_SPREAD * 100.0,
+                fetch.cache_duration_seconds,
+                fetch.timeout_ms,
+                keys.calls_per_fetch()
+            ),
+        );
     }
 }
 
@@ -882,11 +921,86 @@ mod tests {
         let c = Config::parse(with("86400").as_bytes()).expect("valid");
         let fetch = c.providers[0].keys.fetch_settings().expect("remote");
         assert_eq!(fetch.max_stale_seconds, 86400);
-        assert_eq!(
-            errors(&with("600")),
-            vec!["providers[0].remote_jwks.max_stale_seconds: must be longer than cache_duration_seconds (600), or 0 for no limit: keys would go stale before their next refresh"]
-        );
         assert!(errors(&with("-1"))[0].starts_with("providers[0].remote_jwks.max_stale_seconds"));
+    }
+
+    /// 600 s +10% = 660 s for the latest refresh; a try that times out holds its lease for
+    /// 5 s (per call) + 1 s and may start 1 s late; the first retry waits up to 1.25 s; the
+    /// retry takes as long as the try. One second more for the rounding of the fetch time.
+    #[test]
+    fn max_stale_seconds_must_outlast_the_latest_refresh_and_a_retry() {
+        let remote = |value: u64| {
+            GOOD.replace(
+                "\"timeout_ms\": 5000",
+                &format!("\"timeout_ms\": 5000, \"max_stale_seconds\": {value}"),
+            )
+        };
+        // 660 + (1 + 6) + 1.25 + (1 + 6) = 675.25 s, rounded up, + 1.
+        assert!(
+            errors(&remote(677)).is_empty(),
+            "{:?}",
+            errors(&remote(677))
+        );
+        let refused = "providers[0].remote_jwks.max_stale_seconds: must be at least 677 with \
+             these settings, or 0 for no limit: the next refresh may come up to 10% past \
+             cache_duration_seconds (600) and, with a healthy IdP, still need a retry after a \
+             timed-out try (timeout_ms 5000 per call, 1 call(s) per try); keys would go stale \
+             before it lands";
+        assert_eq!(errors(&remote(676)), vec![refused]);
+        // The limit the old check let through: a refresh drawn late left 503s for up to a
+        // minute.
+        let short = GOOD.replace(
+            "\"cache_duration_seconds\": 600,",
+            "\"cache_duration_seconds\": 600, \"max_stale_seconds\": 601,",
+        );
+        assert_eq!(errors(&short), vec![refused]);
+
+        // Discovery makes two calls per try: 660 + (1 + 11) + 1.25 + (1 + 11) = 685.25 s.
+        let discovery = |value: u64| {
+            format!(
+                r#"{{"providers":[{{"name":"p","issuer":"https://idp/","audiences":["a"],
+                    "discovery":{{"cluster":"c","uri":"http://idp/.well-known/openid-configuration",
+                    "max_stale_seconds":{value}}}}}],"rules":[{{"match":{{"prefix":"/"}}}}]}}"#
+            )
+        };
+        assert!(errors(&discovery(687)).is_empty());
+        let e = errors(&discovery(686));
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].starts_with(
+                "providers[0].discovery.max_stale_seconds: must be at least 687 with these settings"
+            ) && e[0].contains("timeout_ms 5000 per call, 2 call(s) per try"),
+            "{e:?}"
+        );
+        let azure = |value: u64| {
+            format!(
+                r#"{{"providers":[{{"name":"aad","audiences":["a"],"azure_ad":{{"tenant":"11111111-2222-3333-4444-555555555555",
+                    "cluster":"entra","max_stale_seconds":{value}}}}}],"rules":[{{"match":{{"prefix":"/"}}}}]}}"#
+            )
+        };
+        assert!(errors(&azure(687)).is_empty());
+        assert!(
+            errors(&azure(686))[0]
+                .starts_with("providers[0].azure_ad.max_stale_seconds: must be at least 687"),
+            "{:?}",
+            errors(&azure(686))
+        );
+        // A shorter refresh and timeout lower the bar: 11 + (1 + 2) + 1.25 + (1 + 2) = 18.25 s.
+        let quick = GOOD
+            .replace(
+                "\"cache_duration_seconds\": 600",
+                "\"cache_duration_seconds\": 10",
+            )
+            .replace(
+                "\"timeout_ms\": 5000",
+                "\"timeout_ms\": 1000, \"max_stale_seconds\": 19",
+            );
+        assert!(
+            errors(&quick)[0].contains("must be at least 20"),
+            "{:?}",
+            errors(&quick)
+        );
+        assert!(errors(&quick.replace(": 19", ": 20")).is_empty());
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 use crate::config::{Config, FetchSettings, KeySource};
 use crate::decision::{KeySetState, ProviderKeys};
+use crate::keys::backoff::next_success_within_ms;
 use crate::keys::jwks::KeySet;
 use crate::keys::shared_data::{load_record, update_record, SharedData};
 use crate::keys::shared_fetch_record::{RefetchDecision, SharedFetchRecord};
@@ -81,6 +82,25 @@ fn shared_key_base(name: &str, source: &KeySource, fetch: &FetchSettings) -> Str
     base
 }
 
+/// How long one fetch may hold the lease: every call's timeout and a margin.
+fn lease_ms_of(fetch: &FetchSettings, calls_per_fetch: u64) -> u64 {
+    fetch
+        .timeout_ms
+        .saturating_mul(calls_per_fetch)
+        .saturating_add(LEASE_MARGIN_MS)
+}
+
+/// The shortest `max_stale_seconds` the refresh beats whenever the IdP answers one of two
+/// tries (see `backoff::next_success_within_ms`). `usable_until` counts from the whole second
+/// of the last fetch, up to 999 ms early, so one second more. `None` for inline keys.
+pub fn shortest_max_stale_seconds(source: &KeySource) -> Option<u64> {
+    let fetch = source.fetch_settings()?;
+    let cache_duration_ms = fetch.cache_duration_seconds.saturating_mul(1000);
+    let lease_ms = lease_ms_of(fetch, source.calls_per_fetch());
+    let within_ms = next_success_within_ms(cache_duration_ms, lease_ms);
+    Some(within_ms.div_ceil(1000).saturating_add(1))
+}
+
 struct RemoteSlot {
     record_key: String,
     body_key: String,
@@ -109,7 +129,7 @@ impl WorkerKeySets {
             .providers
             .iter()
             .map(|p| {
-                let (stages, fetch) = match &p.keys {
+                let fetch = match &p.keys {
                     KeySource::Local(set) => {
                         return ProviderSlot {
                             set: Some(set.clone()),
@@ -117,9 +137,7 @@ impl WorkerKeySets {
                             remote: None,
                         }
                     }
-                    KeySource::Remote { fetch, .. } => (1, *fetch),
-                    // Discovery costs two calls per fetch cycle: the document, then the keys.
-                    KeySource::Discovery { fetch, .. } => (2, *fetch),
+                    KeySource::Remote { fetch, .. } | KeySource::Discovery { fetch, .. } => *fetch,
                 };
                 let base = shared_key_base(&p.name, &p.keys, &fetch);
                 ProviderSlot {
@@ -129,7 +147,7 @@ impl WorkerKeySets {
                         record_key: format!("{base}/record"),
                         body_key: format!("{base}/jwks"),
                         fetch,
-                        lease_ms: fetch.timeout_ms.saturating_mul(stages) + LEASE_MARGIN_MS,
+                        lease_ms: lease_ms_of(&fetch, p.keys.calls_per_fetch()),
                         record: SharedFetchRecord::default(),
                     }),
                 }
@@ -356,6 +374,7 @@ impl ProviderKeys for WorkerKeySets {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::backoff::START_SLACK_MS;
     use crate::keys::fetch_cycle::key_set_from_response;
     use crate::keys::shared_data::MemorySharedData;
 
@@ -437,6 +456,84 @@ mod tests {
         assert_eq!(key_sets.usable_until(0), Some(5_060));
         let unlimited = WorkerKeySets::new(&Config::parse(CONFIG.as_bytes()).expect("config"), 2);
         assert_eq!(unlimited.usable_until(0), None);
+    }
+
+    /// The largest number `randomness::unit_interval` draws, (2^53 - 1) / 2^53: the latest
+    /// refresh and the longest retry delay.
+    const WORST_JITTER: f64 = 1.0 - f64::EPSILON / 2.0;
+
+    /// Runs the latest schedule the draws allow after a success at the last millisecond of a
+    /// second (the one `usable_until` rounds furthest): the refresh at the top of its spread,
+    /// starting `START_SLACK_MS` late, a first try that fails only when its lease runs out,
+    /// the longest first retry delay, and a retry that succeeds at the end of its lease.
+    /// Returns whether the keys were stale when that retry landed.
+    fn stale_before_the_worst_refresh_lands(config: &Config) -> bool {
+        let store = MemorySharedData::default();
+        let mut key_sets = WorkerKeySets::new(config, 1);
+        let record = |key_sets: &WorkerKeySets| {
+            load_record(&store, key_sets.record_key(0).expect("remote")).expect("record")
+        };
+        let lease = key_sets.lease_ms(0);
+        let last_good = 5_000_999;
+        assert_eq!(key_sets.claim_due(&store, last_good), vec![0]);
+        let (b, set) = good("k1");
+        key_sets.fetch_succeeded(&store, 0, b.as_bytes(), set, last_good, WORST_JITTER);
+
+        let refresh_due = record(&key_sets).next_fetch_ms;
+        assert!(
+            refresh_due - last_good >= 10_999,
+            "the top of the 10 s +-10% spread: {}",
+            refresh_due - last_good
+        );
+        let first_try = refresh_due + START_SLACK_MS;
+        assert_eq!(key_sets.claim_due(&store, first_try), vec![0]);
+        let first_try_failed = first_try + lease;
+        key_sets.fetch_failed(&store, 0, first_try_failed, WORST_JITTER);
+
+        let retry_due = record(&key_sets).next_fetch_ms;
+        assert!(
+            retry_due - first_try_failed >= 1_249,
+            "the top of the 1 s +-25% first retry: {}",
+            retry_due - first_try_failed
+        );
+        let retry = retry_due + START_SLACK_MS;
+        assert_eq!(key_sets.claim_due(&store, retry), vec![0]);
+        let retry_landed = retry + lease;
+
+        let until = key_sets.usable_until(0).expect("a stale limit");
+        let stale = i64::try_from(retry_landed / 1000).expect("seconds") >= until;
+        let (b, set) = good("k1");
+        key_sets.fetch_succeeded(&store, 0, b.as_bytes(), set, retry_landed, WORST_JITTER);
+        assert!(
+            key_sets.usable_until(0) > Some(until),
+            "the retry's success moves the limit"
+        );
+        stale
+    }
+
+    #[test]
+    fn the_shortest_accepted_stale_limit_outlasts_the_latest_refresh_and_its_retry() {
+        // 11 s refresh at the latest, 1 s + 2 s failed try, 1.25 s retry delay, 1 s + 2 s
+        // retry: 18.25 s, and one second for the rounding of the last good fetch.
+        let with_limit = |limit: u64| {
+            CONFIG.replace(
+                "\"timeout_ms\":1000",
+                &format!("\"timeout_ms\":1000,\"max_stale_seconds\":{limit}"),
+            )
+        };
+        let mut config = Config::parse(with_limit(20).as_bytes()).expect("the shortest limit");
+        assert!(
+            Config::parse(with_limit(19).as_bytes()).is_err(),
+            "one second less is refused"
+        );
+        assert!(!stale_before_the_worst_refresh_lands(&config));
+
+        // The schedule is tight: a limit one second shorter (as configuration refuses) is
+        // past before the retry lands.
+        if let KeySource::Remote { fetch, .. } = &mut config.providers[0].keys {
+            fetch.max_stale_seconds = 19;
+        }
+        assert!(stale_before_the_worst_refresh_lands(&config));
     }
 
     #[test]
