@@ -5,7 +5,7 @@
 //! fetches and publishes; the others pick the result up on their next sync. Good keys are only
 //! ever replaced by a key set that holds usable keys.
 
-use crate::config::{Config, FetchSettings, KeySource};
+use crate::config::{Config, FetchSettings, KeySource, Provider};
 use crate::decision::{KeySetState, ProviderKeys};
 use crate::keys::backoff::next_success_within_ms;
 use crate::keys::jwks::KeySet;
@@ -23,19 +23,26 @@ const FETCH_ID_HEX_DIGITS: usize = 16;
 
 /// The shared-data name of a provider's key set, without the `/record` or `/jwks` suffix:
 /// `rolegate/keys/<provider name>/<fetch id>`. Workers, and configurations, share a key set
-/// exactly when they would fetch it the same way, so the fetch id covers every input of the
-/// fetch: the kind of source, the clusters, the URI and the limits. Two configurations that
-/// differ in any of them (a cluster switched to another IdP, a lower `max_jwks_bytes`) keep
-/// apart, and a changed configuration starts with a fetch of its own instead of keys fetched
-/// the old way. The name is hashed too, so the readable part decides nothing.
-fn shared_key_base(name: &str, source: &KeySource, fetch: &FetchSettings) -> String {
+/// only when every one of them would have accepted it, so the fetch id covers everything
+/// that decides a fetch and its answer: the kind of source, the clusters, the URI, the issuers
+/// a discovery document must state, the limits, and the build, whose code judges the answers.
+/// Two configurations that differ in any of them (a cluster switched to another IdP, a lower
+/// `max_jwks_bytes`, one issuer fewer) keep apart, and a changed configuration starts with a
+/// fetch of its own instead of keys fetched the old way. The name is hashed too, so the
+/// readable part decides nothing.
+///
+/// Each worker parses the shared body with its own code and `max_jwks_bytes` (`sync`); what no
+/// reader can check again is what the document said, hence the issuers.
+fn shared_key_base(provider: &Provider) -> String {
     // Length-prefixed fields: no two different inputs give the same description.
-    let mut description = String::from("rolegate key set v1");
+    let mut description = String::from("rolegate key set v2");
     let mut field = |value: &str| {
         let _ = write!(description, "|{}:{value}", value.len());
     };
-    field(name);
-    match source {
+    // Another release may judge answers differently (two builds of one version still meet).
+    field(env!("CARGO_PKG_VERSION"));
+    field(&provider.name);
+    match &provider.keys {
         KeySource::Local(_) => field("local"),
         KeySource::Remote { jwks, .. } => {
             field("remote_jwks");
@@ -51,11 +58,24 @@ fn shared_key_base(name: &str, source: &KeySource, fetch: &FetchSettings) -> Str
             field(&document.cluster);
             field(&document.uri);
             field(jwks_cluster);
+            // Sorted: the order of the list decides nothing. Counted, so a list cannot run
+            // into the fields after it.
+            let mut issuers: Vec<&str> = provider
+                .document_issuers()
+                .iter()
+                .map(String::as_str)
+                .collect();
+            issuers.sort_unstable();
+            issuers.dedup();
+            field(&issuers.len().to_string());
+            for issuer in issuers {
+                field(issuer);
+            }
         }
     }
     // Destructured, not read field by field: a limit added to FetchSettings must be added
     // here too, or this stops compiling.
-    let FetchSettings {
+    if let Some(&FetchSettings {
         cache_duration_seconds,
         timeout_ms,
         min_refetch_interval_seconds,
@@ -63,16 +83,18 @@ fn shared_key_base(name: &str, source: &KeySource, fetch: &FetchSettings) -> Str
         // How long kept keys may be used is each worker's own check against the record's
         // fetch time; it changes nothing about what is fetched or shared.
         max_stale_seconds: _,
-    } = *fetch;
-    for limit in [
-        cache_duration_seconds,
-        timeout_ms,
-        min_refetch_interval_seconds,
-        u64::try_from(max_jwks_bytes).unwrap_or(u64::MAX),
-    ] {
-        field(&limit.to_string());
+    }) = provider.keys.fetch_settings()
+    {
+        for limit in [
+            cache_duration_seconds,
+            timeout_ms,
+            min_refetch_interval_seconds,
+            u64::try_from(max_jwks_bytes).unwrap_or(u64::MAX),
+        ] {
+            field(&limit.to_string());
+        }
     }
-    let mut base = format!("rolegate/keys/{name}/");
+    let mut base = format!("rolegate/keys/{}/", provider.name);
     for byte in Sha256::digest(description.as_bytes())
         .iter()
         .take(FETCH_ID_HEX_DIGITS / 2)
@@ -139,7 +161,7 @@ impl WorkerKeySets {
                     }
                     KeySource::Remote { fetch, .. } | KeySource::Discovery { fetch, .. } => *fetch,
                 };
-                let base = shared_key_base(&p.name, &p.keys, &fetch);
+                let base = shared_key_base(p);
                 ProviderSlot {
                     set: None,
                     generation: 0,
@@ -695,6 +717,48 @@ mod tests {
         );
         assert_ne!(record_key_of(&discovery), record_key_of(&own_jwks_cluster));
         assert_eq!(record_key_of(&discovery), record_key_of(&same_jwks_cluster));
+    }
+
+    /// A discovery document is accepted only if it states one of the provider's issuers, and
+    /// a worker reading the shared key set cannot check the document again: configurations
+    /// that accept different issuers must not share what one of them fetched.
+    #[test]
+    fn discovery_key_sets_are_shared_only_between_the_same_document_issuers() {
+        let discovery = CONFIG.replace("remote_jwks", "discovery");
+        let issuers = |list: &str| discovery.replace(r#""issuer":"i""#, list);
+        let one = record_key_of(&issuers(r#""issuers":["i"]"#));
+        assert_eq!(one, record_key_of(&discovery), "issuer and issuers alike");
+        assert_eq!(one, record_key_of(&issuers(r#""issuers":["i"]"#)));
+        let two = record_key_of(&issuers(r#""issuers":["i","j"]"#));
+        assert_ne!(one, two, "one issuer more accepts one document more");
+        assert_ne!(one, record_key_of(&issuers(r#""issuers":["j"]"#)));
+        assert_eq!(
+            two,
+            record_key_of(&issuers(r#""issuers":["j","i"]"#)),
+            "the order of the list decides nothing"
+        );
+
+        // A key set fetched from its URI is not checked against any issuer: sharing it
+        // between issuers is safe.
+        let remote_two = CONFIG.replace(r#""issuer":"i""#, r#""issuers":["i","j"]"#);
+        assert_eq!(record_key_of(CONFIG), record_key_of(&remote_two));
+
+        // Multi-tenant Entra ID checks the common document against the cloud's `{tenantid}`
+        // issuer, whichever tenants its tokens may come from.
+        let azure = |extra: &str| {
+            format!(
+                r#"{{"providers":[{{"name":"p","audiences":["a"],"azure_ad":{{"tenant":"organizations",
+                    "cluster":"entra"{extra}}}}}],"rules":[{{"match":{{"prefix":"/"}}}}]}}"#
+            )
+        };
+        let t = "11111111-2222-3333-4444-555555555555";
+        let any_tenant = azure(r#","allow_any_tenant":true"#);
+        let listed = azure(&format!(r#","tenants":["{t}"]"#));
+        assert_eq!(
+            record_key_of(&any_tenant),
+            record_key_of(&listed),
+            "tenants are checked per token, not per document"
+        );
     }
 
     #[test]
