@@ -221,9 +221,13 @@ impl Config {
                     ),
                 });
             }
-            if let (Requirement::Anonymous, PathMatch::Prefix(prefix)) =
-                (&rule.requirement, &rule.path)
-            {
+            // allow_missing lets a request without a token through just as allow_anonymous
+            // does, so its string prefix opens the same door.
+            let tokenless = matches!(
+                rule.requirement,
+                Requirement::Anonymous | Requirement::TokenIfPresent
+            );
+            if let (true, PathMatch::Prefix(prefix)) = (tokenless, &rule.path) {
                 if !prefix.ends_with('/') {
                     warnings.push(ConfigWarning {
                         field: format!("rules[{i}].match.prefix"),
@@ -1022,6 +1026,30 @@ mod tests {
             warnings[1].starts_with("rules[0].match.prefix: opens /healthz...")
                 && warnings[1].contains("/healthzX"),
             "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn allow_missing_with_a_bare_prefix_is_warned_about_as_allow_anonymous_is() {
+        let c = Config::parse(
+            with_rules(
+                r#"[{"match": {"prefix": "/public"}, "allow_missing": true},
+                    {"match": {"prefix": "/docs/"}, "allow_missing": true},
+                    {"match": {"path_separated_prefix": "/open"}, "allow_missing": true},
+                    {"match": {"prefix": "/calc"}, "roles": ["r"]},
+                    {"match": {"prefix": "/any"}}]"#,
+            )
+            .as_bytes(),
+        )
+        .expect("valid");
+        let warnings: Vec<String> = c.warnings().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            warnings,
+            vec![
+                "rules[0].match.prefix: opens /public... without a token, not only /public/: \
+                 a string prefix also matches /publicX. Use path_separated_prefix"
+            ],
+            "rules that need a token (roles or any valid one) open nothing"
         );
     }
 
