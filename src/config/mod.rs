@@ -1285,6 +1285,119 @@ mod tests {
         );
     }
 
+    /// An issuer one provider lists exactly picks that provider, even where a multi-tenant
+    /// provider's templates fit it too and come first: that tenant's own provider (its
+    /// audiences, its required claims) must decide.
+    #[test]
+    fn an_exact_issuer_wins_over_a_multi_tenant_provider_that_fits_it() {
+        let t1 = "11111111-2222-3333-4444-555555555555";
+        let t2 = "22222222-2222-3333-4444-555555555555";
+        let multi = r#"{"name": "multi", "audiences": ["api://multi"],
+            "azure_ad": {"tenant": "organizations", "cluster": "entra", "allow_any_tenant": true}}"#;
+        let single = format!(
+            r#"{{"name": "single", "audiences": ["api://single"],
+                "azure_ad": {{"tenant": "{t1}", "cluster": "entra"}}}}"#
+        );
+        let v2 = format!("https://login.microsoftonline.com/{t1}/v2.0");
+        let v1 = format!("https://sts.windows.net/{t1}/");
+        let other = format!("https://login.microsoftonline.com/{t2}/v2.0");
+        for (providers, multi_at, single_at) in [
+            (format!("[{multi}, {single}]"), 0, 1),
+            (format!("[{single}, {multi}]"), 1, 0),
+        ] {
+            let text = format!(
+                r#"{{"providers": {providers}, "rules": [{{"match": {{"prefix": "/"}}}}]}}"#
+            );
+            let c = Config::parse(text.as_bytes()).expect("valid");
+            assert_eq!(c.providers[single_at].name, "single");
+            let tenants = c.providers[multi_at]
+                .tenant_issuers
+                .as_ref()
+                .expect("multi-tenant");
+            assert!(tenants.tenant_of(&v2).is_some(), "the template fits {v2}");
+            assert_eq!(c.provider_for_issuer(&v2), Some(single_at), "{providers}");
+            assert_eq!(c.provider_for_issuer(&v1), Some(single_at), "{providers}");
+            assert_eq!(c.provider_for_issuer(&other), Some(multi_at), "{providers}");
+        }
+    }
+
+    /// Headers that frame the request or route it: a claim written there would change what
+    /// Envoy or the upstream does with the request, not just tell it who called.
+    #[test]
+    fn claims_cannot_be_written_to_framing_or_pseudo_headers() {
+        let with_header = |header: &str| GOOD.replace("x-client-id", header);
+        assert!(errors(&with_header("x-tenant")).is_empty());
+        for header in [
+            "host",
+            "content-length",
+            "transfer-encoding",
+            "connection",
+            "te",
+            "upgrade",
+        ] {
+            for written in [header.to_string(), header.to_ascii_uppercase()] {
+                assert_eq!(
+                    errors(&with_header(&written)),
+                    vec![format!(
+                        "claim_to_headers[0].header: {header} cannot carry a claim"
+                    )],
+                    "{written}"
+                );
+            }
+        }
+        for header in [
+            ":authority",
+            ":path",
+            ":method",
+            ":scheme",
+            ":status",
+            "x client",
+        ] {
+            assert_eq!(
+                errors(&with_header(header)),
+                vec![format!(
+                    "claim_to_headers[0].header: {header} is not a header name"
+                )],
+            );
+        }
+        assert_eq!(
+            errors(&with_header("")),
+            vec!["claim_to_headers[0].header: must not be empty"]
+        );
+    }
+
+    /// A claim header that is also a token header would replace the token the request came
+    /// with, or hand the upstream a claim where it looks for a credential.
+    #[test]
+    fn a_claim_header_cannot_be_a_token_header_or_set_twice() {
+        let with_header = |header: &str| GOOD.replace("x-client-id", header);
+        for header in ["authorization", "Authorization"] {
+            assert_eq!(
+                errors(&with_header(header)),
+                vec!["claim_to_headers[0].header: header authorization also carries the token"],
+                "the default token header, {header}"
+            );
+        }
+        let own_token_headers = GOOD.replace(
+            r#""rules""#,
+            r#""from_headers": [{"name": "authorization", "value_prefix": "Bearer "},
+                                {"name": "X-Token"}], "rules""#,
+        );
+        assert!(errors(&own_token_headers).is_empty());
+        assert_eq!(
+            errors(&own_token_headers.replace("x-client-id", "x-TOKEN")),
+            vec!["claim_to_headers[0].header: header x-token also carries the token"]
+        );
+        let twice = GOOD.replace(
+            r#"[{"claim": "azp", "header": "x-client-id"}]"#,
+            r#"[{"claim": "azp", "header": "x-client-id"}, {"claim": "oid", "header": "X-Client-Id"}]"#,
+        );
+        assert_eq!(
+            errors(&twice),
+            vec!["claim_to_headers[1].header: header x-client-id is set twice"]
+        );
+    }
+
     #[test]
     fn the_documented_example_parses_with_defaults() {
         let c = Config::parse(GOOD.as_bytes()).expect("valid");
