@@ -102,20 +102,13 @@ pub struct Provider {
     /// Exact issuers; empty for a multi-tenant Entra ID provider, which has `tenant_issuers`.
     pub issuers: Vec<String>,
     pub tenant_issuers: Option<TenantIssuers>,
+    /// The issuers a discovery document for this provider may state: its issuers, or for
+    /// `azure_ad` the v2 issuers the v2.0 document states.
+    pub document_issuers: Vec<String>,
     pub audiences: Vec<String>,
     pub keys: KeySource,
     /// Checked for every token of this provider, after lifetime; a failure is 401.
     pub required_claims: Vec<ClaimCondition>,
-}
-
-impl Provider {
-    /// The issuers a discovery document for this provider may state.
-    pub fn document_issuers(&self) -> &[String] {
-        match &self.tenant_issuers {
-            Some(tenants) => &tenants.document_issuers,
-            None => &self.issuers,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -618,10 +611,20 @@ fn read_provider(path: &str, value: &Value, problems: &mut Problems) -> Option<P
         None => Some(Vec::new()),
     };
     obj.finish(problems);
+    let issuers = issuers?;
+    let (tenant_issuers, document_issuers) = match azure {
+        Some(AzureAd {
+            tenant_issuers,
+            document_issuers,
+            ..
+        }) => (tenant_issuers, document_issuers),
+        None => (None, issuers.clone()),
+    };
     Some(Provider {
         name: name?,
-        issuers: issuers?,
-        tenant_issuers: azure.and_then(|a: AzureAd| a.tenant_issuers),
+        issuers,
+        tenant_issuers,
+        document_issuers,
         audiences: audiences?,
         keys: keys?,
         required_claims: required_claims?,
@@ -1201,7 +1204,7 @@ mod tests {
         assert!(p.issuers.is_empty());
         let tenants = p.tenant_issuers.as_ref().expect("multi-tenant");
         assert_eq!(
-            p.document_issuers(),
+            p.document_issuers,
             ["https://login.microsoftonline.com/{tenantid}/v2.0"]
         );
         let v2 = format!("https://login.microsoftonline.com/{t1}/v2.0");

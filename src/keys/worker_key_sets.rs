@@ -61,7 +61,7 @@ fn shared_key_base(provider: &Provider) -> String {
             // Sorted: the order of the list decides nothing. Counted, so a list cannot run
             // into the fields after it.
             let mut issuers: Vec<&str> = provider
-                .document_issuers()
+                .document_issuers
                 .iter()
                 .map(String::as_str)
                 .collect();
