@@ -33,9 +33,10 @@ pub const START_SLACK_MS: u64 = 1_000;
 
 /// How long after a successful fetch the next one has succeeded at the latest, when the IdP
 /// answers at least one of two tries: the latest refresh the draw can place, a first try that
-/// fails only when its lease (`lease_ms`: every call's timeout) runs out, the longest first
-/// retry delay, and the retry. Each try may start `START_SLACK_MS` late. A `max_stale_seconds`
-/// shorter than this would refuse a healthy IdP's tokens before the refresh lands.
+/// fails only when its lease (`lease_ms`: every call's timeout and a margin) runs out, the
+/// longest first retry delay, and the retry. Each try may start `START_SLACK_MS` late. A
+/// `max_stale_seconds` shorter than this would refuse a healthy IdP's tokens before the
+/// refresh lands.
 pub fn next_success_within_ms(cache_duration_ms: u64, lease_ms: u64) -> u64 {
     // Both delays grow with the jitter, so its top (clamped to 1) is the latest either draws.
     let one_try = START_SLACK_MS.saturating_add(lease_ms);
