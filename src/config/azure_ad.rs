@@ -10,6 +10,9 @@ pub struct AzureAd {
     pub issuers: Vec<String>,
     /// `tenant: "organizations"`: issuers of any listed tenant.
     pub tenant_issuers: Option<TenantIssuers>,
+    /// The issuers the discovery document may state. The document is the v2.0 one, so they
+    /// are v2 issuers even for a provider of v1 tokens only.
+    pub document_issuers: Vec<String>,
     pub keys: KeySource,
 }
 
@@ -21,8 +24,6 @@ pub struct TenantIssuers {
     pub templates: Vec<(String, String)>,
     /// Lower-case tenant ids; `None` when `allow_any_tenant` is set.
     pub tenants: Option<Vec<String>>,
-    /// The issuer the common discovery document states, with its literal `{tenantid}`.
-    pub document_issuers: Vec<String>,
 }
 
 impl TenantIssuers {
@@ -86,19 +87,21 @@ pub fn read_azure_ad(path: &str, value: &Value, problems: &mut Problems) -> Opti
         jwks_cluster: cluster,
         fetch,
     };
+    // The common document states its issuer with a literal `{tenantid}`.
+    let document_tenant = if multi_tenant { "{tenantid}" } else { &tenant };
+    let document_issuers = cloud
+        .v2_issuer_hosts()
+        .iter()
+        .map(|host| format!("https://{host}/{document_tenant}/v2.0"))
+        .collect();
     if multi_tenant {
-        let document_issuers = cloud
-            .v2_issuer_hosts()
-            .iter()
-            .map(|host| format!("https://{host}/{{tenantid}}/v2.0"))
-            .collect();
         return Some(AzureAd {
             issuers: Vec::new(),
             tenant_issuers: Some(TenantIssuers {
                 templates,
                 tenants: tenants?,
-                document_issuers,
             }),
+            document_issuers,
             keys,
         });
     }
@@ -108,6 +111,7 @@ pub fn read_azure_ad(path: &str, value: &Value, problems: &mut Problems) -> Opti
             .map(|(before, after)| format!("{before}{tenant}{after}"))
             .collect(),
         tenant_issuers: None,
+        document_issuers,
         keys,
     })
 }

@@ -7,11 +7,15 @@ pub mod rules;
 
 use crate::config::azure_ad::{read_azure_ad, AzureAd, TenantIssuers};
 use crate::config::claim_conditions::{assign_slots, read_claim_conditions};
-use crate::config::field_reader::{describe, index_path, ConfigError, ObjectReader, Problems};
+use crate::config::field_reader::{
+    child_path, describe, index_path, ConfigError, ObjectReader, Problems,
+};
 use crate::config::rules::{check_rule_names_distinct, read_rule};
 use crate::decision::claim_condition::{ClaimCondition, ClaimSlots};
 use crate::decision::rules::{PathMatch, Requirement, Rule};
+use crate::keys::backoff::REFRESH_SPREAD;
 use crate::keys::jwks::KeySet;
+use crate::keys::worker_key_sets::shortest_max_stale_seconds;
 use crate::request::extract::TokenLocation;
 use serde_json::Value;
 
@@ -80,6 +84,16 @@ impl KeySource {
             KeySource::Remote { fetch, .. } | KeySource::Discovery { fetch, .. } => Some(fetch),
         }
     }
+
+    /// GETs in one fetch cycle, each with the whole `timeout_ms`: discovery costs the document
+    /// and then the key set.
+    pub fn calls_per_fetch(&self) -> u64 {
+        match self {
+            KeySource::Local(_) => 0,
+            KeySource::Remote { .. } => 1,
+            KeySource::Discovery { .. } => 2,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -88,20 +102,13 @@ pub struct Provider {
     /// Exact issuers; empty for a multi-tenant Entra ID provider, which has `tenant_issuers`.
     pub issuers: Vec<String>,
     pub tenant_issuers: Option<TenantIssuers>,
+    /// The issuers a discovery document for this provider may state: its issuers, or for
+    /// `azure_ad` the v2 issuers the v2.0 document states.
+    pub document_issuers: Vec<String>,
     pub audiences: Vec<String>,
     pub keys: KeySource,
     /// Checked for every token of this provider, after lifetime; a failure is 401.
     pub required_claims: Vec<ClaimCondition>,
-}
-
-impl Provider {
-    /// The issuers a discovery document for this provider may state.
-    pub fn document_issuers(&self) -> &[String] {
-        match &self.tenant_issuers {
-            Some(tenants) => &tenants.document_issuers,
-            None => &self.issuers,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,9 +214,13 @@ impl Config {
                     ),
                 });
             }
-            if let (Requirement::Anonymous, PathMatch::Prefix(prefix)) =
-                (&rule.requirement, &rule.path)
-            {
+            // allow_missing lets a request without a token through just as allow_anonymous
+            // does, so its string prefix opens the same door.
+            let tokenless = matches!(
+                rule.requirement,
+                Requirement::Anonymous | Requirement::TokenIfPresent
+            );
+            if let (true, PathMatch::Prefix(prefix)) = (tokenless, &rule.path) {
                 if !prefix.ends_with('/') {
                     warnings.push(ConfigWarning {
                         field: format!("rules[{i}].match.prefix"),
@@ -566,7 +577,7 @@ fn read_provider(path: &str, value: &Value, problems: &mut Problems) -> Option<P
         }
         [source] => {
             let field = obj.path_of(source);
-            match *source {
+            let keys = match *source {
                 "remote_jwks" => obj
                     .get("remote_jwks")
                     .and_then(|v| read_remote_jwks(&field, v, problems)),
@@ -578,7 +589,11 @@ fn read_provider(path: &str, value: &Value, problems: &mut Problems) -> Option<P
                     .get("local_jwks")
                     .and_then(|v| read_local_jwks(&field, v, problems))
                     .map(KeySource::Local),
+            };
+            if let Some(keys) = &keys {
+                check_max_stale_seconds(&child_path(&field, "max_stale_seconds"), keys, problems);
             }
+            keys
         }
         several => {
             for source in several {
@@ -596,10 +611,20 @@ fn read_provider(path: &str, value: &Value, problems: &mut Problems) -> Option<P
         None => Some(Vec::new()),
     };
     obj.finish(problems);
+    let issuers = issuers?;
+    let (tenant_issuers, document_issuers) = match azure {
+        Some(AzureAd {
+            tenant_issuers,
+            document_issuers,
+            ..
+        }) => (tenant_issuers, document_issuers),
+        None => (None, issuers.clone()),
+    };
     Some(Provider {
         name: name?,
-        issuers: issuers?,
-        tenant_issuers: azure.and_then(|a: AzureAd| a.tenant_issuers),
+        issuers,
+        tenant_issuers,
+        document_issuers,
         audiences: audiences?,
         keys: keys?,
         required_claims: required_claims?,
@@ -625,24 +650,45 @@ pub(crate) fn read_fetch_settings(
     let max_jwks_bytes = obj
         .integer("max_jwks_bytes", 1024, 4 * 1024 * 1024, problems)
         .unwrap_or(DEFAULT_MAX_JWKS_BYTES);
+    // Checked against the refresh schedule once the key source is known: see
+    // check_max_stale_seconds.
     let max_stale_seconds = obj
         .integer("max_stale_seconds", 0, 30 * 24 * 3600, problems)
         .unwrap_or(0);
-    if max_stale_seconds != 0 && max_stale_seconds <= cache_duration_seconds {
-        problems.add(
-            &obj.path_of("max_stale_seconds"),
-            format!(
-                "must be longer than cache_duration_seconds ({cache_duration_seconds}), \
-                 or 0 for no limit: keys would go stale before their next refresh"
-            ),
-        );
-    }
     FetchSettings {
         cache_duration_seconds,
         timeout_ms,
         min_refetch_interval_seconds,
         max_jwks_bytes: usize::try_from(max_jwks_bytes).unwrap_or(usize::MAX),
         max_stale_seconds,
+    }
+}
+
+/// Refuses a `max_stale_seconds` that the next refresh could miss with a healthy IdP: its
+/// tokens would get 503 until the refresh lands. The shortest limit comes from the fetch
+/// schedule itself (`worker_key_sets::shortest_max_stale_seconds`), so a change to the spread
+/// or the retries moves it too.
+// Not inlined: see "Function size" in lib.rs.
+#[inline(never)]
+fn check_max_stale_seconds(field: &str, keys: &KeySource, problems: &mut Problems) {
+    let (Some(fetch), Some(shortest)) = (keys.fetch_settings(), shortest_max_stale_seconds(keys))
+    else {
+        return;
+    };
+    if fetch.max_stale_seconds != 0 && fetch.max_stale_seconds < shortest {
+        problems.add(
+            field,
+            format!(
+                "must be at least {shortest} with these settings, or 0 for no limit: the next \
+                 refresh may come up to {}% past cache_duration_seconds ({}) and, with a \
+                 healthy IdP, still need a retry after a timed-out try (timeout_ms {} per call, \
+                 {} call(s) per try); keys would go stale before it lands",
+                REFRESH_SPREAD * 100.0,
+                fetch.cache_duration_seconds,
+                fetch.timeout_ms,
+                keys.calls_per_fetch()
+            ),
+        );
     }
 }
 
@@ -882,11 +928,86 @@ mod tests {
         let c = Config::parse(with("86400").as_bytes()).expect("valid");
         let fetch = c.providers[0].keys.fetch_settings().expect("remote");
         assert_eq!(fetch.max_stale_seconds, 86400);
-        assert_eq!(
-            errors(&with("600")),
-            vec!["providers[0].remote_jwks.max_stale_seconds: must be longer than cache_duration_seconds (600), or 0 for no limit: keys would go stale before their next refresh"]
-        );
         assert!(errors(&with("-1"))[0].starts_with("providers[0].remote_jwks.max_stale_seconds"));
+    }
+
+    /// 600 s +10% = 660 s for the latest refresh; a try that times out holds its lease for
+    /// 5 s (per call) + 1 s and may start 1 s late; the first retry waits up to 1.25 s; the
+    /// retry takes as long as the try. One second more for the rounding of the fetch time.
+    #[test]
+    fn max_stale_seconds_must_outlast_the_latest_refresh_and_a_retry() {
+        let remote = |value: u64| {
+            GOOD.replace(
+                "\"timeout_ms\": 5000",
+                &format!("\"timeout_ms\": 5000, \"max_stale_seconds\": {value}"),
+            )
+        };
+        // 660 + (1 + 6) + 1.25 + (1 + 6) = 675.25 s, rounded up, + 1.
+        assert!(
+            errors(&remote(677)).is_empty(),
+            "{:?}",
+            errors(&remote(677))
+        );
+        let refused = "providers[0].remote_jwks.max_stale_seconds: must be at least 677 with \
+             these settings, or 0 for no limit: the next refresh may come up to 10% past \
+             cache_duration_seconds (600) and, with a healthy IdP, still need a retry after a \
+             timed-out try (timeout_ms 5000 per call, 1 call(s) per try); keys would go stale \
+             before it lands";
+        assert_eq!(errors(&remote(676)), vec![refused]);
+        // The limit the old check let through: a refresh drawn late left 503s for up to a
+        // minute.
+        let short = GOOD.replace(
+            "\"cache_duration_seconds\": 600,",
+            "\"cache_duration_seconds\": 600, \"max_stale_seconds\": 601,",
+        );
+        assert_eq!(errors(&short), vec![refused]);
+
+        // Discovery makes two calls per try: 660 + (1 + 11) + 1.25 + (1 + 11) = 685.25 s.
+        let discovery = |value: u64| {
+            format!(
+                r#"{{"providers":[{{"name":"p","issuer":"https://idp/","audiences":["a"],
+                    "discovery":{{"cluster":"c","uri":"http://idp/.well-known/openid-configuration",
+                    "max_stale_seconds":{value}}}}}],"rules":[{{"match":{{"prefix":"/"}}}}]}}"#
+            )
+        };
+        assert!(errors(&discovery(687)).is_empty());
+        let e = errors(&discovery(686));
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].starts_with(
+                "providers[0].discovery.max_stale_seconds: must be at least 687 with these settings"
+            ) && e[0].contains("timeout_ms 5000 per call, 2 call(s) per try"),
+            "{e:?}"
+        );
+        let azure = |value: u64| {
+            format!(
+                r#"{{"providers":[{{"name":"aad","audiences":["a"],"azure_ad":{{"tenant":"11111111-2222-3333-4444-555555555555",
+                    "cluster":"entra","max_stale_seconds":{value}}}}}],"rules":[{{"match":{{"prefix":"/"}}}}]}}"#
+            )
+        };
+        assert!(errors(&azure(687)).is_empty());
+        assert!(
+            errors(&azure(686))[0]
+                .starts_with("providers[0].azure_ad.max_stale_seconds: must be at least 687"),
+            "{:?}",
+            errors(&azure(686))
+        );
+        // A shorter refresh and timeout lower the bar: 11 + (1 + 2) + 1.25 + (1 + 2) = 18.25 s.
+        let quick = GOOD
+            .replace(
+                "\"cache_duration_seconds\": 600",
+                "\"cache_duration_seconds\": 10",
+            )
+            .replace(
+                "\"timeout_ms\": 5000",
+                "\"timeout_ms\": 1000, \"max_stale_seconds\": 19",
+            );
+        assert!(
+            errors(&quick)[0].contains("must be at least 20"),
+            "{:?}",
+            errors(&quick)
+        );
+        assert!(errors(&quick.replace(": 19", ": 20")).is_empty());
     }
 
     #[test]
@@ -908,6 +1029,30 @@ mod tests {
             warnings[1].starts_with("rules[0].match.prefix: opens /healthz...")
                 && warnings[1].contains("/healthzX"),
             "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn allow_missing_with_a_bare_prefix_is_warned_about_as_allow_anonymous_is() {
+        let c = Config::parse(
+            with_rules(
+                r#"[{"match": {"prefix": "/public"}, "allow_missing": true},
+                    {"match": {"prefix": "/docs/"}, "allow_missing": true},
+                    {"match": {"path_separated_prefix": "/open"}, "allow_missing": true},
+                    {"match": {"prefix": "/calc"}, "roles": ["r"]},
+                    {"match": {"prefix": "/any"}}]"#,
+            )
+            .as_bytes(),
+        )
+        .expect("valid");
+        let warnings: Vec<String> = c.warnings().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            warnings,
+            vec![
+                "rules[0].match.prefix: opens /public... without a token, not only /public/: \
+                 a string prefix also matches /publicX. Use path_separated_prefix"
+            ],
+            "rules that need a token (roles or any valid one) open nothing"
         );
     }
 
@@ -1059,7 +1204,7 @@ mod tests {
         assert!(p.issuers.is_empty());
         let tenants = p.tenant_issuers.as_ref().expect("multi-tenant");
         assert_eq!(
-            p.document_issuers(),
+            p.document_issuers,
             ["https://login.microsoftonline.com/{tenantid}/v2.0"]
         );
         let v2 = format!("https://login.microsoftonline.com/{t1}/v2.0");
@@ -1140,6 +1285,119 @@ mod tests {
         assert!(
             e[0].starts_with("providers[1].azure_ad.tenant: two multi-tenant providers"),
             "{e:?}"
+        );
+    }
+
+    /// An issuer one provider lists exactly picks that provider, even where a multi-tenant
+    /// provider's templates fit it too and come first: that tenant's own provider (its
+    /// audiences, its required claims) must decide.
+    #[test]
+    fn an_exact_issuer_wins_over_a_multi_tenant_provider_that_fits_it() {
+        let t1 = "11111111-2222-3333-4444-555555555555";
+        let t2 = "22222222-2222-3333-4444-555555555555";
+        let multi = r#"{"name": "multi", "audiences": ["api://multi"],
+            "azure_ad": {"tenant": "organizations", "cluster": "entra", "allow_any_tenant": true}}"#;
+        let single = format!(
+            r#"{{"name": "single", "audiences": ["api://single"],
+                "azure_ad": {{"tenant": "{t1}", "cluster": "entra"}}}}"#
+        );
+        let v2 = format!("https://login.microsoftonline.com/{t1}/v2.0");
+        let v1 = format!("https://sts.windows.net/{t1}/");
+        let other = format!("https://login.microsoftonline.com/{t2}/v2.0");
+        for (providers, multi_at, single_at) in [
+            (format!("[{multi}, {single}]"), 0, 1),
+            (format!("[{single}, {multi}]"), 1, 0),
+        ] {
+            let text = format!(
+                r#"{{"providers": {providers}, "rules": [{{"match": {{"prefix": "/"}}}}]}}"#
+            );
+            let c = Config::parse(text.as_bytes()).expect("valid");
+            assert_eq!(c.providers[single_at].name, "single");
+            let tenants = c.providers[multi_at]
+                .tenant_issuers
+                .as_ref()
+                .expect("multi-tenant");
+            assert!(tenants.tenant_of(&v2).is_some(), "the template fits {v2}");
+            assert_eq!(c.provider_for_issuer(&v2), Some(single_at), "{providers}");
+            assert_eq!(c.provider_for_issuer(&v1), Some(single_at), "{providers}");
+            assert_eq!(c.provider_for_issuer(&other), Some(multi_at), "{providers}");
+        }
+    }
+
+    /// Headers that frame the request or route it: a claim written there would change what
+    /// Envoy or the upstream does with the request, not just tell it who called.
+    #[test]
+    fn claims_cannot_be_written_to_framing_or_pseudo_headers() {
+        let with_header = |header: &str| GOOD.replace("x-client-id", header);
+        assert!(errors(&with_header("x-tenant")).is_empty());
+        for header in [
+            "host",
+            "content-length",
+            "transfer-encoding",
+            "connection",
+            "te",
+            "upgrade",
+        ] {
+            for written in [header.to_string(), header.to_ascii_uppercase()] {
+                assert_eq!(
+                    errors(&with_header(&written)),
+                    vec![format!(
+                        "claim_to_headers[0].header: {header} cannot carry a claim"
+                    )],
+                    "{written}"
+                );
+            }
+        }
+        for header in [
+            ":authority",
+            ":path",
+            ":method",
+            ":scheme",
+            ":status",
+            "x client",
+        ] {
+            assert_eq!(
+                errors(&with_header(header)),
+                vec![format!(
+                    "claim_to_headers[0].header: {header} is not a header name"
+                )],
+            );
+        }
+        assert_eq!(
+            errors(&with_header("")),
+            vec!["claim_to_headers[0].header: must not be empty"]
+        );
+    }
+
+    /// A claim header that is also a token header would replace the token the request came
+    /// with, or hand the upstream a claim where it looks for a credential.
+    #[test]
+    fn a_claim_header_cannot_be_a_token_header_or_set_twice() {
+        let with_header = |header: &str| GOOD.replace("x-client-id", header);
+        for header in ["authorization", "Authorization"] {
+            assert_eq!(
+                errors(&with_header(header)),
+                vec!["claim_to_headers[0].header: header authorization also carries the token"],
+                "the default token header, {header}"
+            );
+        }
+        let own_token_headers = GOOD.replace(
+            r#""rules""#,
+            r#""from_headers": [{"name": "authorization", "value_prefix": "Bearer "},
+                                {"name": "X-Token"}], "rules""#,
+        );
+        assert!(errors(&own_token_headers).is_empty());
+        assert_eq!(
+            errors(&own_token_headers.replace("x-client-id", "x-TOKEN")),
+            vec!["claim_to_headers[0].header: header x-token also carries the token"]
+        );
+        let twice = GOOD.replace(
+            r#"[{"claim": "azp", "header": "x-client-id"}]"#,
+            r#"[{"claim": "azp", "header": "x-client-id"}, {"claim": "oid", "header": "X-Client-Id"}]"#,
+        );
+        assert_eq!(
+            errors(&twice),
+            vec!["claim_to_headers[1].header: header x-client-id is set twice"]
         );
     }
 

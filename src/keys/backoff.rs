@@ -27,6 +27,25 @@ pub fn refresh_delay_ms(cache_duration_ms: u64, jitter: f64) -> u64 {
     ((cache_duration_ms as f64 * factor) as u64).max(FIRST_RETRY_MS.min(cache_duration_ms))
 }
 
+/// How late a due fetch may start: on the next tick of any worker (the host ticks every
+/// 100 ms), later on a loaded Envoy.
+pub const START_SLACK_MS: u64 = 1_000;
+
+/// How long after a successful fetch the next one has succeeded at the latest, when the IdP
+/// answers at least one of two tries: the latest refresh the draw can place, a first try that
+/// fails only when its lease (`lease_ms`: every call's timeout and a margin) runs out, the
+/// longest first retry delay, and the retry. Each try may start `START_SLACK_MS` late. A
+/// `max_stale_seconds` shorter than this would refuse a healthy IdP's tokens before the
+/// refresh lands.
+pub fn next_success_within_ms(cache_duration_ms: u64, lease_ms: u64) -> u64 {
+    // Both delays grow with the jitter, so its top (clamped to 1) is the latest either draws.
+    let one_try = START_SLACK_MS.saturating_add(lease_ms);
+    refresh_delay_ms(cache_duration_ms, 1.0)
+        .saturating_add(one_try)
+        .saturating_add(retry_delay_ms(1, 1.0))
+        .saturating_add(one_try)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,6 +71,18 @@ mod tests {
             1_000,
             "one second stays one second at least"
         );
+    }
+
+    #[test]
+    fn the_latest_next_success_adds_the_top_of_every_draw() {
+        // 660 s refresh, 1 s + 6 s failed try, 1.25 s retry delay, 1 s + 6 s retry.
+        assert_eq!(next_success_within_ms(600_000, 6_000), 675_250);
+        // The largest jitter the host draws, just below 1, lands no later.
+        let top = 1.0 - f64::EPSILON / 2.0;
+        let drawn =
+            refresh_delay_ms(600_000, top) + 2 * (START_SLACK_MS + 6_000) + retry_delay_ms(1, top);
+        assert!(drawn <= next_success_within_ms(600_000, 6_000), "{drawn}");
+        assert_eq!(next_success_within_ms(u64::MAX, u64::MAX), u64::MAX);
     }
 
     #[test]

@@ -221,7 +221,7 @@ impl FetchCycle {
         // a refused one too, so the rule for a usable jwks_uri stays in one place.
         let next = check_status(status)
             .and_then(|()| {
-                discovery::jwks_uri(&body, provider.document_issuers())
+                discovery::jwks_uri(&body, &provider.document_issuers)
                     .map_err(FetchError::Discovery)
             })
             .and_then(|uri| {
@@ -416,6 +416,49 @@ mod tests {
         assert_eq!(
             why.to_string(),
             "discovery document: discovery document issuer \"https://evil.example/\" is not a configured issuer"
+        );
+    }
+
+    /// Entra's tenant document is the v2.0 one and states the v2 issuer, whichever token
+    /// versions the provider accepts: a v1-only provider must still take it, and still refuse
+    /// another tenant's.
+    #[test]
+    fn an_entra_tenant_document_states_the_v2_issuer_even_for_v1_tokens_only() {
+        let tenant = "11111111-2222-3333-4444-555555555555";
+        let azure = |versions: &str| {
+            provider(&format!(
+                r#"{{"providers":[{{"name":"p","audiences":["a"],"azure_ad":{{"tenant":"{tenant}",
+                    "cluster":"entra","versions":{versions}}}}}],"rules":[{{"match":{{"prefix":"/"}}}}]}}"#
+            ))
+        };
+        let v2 = format!("https://login.microsoftonline.com/{tenant}/v2.0");
+        let doc = document(&v2, "https://login.microsoftonline.com/k");
+        for versions in [r#"["v1"]"#, r#"["v2"]"#, r#"["v1","v2"]"#] {
+            let p = azure(versions);
+            let (cycle, _) = FetchCycle::start(&p).expect("remote");
+            assert!(
+                matches!(answer(cycle, &p, Some(200), &doc), Step::Call(..)),
+                "{versions}"
+            );
+            let (cycle, _) = FetchCycle::start(&p).expect("remote");
+            let foreign = document(
+                "https://login.microsoftonline.com/99999999-2222-3333-4444-555555555555/v2.0",
+                "https://evil.example/keys",
+            );
+            assert!(
+                matches!(
+                    failure(answer(cycle, &p, Some(200), &foreign)),
+                    FetchFailure::Document(FetchError::Discovery(DiscoveryError::IssuerMismatch(
+                        _
+                    )))
+                ),
+                "{versions}"
+            );
+        }
+        assert_eq!(
+            azure(r#"["v1"]"#).issuers,
+            [format!("https://sts.windows.net/{tenant}/")],
+            "tokens: v1 only"
         );
     }
 

@@ -5,8 +5,9 @@
 //! fetches and publishes; the others pick the result up on their next sync. Good keys are only
 //! ever replaced by a key set that holds usable keys.
 
-use crate::config::{Config, FetchSettings, KeySource};
+use crate::config::{Config, FetchSettings, KeySource, Provider};
 use crate::decision::{KeySetState, ProviderKeys};
+use crate::keys::backoff::next_success_within_ms;
 use crate::keys::jwks::KeySet;
 use crate::keys::shared_data::{load_record, update_record, SharedData};
 use crate::keys::shared_fetch_record::{RefetchDecision, SharedFetchRecord};
@@ -22,19 +23,26 @@ const FETCH_ID_HEX_DIGITS: usize = 16;
 
 /// The shared-data name of a provider's key set, without the `/record` or `/jwks` suffix:
 /// `rolegate/keys/<provider name>/<fetch id>`. Workers, and configurations, share a key set
-/// exactly when they would fetch it the same way, so the fetch id covers every input of the
-/// fetch: the kind of source, the clusters, the URI and the limits. Two configurations that
-/// differ in any of them (a cluster switched to another IdP, a lower `max_jwks_bytes`) keep
-/// apart, and a changed configuration starts with a fetch of its own instead of keys fetched
-/// the old way. The name is hashed too, so the readable part decides nothing.
-fn shared_key_base(name: &str, source: &KeySource, fetch: &FetchSettings) -> String {
+/// only when every one of them would have accepted it, so the fetch id covers everything
+/// that decides a fetch and its answer: the kind of source, the clusters, the URI, the issuers
+/// a discovery document must state, the limits, and the build, whose code judges the answers.
+/// Two configurations that differ in any of them (a cluster switched to another IdP, a lower
+/// `max_jwks_bytes`, one issuer fewer) keep apart, and a changed configuration starts with a
+/// fetch of its own instead of keys fetched the old way. The name is hashed too, so the
+/// readable part decides nothing.
+///
+/// Each worker parses the shared body with its own code and `max_jwks_bytes` (`sync`); what no
+/// reader can check again is what the document said, hence the issuers.
+fn shared_key_base(provider: &Provider) -> String {
     // Length-prefixed fields: no two different inputs give the same description.
-    let mut description = String::from("rolegate key set v1");
+    let mut description = String::from("rolegate key set v2");
     let mut field = |value: &str| {
         let _ = write!(description, "|{}:{value}", value.len());
     };
-    field(name);
-    match source {
+    // Another release may judge answers differently (two builds of one version still meet).
+    field(env!("CARGO_PKG_VERSION"));
+    field(&provider.name);
+    match &provider.keys {
         KeySource::Local(_) => field("local"),
         KeySource::Remote { jwks, .. } => {
             field("remote_jwks");
@@ -50,11 +58,24 @@ fn shared_key_base(name: &str, source: &KeySource, fetch: &FetchSettings) -> Str
             field(&document.cluster);
             field(&document.uri);
             field(jwks_cluster);
+            // Sorted: the order of the list decides nothing. Counted, so a list cannot run
+            // into the fields after it.
+            let mut issuers: Vec<&str> = provider
+                .document_issuers
+                .iter()
+                .map(String::as_str)
+                .collect();
+            issuers.sort_unstable();
+            issuers.dedup();
+            field(&issuers.len().to_string());
+            for issuer in issuers {
+                field(issuer);
+            }
         }
     }
     // Destructured, not read field by field: a limit added to FetchSettings must be added
     // here too, or this stops compiling.
-    let FetchSettings {
+    if let Some(&FetchSettings {
         cache_duration_seconds,
         timeout_ms,
         min_refetch_interval_seconds,
@@ -62,16 +83,18 @@ fn shared_key_base(name: &str, source: &KeySource, fetch: &FetchSettings) -> Str
         // How long kept keys may be used is each worker's own check against the record's
         // fetch time; it changes nothing about what is fetched or shared.
         max_stale_seconds: _,
-    } = *fetch;
-    for limit in [
-        cache_duration_seconds,
-        timeout_ms,
-        min_refetch_interval_seconds,
-        u64::try_from(max_jwks_bytes).unwrap_or(u64::MAX),
-    ] {
-        field(&limit.to_string());
+    }) = provider.keys.fetch_settings()
+    {
+        for limit in [
+            cache_duration_seconds,
+            timeout_ms,
+            min_refetch_interval_seconds,
+            u64::try_from(max_jwks_bytes).unwrap_or(u64::MAX),
+        ] {
+            field(&limit.to_string());
+        }
     }
-    let mut base = format!("rolegate/keys/{name}/");
+    let mut base = format!("rolegate/keys/{}/", provider.name);
     for byte in Sha256::digest(description.as_bytes())
         .iter()
         .take(FETCH_ID_HEX_DIGITS / 2)
@@ -79,6 +102,25 @@ fn shared_key_base(name: &str, source: &KeySource, fetch: &FetchSettings) -> Str
         let _ = write!(base, "{byte:02x}");
     }
     base
+}
+
+/// How long one fetch may hold the lease: every call's timeout and a margin.
+fn lease_ms_of(fetch: &FetchSettings, calls_per_fetch: u64) -> u64 {
+    fetch
+        .timeout_ms
+        .saturating_mul(calls_per_fetch)
+        .saturating_add(LEASE_MARGIN_MS)
+}
+
+/// The shortest `max_stale_seconds` the refresh beats whenever the IdP answers one of two
+/// tries (see `backoff::next_success_within_ms`). `usable_until` counts from the whole second
+/// of the last fetch, up to 999 ms early, so one second more. `None` for inline keys.
+pub fn shortest_max_stale_seconds(source: &KeySource) -> Option<u64> {
+    let fetch = source.fetch_settings()?;
+    let cache_duration_ms = fetch.cache_duration_seconds.saturating_mul(1000);
+    let lease_ms = lease_ms_of(fetch, source.calls_per_fetch());
+    let within_ms = next_success_within_ms(cache_duration_ms, lease_ms);
+    Some(within_ms.div_ceil(1000).saturating_add(1))
 }
 
 struct RemoteSlot {
@@ -109,7 +151,7 @@ impl WorkerKeySets {
             .providers
             .iter()
             .map(|p| {
-                let (stages, fetch) = match &p.keys {
+                let fetch = match &p.keys {
                     KeySource::Local(set) => {
                         return ProviderSlot {
                             set: Some(set.clone()),
@@ -117,11 +159,9 @@ impl WorkerKeySets {
                             remote: None,
                         }
                     }
-                    KeySource::Remote { fetch, .. } => (1, *fetch),
-                    // Discovery costs two calls per fetch cycle: the document, then the keys.
-                    KeySource::Discovery { fetch, .. } => (2, *fetch),
+                    KeySource::Remote { fetch, .. } | KeySource::Discovery { fetch, .. } => *fetch,
                 };
-                let base = shared_key_base(&p.name, &p.keys, &fetch);
+                let base = shared_key_base(p);
                 ProviderSlot {
                     set: None,
                     generation: 0,
@@ -129,7 +169,7 @@ impl WorkerKeySets {
                         record_key: format!("{base}/record"),
                         body_key: format!("{base}/jwks"),
                         fetch,
-                        lease_ms: fetch.timeout_ms.saturating_mul(stages) + LEASE_MARGIN_MS,
+                        lease_ms: lease_ms_of(&fetch, p.keys.calls_per_fetch()),
                         record: SharedFetchRecord::default(),
                     }),
                 }
@@ -356,6 +396,7 @@ impl ProviderKeys for WorkerKeySets {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::backoff::START_SLACK_MS;
     use crate::keys::fetch_cycle::key_set_from_response;
     use crate::keys::shared_data::MemorySharedData;
 
@@ -437,6 +478,84 @@ mod tests {
         assert_eq!(key_sets.usable_until(0), Some(5_060));
         let unlimited = WorkerKeySets::new(&Config::parse(CONFIG.as_bytes()).expect("config"), 2);
         assert_eq!(unlimited.usable_until(0), None);
+    }
+
+    /// The largest number `randomness::unit_interval` draws, (2^53 - 1) / 2^53: the latest
+    /// refresh and the longest retry delay.
+    const WORST_JITTER: f64 = 1.0 - f64::EPSILON / 2.0;
+
+    /// Runs the latest schedule the draws allow after a success at the last millisecond of a
+    /// second (the one `usable_until` rounds furthest): the refresh at the top of its spread,
+    /// starting `START_SLACK_MS` late, a first try that fails only when its lease runs out,
+    /// the longest first retry delay, and a retry that succeeds at the end of its lease.
+    /// Returns whether the keys were stale when that retry landed.
+    fn stale_before_the_worst_refresh_lands(config: &Config) -> bool {
+        let store = MemorySharedData::default();
+        let mut key_sets = WorkerKeySets::new(config, 1);
+        let record = |key_sets: &WorkerKeySets| {
+            load_record(&store, key_sets.record_key(0).expect("remote")).expect("record")
+        };
+        let lease = key_sets.lease_ms(0);
+        let last_good = 5_000_999;
+        assert_eq!(key_sets.claim_due(&store, last_good), vec![0]);
+        let (b, set) = good("k1");
+        key_sets.fetch_succeeded(&store, 0, b.as_bytes(), set, last_good, WORST_JITTER);
+
+        let refresh_due = record(&key_sets).next_fetch_ms;
+        assert!(
+            refresh_due - last_good >= 10_999,
+            "the top of the 10 s +-10% spread: {}",
+            refresh_due - last_good
+        );
+        let first_try = refresh_due + START_SLACK_MS;
+        assert_eq!(key_sets.claim_due(&store, first_try), vec![0]);
+        let first_try_failed = first_try + lease;
+        key_sets.fetch_failed(&store, 0, first_try_failed, WORST_JITTER);
+
+        let retry_due = record(&key_sets).next_fetch_ms;
+        assert!(
+            retry_due - first_try_failed >= 1_249,
+            "the top of the 1 s +-25% first retry: {}",
+            retry_due - first_try_failed
+        );
+        let retry = retry_due + START_SLACK_MS;
+        assert_eq!(key_sets.claim_due(&store, retry), vec![0]);
+        let retry_landed = retry + lease;
+
+        let until = key_sets.usable_until(0).expect("a stale limit");
+        let stale = i64::try_from(retry_landed / 1000).expect("seconds") >= until;
+        let (b, set) = good("k1");
+        key_sets.fetch_succeeded(&store, 0, b.as_bytes(), set, retry_landed, WORST_JITTER);
+        assert!(
+            key_sets.usable_until(0) > Some(until),
+            "the retry's success moves the limit"
+        );
+        stale
+    }
+
+    #[test]
+    fn the_shortest_accepted_stale_limit_outlasts_the_latest_refresh_and_its_retry() {
+        // 11 s refresh at the latest, 1 s + 2 s failed try, 1.25 s retry delay, 1 s + 2 s
+        // retry: 18.25 s, and one second for the rounding of the last good fetch.
+        let with_limit = |limit: u64| {
+            CONFIG.replace(
+                "\"timeout_ms\":1000",
+                &format!("\"timeout_ms\":1000,\"max_stale_seconds\":{limit}"),
+            )
+        };
+        let mut config = Config::parse(with_limit(20).as_bytes()).expect("the shortest limit");
+        assert!(
+            Config::parse(with_limit(19).as_bytes()).is_err(),
+            "one second less is refused"
+        );
+        assert!(!stale_before_the_worst_refresh_lands(&config));
+
+        // The schedule is tight: a limit one second shorter (as configuration refuses) is
+        // past before the retry lands.
+        if let KeySource::Remote { fetch, .. } = &mut config.providers[0].keys {
+            fetch.max_stale_seconds = 19;
+        }
+        assert!(stale_before_the_worst_refresh_lands(&config));
     }
 
     #[test]
@@ -598,6 +717,48 @@ mod tests {
         );
         assert_ne!(record_key_of(&discovery), record_key_of(&own_jwks_cluster));
         assert_eq!(record_key_of(&discovery), record_key_of(&same_jwks_cluster));
+    }
+
+    /// A discovery document is accepted only if it states one of the provider's issuers, and
+    /// a worker reading the shared key set cannot check the document again: configurations
+    /// that accept different issuers must not share what one of them fetched.
+    #[test]
+    fn discovery_key_sets_are_shared_only_between_the_same_document_issuers() {
+        let discovery = CONFIG.replace("remote_jwks", "discovery");
+        let issuers = |list: &str| discovery.replace(r#""issuer":"i""#, list);
+        let one = record_key_of(&issuers(r#""issuers":["i"]"#));
+        assert_eq!(one, record_key_of(&discovery), "issuer and issuers alike");
+        assert_eq!(one, record_key_of(&issuers(r#""issuers":["i"]"#)));
+        let two = record_key_of(&issuers(r#""issuers":["i","j"]"#));
+        assert_ne!(one, two, "one issuer more accepts one document more");
+        assert_ne!(one, record_key_of(&issuers(r#""issuers":["j"]"#)));
+        assert_eq!(
+            two,
+            record_key_of(&issuers(r#""issuers":["j","i"]"#)),
+            "the order of the list decides nothing"
+        );
+
+        // A key set fetched from its URI is not checked against any issuer: sharing it
+        // between issuers is safe.
+        let remote_two = CONFIG.replace(r#""issuer":"i""#, r#""issuers":["i","j"]"#);
+        assert_eq!(record_key_of(CONFIG), record_key_of(&remote_two));
+
+        // Multi-tenant Entra ID checks the common document against the cloud's `{tenantid}`
+        // issuer, whichever tenants its tokens may come from.
+        let azure = |extra: &str| {
+            format!(
+                r#"{{"providers":[{{"name":"p","audiences":["a"],"azure_ad":{{"tenant":"organizations",
+                    "cluster":"entra"{extra}}}}}],"rules":[{{"match":{{"prefix":"/"}}}}]}}"#
+            )
+        };
+        let t = "11111111-2222-3333-4444-555555555555";
+        let any_tenant = azure(r#","allow_any_tenant":true"#);
+        let listed = azure(&format!(r#","tenants":["{t}"]"#));
+        assert_eq!(
+            record_key_of(&any_tenant),
+            record_key_of(&listed),
+            "tenants are checked per token, not per document"
+        );
     }
 
     #[test]
