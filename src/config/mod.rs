@@ -804,7 +804,14 @@ fn read_claim_to_header(
             problems.add(&obj.path_of("header"), format!("{h} is not a header name"));
         } else if matches!(
             h.as_str(),
-            "host" | "content-length" | "transfer-encoding" | "connection" | "te" | "upgrade"
+            "host"
+                | "content-length"
+                | "transfer-encoding"
+                | "connection"
+                | "te"
+                | "upgrade"
+                | "keep-alive"
+                | "proxy-connection"
         ) {
             problems.add(&obj.path_of("header"), format!("{h} cannot carry a claim"));
         }
@@ -1337,6 +1344,8 @@ mod tests {
             "connection",
             "te",
             "upgrade",
+            "keep-alive",
+            "proxy-connection",
         ] {
             for written in [header.to_string(), header.to_ascii_uppercase()] {
                 assert_eq!(
