@@ -3,7 +3,7 @@
 //!
 //! Rules are matched against one reading of `:path`; the upstream routes on its own. When the two
 //! readings differ, a request can be let in by a lenient rule and served from a protected space
-//! (`/healthz/../admin`, or `/v1/items%3Apurge` passing a `/v1/items:purge` rule by). Envoy's
+//! (`/healthz/../admin`, or `/v1/items%3Apurge` slipping past a `/v1/items:purge` rule). Envoy's
 //! `normalize_path`, `merge_slashes` and `path_with_escaped_slashes_action` close part of the
 //! gap, but they are off by default and decode only unreserved escapes. So a path is refused
 //! unless every common reading of it is the same, and what passes is decoded as the upstreams
@@ -18,7 +18,7 @@
 //! | `%00`..`%1F`, `%7F`, C1 controls, `%zz` | NUL refused, the rest kept | refused or read in many ways |
 //! | `%252e` (`%25` and two hex digits) | kept | `%2e` once decoded, `.` to whatever decodes again |
 //! | `%c0%ae`, `%ff` (not UTF-8 once decoded) | kept | `.` to old Java and IIS (overlong), `U+FFFD` or refused elsewhere |
-//! | `．`, `／`, `＼`, `‥`, literal or escaped | escaped, not resolved | `.`, `/`, `\` to whatever applies NFKC (Python, .NET, some filesystems) |
+//! | `．`, `／`, `＼`, `‥`, literal or escaped | not resolved (its HTTP/1 codec refuses them literal) | `.`, `/`, `\` to whatever applies NFKC (Python, .NET, some filesystems) |
 //! | `;x` parameters | kept | stripped per segment by Tomcat, Jetty, Spring; plain bytes elsewhere |
 //! | `%3A`, `%40`, `%C3%A9`, `%41` | kept (`%41` decoded) | decoded: `:`, `@`, `é`, `A` |
 //!
