@@ -20,7 +20,10 @@ use rolegate_testkit::{idp, Idp, Response};
 
 const HOST: &str = "calc.example.com";
 
-/// `/healthz` anonymous, `/calc` needs invokeRole, `/admin` needs admin; nothing else allowed.
+/// `/healthz` anonymous, `/calc` needs invokeRole, `/admin` needs admin. `/v1` is the review's
+/// API (issue #27): anonymous, but `POST /v1/items:purge`, `/v1/@me` and `/v1/café` need
+/// invokeRole, so a spelling that misses their rules lands on the anonymous one. Nothing else
+/// is allowed.
 fn config() -> Value {
     json!({
         "providers": [idp::provider()],
@@ -28,6 +31,10 @@ fn config() -> Value {
             {"match": {"path_separated_prefix": "/healthz"}, "allow_anonymous": true},
             {"match": {"path_separated_prefix": "/calc"}, "roles": [ROLE]},
             {"match": {"path_separated_prefix": "/admin"}, "roles": ["admin"]},
+            {"match": {"path": "/v1/items:purge", "methods": ["POST"]}, "roles": [ROLE]},
+            {"match": {"path_separated_prefix": "/v1/@me"}, "roles": [ROLE]},
+            {"match": {"path_separated_prefix": "/v1/caf\u{e9}"}, "roles": [ROLE]},
+            {"match": {"path_separated_prefix": "/v1"}, "allow_anonymous": true},
         ],
     })
 }
@@ -55,9 +62,10 @@ enum Want {
 
 use Want::*;
 
-/// One trick: the path as sent, whether an invokeRole token goes with it, and what it must get
-/// with Envoy's defaults, with MERGE_SLASHES and with DECODE_AND_MERGE_SLASHES.
+/// One trick: the method and path as sent, whether an invokeRole token goes with it, and what
+/// it must get with Envoy's defaults, with MERGE_SLASHES and with DECODE_AND_MERGE_SLASHES.
 struct Case {
+    method: &'static str,
     path: &'static str,
     with_token: bool,
     raw: Want,
@@ -75,12 +83,23 @@ const fn case(
     why: &'static str,
 ) -> Case {
     Case {
+        method: "GET",
         path,
         with_token,
         raw,
         normalized,
         unescaped,
         why,
+    }
+}
+
+impl Case {
+    /// The same case sent as `POST` (with an empty body).
+    const fn posted(self) -> Case {
+        Case {
+            method: "POST",
+            ..self
+        }
     }
 }
 
@@ -122,6 +141,18 @@ const fn collapses(path: &'static str, why: &'static str) -> Case {
 /// Refused however paths are handled, with an invokeRole token.
 const fn refused_everywhere(path: &'static str, why: &'static str) -> Case {
     normalized_alike(path, true, Refused, Refused, why)
+}
+
+/// Another spelling of a path under a `/v1` rule that needs invokeRole, without a token: 401
+/// however paths are handled, not the anonymous `/v1` rule's pass.
+const fn same_rule(path: &'static str, why: &'static str) -> Case {
+    normalized_alike(path, false, Missing, Missing, why)
+}
+
+/// Out of the anonymous space into /calc without a token, by a spelling no normalization
+/// resolves: refused however paths are handled.
+const fn refused_into_calc(path: &'static str, why: &'static str) -> Case {
+    normalized_alike(path, false, Refused, Refused, why)
 }
 
 const CASES: &[Case] = &[
@@ -238,6 +269,76 @@ const CASES: &[Case] = &[
         "/calc/v1/%zz",
         "malformed escape: no normalization repairs it",
     ),
+    // Issue #27: two accepted spellings of one path. Go, ASP.NET Core, Spring and Flask decode
+    // every escape below to the character; Envoy's normalize_path decodes none of them.
+    same_rule("/v1/items:purge", "the protected action as written").posted(),
+    same_rule(
+        "/v1/items%3Apurge",
+        "an encoded : once skipped the /v1/items:purge rule for the anonymous /v1",
+    )
+    .posted(),
+    same_rule("/v1/items%3apurge", "the same, lower-case hex").posted(),
+    normalized_alike(
+        "/v1/items%3Apurge",
+        true,
+        Upstream("/v1/items%3Apurge"),
+        Upstream("/v1/items%3Apurge"),
+        "the rule's role lets the encoded spelling through, and the upstream gets it as sent",
+    )
+    .posted(),
+    same_rule("/v1/@me/profile", "the @ rule as written"),
+    same_rule("/v1/%40me/profile", "an encoded @ is the same rule"),
+    normalized_alike(
+        "/v1/caf\u{e9}/menu",
+        false,
+        EnvoyRefuses,
+        EnvoyRefuses,
+        "UTF-8 as sent: Envoy's HTTP/1 codec refuses bytes past ASCII in the request line (the \
+         rule's own spelling still matches the escaped form below)",
+    ),
+    same_rule(
+        "/v1/caf%C3%A9/menu",
+        "encoded UTF-8 is the same rule as the text",
+    ),
+    same_rule("/v1/caf%c3%a9/menu", "encoded UTF-8, lower-case hex"),
+    normalized_alike(
+        "/v1/caf%C3%A9/menu",
+        true,
+        Upstream("/v1/caf%C3%A9/menu"),
+        Upstream("/v1/caf%C3%A9/menu"),
+        "with the role, through as sent",
+    ),
+    refused_into_calc(
+        "/healthz/%252e%252e/calc/v1/add/1/1",
+        "double-encoded dots: %2e%2e once decoded, .. to a second decoder",
+    ),
+    refused_into_calc(
+        "/healthz%252f..%252fcalc/v1/add/1/1",
+        "double-encoded slashes: UNESCAPE_AND_FORWARD decodes %2F, not %25",
+    ),
+    refused_into_calc(
+        "/healthz/%c0%ae%c0%ae/calc/v1/add/1/1",
+        "overlong UTF-8 dots: .. to old Java and IIS decoders",
+    ),
+    normalized_alike(
+        "/healthz/\u{ff0e}\u{ff0e}/calc/v1/add/1/1",
+        false,
+        EnvoyRefuses,
+        EnvoyRefuses,
+        "full-width dots as sent: refused by Envoy's HTTP/1 codec, like any byte past ASCII",
+    ),
+    refused_into_calc(
+        "/healthz/%EF%BC%8E%EF%BC%8E/calc/v1/add/1/1",
+        "full-width dots, escaped",
+    ),
+    refused_into_calc(
+        "/healthz/%E2%80%A5/calc/v1/add/1/1",
+        "two dot leader: one character that NFKC turns into ..",
+    ),
+    refused_into_calc(
+        "/healthz%EF%BC%8F..%EF%BC%8Fcalc/v1/add/1/1",
+        "full-width solidus: a separator under NFKC",
+    ),
 ];
 
 fn want_for(case: &Case, handling: PathHandling, resolves_dot_parameters: bool) -> Want {
@@ -326,15 +427,15 @@ fn run(handling: PathHandling) {
     for case in CASES {
         let want = want_for(case, handling, resolves);
         let what = format!(
-            "{handling:?} {:?} (token: {}): {}",
-            case.path, case.with_token, case.why
+            "{handling:?} {} {:?} (token: {}): {}",
+            case.method, case.path, case.with_token, case.why
         );
         let mut headers = vec![("host", HOST)];
         if case.with_token {
             headers.push(("authorization", auth.as_str()));
         }
         let before = s.up.count();
-        let r = s.envoy.get(case.path, &headers);
+        let r = s.envoy.request(case.method, case.path, &headers, None);
         check_answer(&r, want, &what);
         let reached = s.up.count() - before;
         let should_reach = usize::from(matches!(want, Upstream(_)));

@@ -127,7 +127,8 @@ type Matcher = (Option<Vec<HostPattern>>, PathMatch, Option<Vec<String>>);
 const PATH_MATCHERS: [&str; 3] = ["path_separated_prefix", "prefix", "path"];
 
 /// A rule's path is compared with the request's screened path, so it must be in the same
-/// canonical form: a rule for `/a/../b` could never match, and `%7e` would miss `~`.
+/// canonical form: a rule for `/a/../b` could never match, and one for `/v1/items%3Apurge` or
+/// `/caf%C3%A9` would miss every request, since requests are matched decoded (`:`, `é`).
 // Not inlined: see "Function size" in lib.rs.
 #[inline(never)]
 fn read_path_match(
@@ -249,4 +250,85 @@ fn read_hosts(path: &str, value: &Value, problems: &mut Problems) -> Option<Vec<
         }
     }
     (hosts.len() == items.len()).then_some(hosts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `read_path_match` makes of `value` given as `field`, and the problems it reports.
+    fn read_as(field: &str, value: &str) -> (Option<PathMatch>, Vec<String>) {
+        let mut problems = Problems::default();
+        let read = read_path_match(&format!("match.{field}"), field, value, &mut problems);
+        let errors = problems
+            .into_errors()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        (read, errors)
+    }
+
+    #[test]
+    fn a_rule_path_in_another_spelling_is_refused_with_the_one_to_write() {
+        for (value, one_spelling) in [
+            ("/v1/items%3Apurge", "/v1/items:purge"),
+            ("/v1/items%3apurge", "/v1/items:purge"),
+            ("/v1/%40me", "/v1/@me"),
+            ("/caf%C3%A9", "/caf\u{e9}"),
+            ("/caf%c3%a9", "/caf\u{e9}"),
+            ("/%7euser", "/~user"),
+            ("/calc/a%3bb", "/calc/a%3Bb"),
+        ] {
+            let (read, errors) = read_as("path_separated_prefix", value);
+            assert_eq!(read, None, "{value}");
+            assert_eq!(
+                errors,
+                [format!(
+                    "match.path_separated_prefix: is not in canonical form: write {one_spelling}"
+                )],
+                "{value}"
+            );
+            let (read, errors) = read_as("path_separated_prefix", one_spelling);
+            assert_eq!(
+                read,
+                Some(PathMatch::SeparatedPrefix(one_spelling.to_string())),
+                "{one_spelling}: {errors:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_rule_path_the_screen_refuses_is_refused_with_the_reason() {
+        for (value, reason) in [
+            ("/healthz/%252e%252e/admin", "double-encoded escape"),
+            ("/calc/%c0%ae", "not UTF-8"),
+            ("/healthz/\u{ff0e}\u{ff0e}/admin", "(NFKC) turns into"),
+            ("/healthz/%EF%BC%8E%EF%BC%8E/admin", "(NFKC) turns into"),
+        ] {
+            for field in PATH_MATCHERS {
+                let (read, errors) = read_as(field, value);
+                assert_eq!(read, None, "{field} {value}");
+                let [error] = errors.as_slice() else {
+                    panic!("{field} {value}: one problem expected, got {errors:?}");
+                };
+                assert!(
+                    error.starts_with(&format!("match.{field}: is not in canonical form: "))
+                        && error.contains(reason),
+                    "{field} {value}: {error}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_rule_path_with_a_kept_escape_is_its_own_spelling() {
+        for value in ["/calc/100%25", "/calc/a%3Bb", "/calc/a%3Fb", "/calc/a%23b"] {
+            let (read, errors) = read_as("path", value);
+            assert_eq!(
+                read,
+                Some(PathMatch::Exact(value.to_string())),
+                "{value}: {errors:?}"
+            );
+        }
+    }
 }
