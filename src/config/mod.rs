@@ -912,7 +912,7 @@ mod tests {
             );
         }
         assert!(errors(&with_rules(
-            r#"[{"match": {"path_separated_prefix": "/caf%C3%A9"}}]"#
+            r#"[{"match": {"path_separated_prefix": "/caf\u00e9"}}]"#
         ))
         .is_empty());
         let bad = GOOD.replace(r#""rules""#, r#""path_screening": "normalize", "rules""#);
