@@ -84,12 +84,33 @@ test: build probe envoy lint fuzz-smoke
 demo: build envoy
 	$(CARGO) run --locked -q -p rolegate-demo -- run --envoy $(ENVOY) --wasm $(MODULE) --registrations envoy/demo/registrations.json
 
-# rolegate vs jwt_authn + rbac vs no auth filter in the same Envoy, then Envoy's RSS at 1, 2 and
-# 4 workers next to a bare Wasm filter (bench/bare-wasm, built here); writes BENCHMARKS.md.
-# Knobs: BENCH_ROUNDS BENCH_SECONDS BENCH_WARMUP_SECONDS BENCH_CONNECTIONS BENCH_THREADS BENCH_TOKENS BENCH_CACHE_SIZE
+# The bench's own Wasm filters (bench/bare-wasm) under target/bench-wasm/: bare.wasm, the memory
+# table's yardstick, as cargo builds it (as the table has always measured it); floor.wasm
+# (--features floor --profile floor), the speed table's floor, with rolegate's release profile
+# and through wasm-metadce and wasm-opt as `build` does rolegate, so the two differ only by their
+# code. Its exports are src/host/exports.json's less proxy_on_tick and proxy_on_http_call_response
+# (the floor sets no tick and calls no IdP).
+BENCH_WASM := target/bench-wasm
+BARE_WASM_BUILD = $(CARGO) build --locked --quiet --target $(WASM_TARGET) --manifest-path bench/bare-wasm/Cargo.toml --target-dir $(BENCH_WASM)/cargo
+
+.PHONY: bench-wasm
+bench-wasm: toolchain wasm-opt
+	$(BARE_WASM_BUILD) --release
+	$(BARE_WASM_BUILD) --profile floor --features floor
+	cp $(BENCH_WASM)/cargo/$(WASM_TARGET)/release/bare_wasm.wasm $(BENCH_WASM)/bare.wasm
+	wasm-metadce $(WASM_FEATURES) -f bench/bare-wasm/floor-exports.json $(BENCH_WASM)/cargo/$(WASM_TARGET)/floor/bare_wasm.wasm -o $(BENCH_WASM)/floor.kept.wasm > /dev/null
+	wasm-opt $(WASM_OPT_FLAGS) $(BENCH_WASM)/floor.kept.wasm -o $(BENCH_WASM)/floor.wasm
+
+# Speed: rolegate against jwt_authn + rbac, an earlier rolegate (the baseline, built from git
+# into target/bench-baseline/ with that revision's own Makefile and kept by commit), the floor
+# and no auth filter, without and with an access log, req/s and Envoy CPU per request; then
+# Envoy's RSS at 1, 2 and 4 workers next to the bare filter. Writes BENCHMARKS.md.
+# Knobs: BENCH_ROUNDS BENCH_SECONDS BENCH_WARMUP_SECONDS BENCH_CONNECTIONS BENCH_THREADS BENCH_TOKENS
+# BENCH_CACHE_SIZE BENCH_CASES (a subset: names or groups, see --help) BENCH_BASELINE_REV (62ef52d)
+# BENCH_BASELINE_WASM (a module to compare with instead) BENCH_OUTPUT
 # BENCH_MEMORY_WORKERS (1,2,4; none) BENCH_MEMORY_REPEATS; BENCH_MEMORY_ONLY=1: only the memory
 # table, rewriting only the Memory section of BENCHMARKS.md.
-bench: build envoy
+bench: build envoy bench-wasm
 	@command -v wrk >/dev/null 2>&1 || apt-get install -y -qq wrk || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(CARGO) run --locked --release -p rolegate-bench
 

@@ -1,37 +1,38 @@
 //! The filters' own counters around each run: evidence that the hot path is served from the
 //! caches, that the cold path is not, and that every request went through the filter.
 
-use crate::envoy_config::Setup;
+use crate::envoy_config::Filter;
 use crate::plan::Case;
 use rolegate_testkit::Envoy;
 use std::time::Duration;
 
 const ROLEGATE_TICK_SLACK: Duration = Duration::from_millis(300);
 
-/// The counters worth reading for a set-up: (stat name, label).
-fn watched(setup: Setup) -> &'static [(&'static str, &'static str)] {
-    match setup {
-        Setup::Passthrough | Setup::BareWasm => &[],
-        Setup::JwtAuthn | Setup::JwtAuthnClaims => &[
+/// The counters worth reading for a filter: (stat name, label).
+fn watched(filter: Filter) -> &'static [(&'static str, &'static str)] {
+    match filter {
+        Filter::Passthrough | Filter::BareWasm | Filter::Floor => &[],
+        Filter::JwtAuthn | Filter::JwtAuthnClaims => &[
             ("http.ingress.jwt_authn.allowed", "jwt_authn allowed"),
             ("http.ingress.jwt_authn.jwt_cache_hit", "cache hits"),
             ("http.ingress.jwt_authn.jwt_cache_miss", "cache misses"),
             ("http.ingress.rbac.allowed", "rbac allowed"),
         ],
-        Setup::Rolegate
-        | Setup::RolegateUnscreened
-        | Setup::RolegateClaims
-        | Setup::RolegateUnrecorded => &[("wasmcustom.rolegate.allowed", "rolegate allowed")],
+        Filter::Rolegate
+        | Filter::Baseline
+        | Filter::RolegateUnscreened
+        | Filter::RolegateClaims
+        | Filter::RolegateUnrecorded => &[("wasmcustom.rolegate.allowed", "rolegate allowed")],
     }
 }
 
 /// The watched counters' values now (0 for a counter Envoy does not have).
-pub fn read(envoy: &Envoy, setup: Setup) -> Result<Vec<u64>, String> {
-    let names = watched(setup);
+pub fn read(envoy: &Envoy, filter: Filter) -> Result<Vec<u64>, String> {
+    let names = watched(filter);
     if names.is_empty() {
         return Ok(Vec::new());
     }
-    if setup.is_rolegate() {
+    if filter.is_rolegate() {
         // rolegate hands its per-request counts to Envoy on its 100 ms tick: wait for the
         // requests of the run that just ended to be counted.
         std::thread::sleep(ROLEGATE_TICK_SLACK);
@@ -68,7 +69,7 @@ pub struct Tally {
 impl Tally {
     /// Adds one run: `before` and `after` are [`read`]'s values around it.
     pub fn add(&mut self, case: Case, requests: u64, before: &[u64], after: &[u64]) {
-        let increases = watched(case.setup)
+        let increases = watched(case.setup.filter)
             .iter()
             .zip(before.iter().zip(after))
             .map(|((_, label), (b, a))| (*label, a.saturating_sub(*b)));
@@ -100,14 +101,8 @@ mod tests {
 
     #[test]
     fn sums_increases_per_case() {
-        let hot = Case {
-            setup: Setup::Rolegate,
-            path: TokenPath::Hot,
-        };
-        let passthrough = Case {
-            setup: Setup::Passthrough,
-            path: TokenPath::Hot,
-        };
+        let hot = Case::new(Filter::Rolegate, false, TokenPath::Hot);
+        let passthrough = Case::new(Filter::Passthrough, false, TokenPath::Hot);
         let mut tally = Tally::default();
         tally.add(hot, 10, &[100], &[111]);
         tally.add(hot, 20, &[111], &[131]);

@@ -1,24 +1,26 @@
-//! `make bench`: rolegate against Envoy's native jwt_authn + rbac and against no auth filter, in
-//! the same Envoy binary, driven by wrk on a hot (cached) and a cold (uncached) token path.
-//! Prints a table of medians over interleaved rounds and writes it to `BENCHMARKS.md`, with a
-//! memory table (Envoy's RSS per set-up at 1, 2 and 4 workers; `memory.rs`). `--memory` measures
-//! only the memory and rewrites only that section.
+//! `make bench`: rolegate against Envoy's native jwt_authn + rbac, an earlier rolegate (the
+//! baseline), a Wasm floor that decides nothing and no auth filter, in the same Envoy binary,
+//! without and with an access log, driven by wrk on a hot (cached) and a cold (uncached) token
+//! path. Prints a table of medians over interleaved rounds (req/s and Envoy CPU per request)
+//! and writes it to `BENCHMARKS.md`, with a memory table (Envoy's RSS per set-up at 1, 2 and 4
+//! workers; `memory.rs`). `--memory` measures only the memory and rewrites only that section.
 
 mod counters;
+mod cpu;
 mod envoy_config;
 mod fleet;
 mod memory;
+mod modules;
 mod plan;
 mod preflight;
 mod report;
 mod runner;
 mod settings;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use envoy_config::Policy;
+use envoy_config::{Filter, Modules, Policy};
 use fleet::Fleet;
 use rolegate_bench::paths::Paths;
 use rolegate_bench::{knob, machine, token_store, tokens, wrk};
@@ -53,17 +55,44 @@ fn run(settings: &Settings) -> Result<(), String> {
     let probes = preflight::Probes::mint(&key)?;
     let files = write_token_files(&paths, &key, &probes, settings)?;
 
-    let bare_wasm = if settings.memory_workers.is_empty() {
-        PathBuf::new()
+    // Only the modules a selected set-up loads: a run without the baseline builds none.
+    let speed_filters: Vec<Filter> = if settings.memory_only {
+        Vec::new()
     } else {
-        let wasm = memory::build_bare_wasm(&paths.root)?;
-        println!(
-            "bare Wasm filter: {} ({} bytes)",
-            wasm.display(),
-            std::fs::metadata(&wasm).map_or(0, |m| m.len())
-        );
-        wasm
+        plan::setups(&settings.cases)
+            .iter()
+            .map(|s| s.filter)
+            .collect()
     };
+    let baseline = if speed_filters.contains(&Filter::Baseline) {
+        Some(modules::baseline(&paths.root, &settings.baseline)?)
+    } else {
+        None
+    };
+    let bench_wasm = |wanted: bool, name: &str| {
+        wanted
+            .then(|| modules::bench_wasm(&paths.root, name))
+            .transpose()
+    };
+    let modules = Modules {
+        rolegate: paths.wasm.clone(),
+        baseline: baseline.as_ref().map(|b| b.wasm.clone()),
+        floor: bench_wasm(speed_filters.contains(&Filter::Floor), "floor")?,
+        bare: bench_wasm(!settings.memory_workers.is_empty(), "bare")?,
+    };
+    for (what, module) in [
+        ("baseline", &modules.baseline),
+        ("Wasm floor", &modules.floor),
+        ("bare Wasm filter", &modules.bare),
+    ] {
+        if let Some(wasm) = module {
+            println!(
+                "{what}: {} ({} bytes)",
+                wasm.display(),
+                std::fs::metadata(wasm).map_or(0, |m| m.len())
+            );
+        }
+    }
     let policy = Policy {
         issuer: tokens::ISSUER,
         audience: tokens::AUDIENCE,
@@ -71,8 +100,7 @@ fn run(settings: &Settings) -> Result<(), String> {
         client_id: tokens::CLIENT_ID,
         jwks: &jwks,
         cache_size: settings.cache_size as usize,
-        wasm: &paths.wasm,
-        bare_wasm: &bare_wasm,
+        modules: &modules,
     };
     let wrk = wrk::Wrk {
         script: paths.templates.join("tokens.lua"),
@@ -121,6 +149,10 @@ fn run(settings: &Settings) -> Result<(), String> {
         (Some((samples, evidence)), _) => report::Document {
             machine: &machine,
             settings: settings.describe(),
+            baseline: baseline.as_ref().map(|b| {
+                let bytes = std::fs::metadata(&b.wasm).map_or(0, |m| m.len());
+                format!("{}, {bytes} bytes", b.description)
+            }),
             samples,
             cache_evidence: evidence,
             memory: memory_section.as_deref(),
@@ -146,12 +178,27 @@ fn speed(
     files: &TokenFiles,
     settings: &Settings,
 ) -> Result<(Vec<report::Sample>, Vec<String>), String> {
-    let fleet = Fleet::start(&paths.envoy, &paths.templates, &paths.work, policy, probes)?;
+    let fleet = Fleet::start(
+        &paths.envoy,
+        &paths.templates,
+        &paths.work,
+        policy,
+        probes,
+        &plan::setups(&settings.cases),
+    )?;
+    let started = Instant::now();
     let results = runner::run_rounds(&fleet, wrk, files, settings)?;
+    println!(
+        "\nwarm-up and {} measured runs in {:.0} s",
+        results.samples.len(),
+        started.elapsed().as_secs_f64()
+    );
     let evidence = report::counter_lines(&results.tally);
     println!("\n{}", report::table(&results.samples));
-    print!("{}", report::ratio_lines(&results.samples));
-    println!();
+    println!("{}", report::comparison_table(&results.samples));
+    if let Some(line) = report::floor_line(&results.samples) {
+        println!("{line}\n");
+    }
     for line in &evidence {
         println!("{line}");
     }

@@ -2,12 +2,11 @@
 //! after enough distinct valid tokens that every worker's token cache is full. Benchmark
 //! figures, never asserted: the bench only checks that every request got its 200.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::envoy_config::{self, Policy, Setup};
+use crate::envoy_config::{self, Filter, Policy, Setup};
 use crate::preflight::{self, Probes};
 use rolegate_bench::wrk::Wrk;
 use rolegate_testkit::envoy::{Bootstrap, Launch};
@@ -15,12 +14,13 @@ use rolegate_testkit::Envoy;
 use serde_json::Value;
 
 /// The set-ups of the table, in its order: the two yardsticks first (no filter, a Wasm filter
-/// that does nothing), then the two auth filters.
+/// that does nothing), then the two auth filters. The access log as the table has always been
+/// measured: the three that the speed table had write it, the bare filter's Envoy does not.
 pub const SETUPS: [Setup; 4] = [
-    Setup::Passthrough,
-    Setup::BareWasm,
-    Setup::JwtAuthn,
-    Setup::Rolegate,
+    Setup::new(Filter::Passthrough, true),
+    Setup::new(Filter::BareWasm, false),
+    Setup::new(Filter::JwtAuthn, true),
+    Setup::new(Filter::Rolegate, true),
 ];
 
 /// Seconds of one wrk run while filling the caches; runs repeat until they are full.
@@ -29,33 +29,6 @@ const FILL_RUN_SECONDS: u32 = 2;
 const FILL_LIMIT: Duration = Duration::from_secs(90);
 /// Pause between the last request and reading the memory figures.
 const SETTLE: Duration = Duration::from_secs(2);
-
-/// Builds the bare filter (`bench/bare-wasm`) for wasm32-wasip1 under `target/bare-wasm/`.
-pub fn build_bare_wasm(root: &Path) -> Result<PathBuf, String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let target_dir = root.join("target/bare-wasm");
-    let output = Command::new(&cargo)
-        .args(["build", "--locked", "--release", "--quiet"])
-        .args(["--target", "wasm32-wasip1"])
-        .arg("--manifest-path")
-        .arg(root.join("bench/bare-wasm/Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .output()
-        .map_err(|e| format!("cannot run {cargo}: {e}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "building bench/bare-wasm failed ({}):\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
-    let wasm = target_dir.join("wasm32-wasip1/release/bare_wasm.wasm");
-    if !wasm.is_file() {
-        return Err(format!("{} was not built", wasm.display()));
-    }
-    Ok(wasm)
-}
 
 /// What the memory runs need.
 pub struct Plan<'a> {
@@ -77,7 +50,7 @@ pub struct Plan<'a> {
 /// One set-up at one worker count.
 #[derive(Debug, Clone, Default)]
 pub struct Point {
-    pub setup_slug: &'static str,
+    pub setup_slug: String,
     pub workers: u32,
     /// VmRSS once Envoy is ready and has answered the pre-flight's few requests.
     pub start_kib: u64,
@@ -319,7 +292,7 @@ fn per_worker_kib(points: &[Point], setup: Setup, workers: &[u32]) -> Option<f64
 /// The table (Markdown): RSS per set-up and worker count, the growth per extra worker, then
 /// the differences that matter.
 pub fn table(points: &[Point], workers: &[u32]) -> String {
-    use Setup::{BareWasm, JwtAuthn, Passthrough, Rolegate};
+    let [passthrough, bare, jwt_authn, rolegate] = SETUPS;
     let mut out = String::from("| Envoy RSS after the caches filled (MiB) |");
     for w in workers {
         out.push_str(&format!(" `--concurrency {w}` |"));
@@ -337,12 +310,12 @@ pub fn table(points: &[Point], workers: &[u32]) -> String {
             .iter()
             .map(|&w| filled(setup, w).map(|kib| format!("{:.1}", kib / 1024.0)));
         let per_worker = slope(setup).map(|k| format!("{:.2}", k / 1024.0));
-        out.push_str(&row(setup.label(), cells.chain([per_worker])));
+        out.push_str(&row(setup.filter.label(), cells.chain([per_worker])));
     }
     let differences = [
-        ("**rolegate − bare Wasm filter**", Rolegate, BareWasm),
-        ("bare Wasm filter − passthrough (V8)", BareWasm, Passthrough),
-        ("jwt_authn + rbac − passthrough", JwtAuthn, Passthrough),
+        ("**rolegate − bare Wasm filter**", rolegate, bare),
+        ("bare Wasm filter − passthrough (V8)", bare, passthrough),
+        ("jwt_authn + rbac − passthrough", jwt_authn, passthrough),
     ];
     for (label, top, bottom) in differences {
         let cells = workers.iter().map(|&w| {
@@ -382,7 +355,7 @@ pub fn breakdown(points: &[Point], workers: &[u32]) -> String {
                 .saturating_sub(p.linear_memory_kib);
             out.push_str(&format!(
                 "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |\n",
-                setup.label(),
+                setup.filter.label(),
                 mib(p.start_kib),
                 mib(p.filled_kib),
                 mib(p.allocated_kib),
@@ -404,7 +377,7 @@ pub fn section(points: &[Point], workers: &[u32], settings: &str, module_bytes: 
          after the pre-flight's requests and then distinct valid tokens, sent until every \
          worker had a connection and each wrk connection had carried more tokens than a token \
          cache holds, so every worker's cache is full. The **bare Wasm filter** is \
-         [`bench/bare-wasm`](bench/bare-wasm), built by the bench: the same SDK as rolegate \
+         [`bench/bare-wasm`](bench/bare-wasm), built by `make bench-wasm`: the same SDK as rolegate \
          (proxy-wasm 0.2.5) reading one request header, in the same `vm_config` \
          ([`envoy/bench/bare_wasm.yaml`](envoy/bench/bare_wasm.yaml)). It is what any Rust \
          proxy-wasm filter costs, so rolegate's own memory is its RSS minus this one's. \
@@ -514,9 +487,12 @@ pub fn splice(document: &str, section: &str) -> String {
 mod tests {
     use super::*;
 
-    fn point(setup: Setup, workers: u32, filled_mib: u64) -> Point {
+    fn point(filter: Filter, workers: u32, filled_mib: u64) -> Point {
         Point {
-            setup_slug: setup.slug(),
+            setup_slug: SETUPS
+                .iter()
+                .find(|s| s.filter == filter)
+                .map_or(String::new(), |s| s.slug()),
             workers,
             filled_kib: filled_mib * 1024,
             ..Point::default()
@@ -526,12 +502,12 @@ mod tests {
     #[test]
     fn differences_and_slopes() {
         let points = vec![
-            point(Setup::Passthrough, 1, 60),
-            point(Setup::Passthrough, 4, 63),
-            point(Setup::BareWasm, 1, 80),
-            point(Setup::BareWasm, 4, 86),
-            point(Setup::Rolegate, 1, 84),
-            point(Setup::Rolegate, 4, 93),
+            point(Filter::Passthrough, 1, 60),
+            point(Filter::Passthrough, 4, 63),
+            point(Filter::BareWasm, 1, 80),
+            point(Filter::BareWasm, 4, 86),
+            point(Filter::Rolegate, 1, 84),
+            point(Filter::Rolegate, 4, 93),
         ];
         let t = table(&points, &[1, 4]);
         assert!(t.contains("| rolegate | 84.0 | 93.0 | 3.00 |"), "{t}");

@@ -1,7 +1,7 @@
 //! Before measuring: each set-up answers as the policy says, so the figures compare filters that
-//! do the same work (and the passthrough really lets everything through).
+//! do the same work (and the passthrough and the floor really let everything through).
 
-use crate::envoy_config::Setup;
+use crate::envoy_config::{Filter, Setup};
 use rolegate_bench::tokens::{self, SigningKey, CLIENT_ID};
 use rolegate_testkit::http;
 
@@ -40,8 +40,13 @@ impl Probes {
     }
 }
 
+/// What the route shows of the token header while it is on the request
+/// (`%REQ(authorization):6%` in `envoy/bench/`).
+const TOKEN_HEADER_SEEN: &str = "Bearer";
+
 /// Sends the probes to `setup` listening on `port`; describes the first wrong answer.
 pub fn check(setup: Setup, port: u16, probes: &Probes) -> Result<(), String> {
+    let filter = setup.filter;
     // Each probe: what it is, its path, its token, and the status it must get.
     let [good, no_role, bad, other] = [
         &probes.good,
@@ -51,7 +56,7 @@ pub fn check(setup: Setup, port: u16, probes: &Probes) -> Result<(), String> {
     ]
     .map(|token| Some(token.as_str()));
     let mut expectations = vec![("a valid token with the role", PATH, good, 200)];
-    if setup.authenticates() {
+    if filter.authenticates() {
         expectations.extend([
             ("no token", PATH, None, 401),
             ("a bad signature", PATH, bad, 401),
@@ -59,9 +64,13 @@ pub fn check(setup: Setup, port: u16, probes: &Probes) -> Result<(), String> {
             ("a path outside /calc/", "/admin", good, 403),
         ]);
     }
-    if setup.requires_client() {
+    if filter.requires_client() {
         let what = "a valid token with the role from another client";
         expectations.push((what, PATH, other, 403));
+    }
+    if filter == Filter::Floor {
+        // It decides nothing: whatever the token, the request goes on.
+        expectations.push(("a bad signature", PATH, bad, 200));
     }
     for (what, path, token, status) in expectations {
         let bearer = token.map(|t| format!("Bearer {t}"));
@@ -69,25 +78,39 @@ pub fn check(setup: Setup, port: u16, probes: &Probes) -> Result<(), String> {
             .as_deref()
             .map(|b| vec![("authorization", b)])
             .unwrap_or_default();
+        let label = setup.label();
         let reply = http::send(port, "GET", path, &headers, None)
-            .map_err(|err| format!("{}: {what} to {path}: {err}", setup.label()))?;
+            .map_err(|err| format!("{label}: {what} to {path}: {err}"))?;
         if reply.status != status {
             return Err(format!(
-                "{}: {what} to {path} got {}, expected {status} (body {:?})",
-                setup.label(),
+                "{label}: {what} to {path} got {}, expected {status} (body {:?})",
                 reply.status,
                 reply.body_text()
             ));
         }
-        if setup.authenticates() && status == 200 {
-            let seen = reply.header("x-seen-client-id");
-            if seen != Some(CLIENT_ID) {
-                return Err(format!(
-                    "{}: the request did not reach the route with x-client-id {CLIENT_ID} \
-                     (route saw {seen:?})",
-                    setup.label()
-                ));
-            }
+        if status != 200 || token.is_none() || filter == Filter::BareWasm {
+            continue;
+        }
+        // The route's view of the request: what the filter left of the token header, and the
+        // client id it set.
+        let token_seen = reply.header("x-seen-authorization");
+        let client_seen = reply.header("x-seen-client-id");
+        let (token_expected, client_expected) = if filter.rewrites_headers() {
+            (None, Some(CLIENT_ID))
+        } else {
+            (Some(TOKEN_HEADER_SEEN), None)
+        };
+        if token_seen != token_expected {
+            return Err(format!(
+                "{label}: with {what}, the route saw the token header as {token_seen:?}, \
+                 expected {token_expected:?} (x-seen-authorization)"
+            ));
+        }
+        if client_expected.is_some() && client_seen != client_expected {
+            return Err(format!(
+                "{label}: the request did not reach the route with x-client-id {CLIENT_ID} \
+                 (route saw {client_seen:?})"
+            ));
         }
     }
     Ok(())

@@ -1,9 +1,12 @@
-//! Drives the fleet: an optional warm-up, then interleaved rounds of every case in
-//! [`round_order`](crate::plan::round_order); records each run and every run that got a non-200.
+//! Drives the fleet: an optional warm-up, then interleaved rounds of every selected case in
+//! [`round_order`](crate::plan::round_order); records each run (with Envoy's CPU time over it)
+//! and every run that got a non-200.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use crate::counters::{self, Tally};
+use crate::cpu;
 use crate::envoy_config::Setup;
 use crate::fleet::Fleet;
 use crate::plan::{round_order, Case, TokenPath};
@@ -46,7 +49,7 @@ pub fn run_rounds(
 ) -> Result<Results, String> {
     let mut results = Results::default();
     // Where each set-up's next cold run starts in the token list.
-    let mut cold_offsets = [0usize; Setup::ALL.len()];
+    let mut cold_offsets: HashMap<Setup, usize> = HashMap::new();
     let first_round = if settings.warmup_seconds > 0 { 0 } else { 1 };
     for round in first_round..=settings.rounds {
         let (label, seconds) = match round {
@@ -54,20 +57,23 @@ pub fn run_rounds(
             r => (format!("round {r}/{}", settings.rounds), settings.seconds),
         };
         println!("\n{label}");
-        for case in round_order(round) {
-            let slot = Setup::ALL.iter().position(|s| *s == case.setup);
-            let offset = slot.and_then(|i| cold_offsets.get(i)).copied().unwrap_or(0);
+        for case in round_order(&settings.cases, round) {
+            let offset = cold_offsets.get(&case.setup).copied().unwrap_or(0);
             let file = match case.path {
                 TokenPath::Hot => &files.hot,
                 TokenPath::Cold => &files.cold,
             };
             let envoy = fleet.get(case.setup)?;
             let url = format!("http://127.0.0.1:{}{}", envoy.port(), preflight::PATH);
-            let before = counters::read(envoy, case.setup)?;
+            // The counters are read through the admin API, which costs Envoy CPU: outside the
+            // CPU readings.
+            let before = counters::read(envoy, case.setup.filter)?;
             let rss_start_kib = envoy.rss_kib()?;
+            let cpu_start_us = cpu::process_cpu_us(envoy.pid())?;
             let m = wrk.run(&url, seconds, file, offset)?;
+            let cpu_us = cpu::process_cpu_us(envoy.pid())? - cpu_start_us;
             let rss_end_kib = envoy.rss_kib()?;
-            let after = counters::read(envoy, case.setup)?;
+            let after = counters::read(envoy, case.setup.filter)?;
             if !envoy.is_running() {
                 return Err(format!(
                     "{} exited during the {} run\n{}",
@@ -77,11 +83,18 @@ pub fn run_rounds(
                 ));
             }
             if case.path == TokenPath::Cold {
-                if let Some(o) = slot.and_then(|i| cold_offsets.get_mut(i)) {
-                    *o = next_cold_offset(offset, &m, settings);
-                }
+                cold_offsets.insert(case.setup, next_cold_offset(offset, &m, settings));
             }
-            print_run(case, &m, rss_start_kib, rss_end_kib);
+            let sample = Sample {
+                case,
+                round,
+                measurement: m,
+                rss_start_kib,
+                rss_end_kib,
+                cpu_us,
+            };
+            print_run(&sample);
+            let m = &sample.measurement;
             if !m.all_ok() {
                 results.failures.push(Failure {
                     case,
@@ -91,34 +104,32 @@ pub fn run_rounds(
             }
             if round > 0 {
                 results.tally.add(case, m.requests, &before, &after);
-                results.samples.push(Sample {
-                    case,
-                    round,
-                    measurement: m,
-                    rss_start_kib,
-                    rss_end_kib,
-                });
+                results.samples.push(sample);
             }
         }
     }
     Ok(results)
 }
 
-fn print_run(case: Case, m: &Measurement, rss_start_kib: u64, rss_end_kib: u64) {
+fn print_run(sample: &Sample) {
+    let m = &sample.measurement;
     let verdict = if m.all_ok() {
         String::new()
     } else {
         format!("  FAILED: {} {}", m.codes, m.first_bad)
     };
     println!(
-        "  {:<17} {:<4} {:>9.0} req/s  p50 {:>6} us  p99 {:>6} us  non-200 {}  \
-         RSS {rss_start_kib} -> {rss_end_kib} KiB{verdict}",
-        case.setup.label(),
-        case.path_label(),
+        "  {:<35} {:<4} {:>9.0} req/s  {:>6.1} us CPU/req  p50 {:>6} us  p99 {:>6} us  \
+         non-200 {}  RSS {} -> {} KiB{verdict}",
+        sample.case.setup.label(),
+        sample.case.path_label(),
         m.requests_per_second(),
+        sample.cpu_us_per_request(),
         m.p50_us,
         m.p99_us,
         m.non200 + m.socket_errors,
+        sample.rss_start_kib,
+        sample.rss_end_kib,
     );
 }
 

@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use lexopt::prelude::*;
 use rolegate_bench::knob::{self, Command, Knob};
 
+use crate::modules::BaselineSource;
+use crate::plan::{self, Case};
+
 /// How long and how hard to drive each set-up.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -32,6 +35,10 @@ pub struct Settings {
     pub memory_workers: Vec<u32>,
     /// Envoys started per set-up and worker count in the memory table; the median is shown.
     pub memory_repeats: u32,
+    /// The cases of each round (`BENCH_CASES`), in the order of [`plan::ALL`].
+    pub cases: Vec<Case>,
+    /// What the baseline set-up loads (`BENCH_BASELINE_REV`, `BENCH_BASELINE_WASM`).
+    pub baseline: BaselineSource,
 }
 
 /// The numeric settings.
@@ -105,11 +112,15 @@ const KNOBS: [Knob<Settings>; 8] = [
 /// The memory table's worker counts when none are given.
 const MEMORY_WORKERS: [u32; 3] = [1, 2, 4];
 
+/// The baseline when none is given (issue 21): 2026-11-26, before the path screen, the policy
+/// breadth (claims, hosts, tenants), the decision record and the hashed token cache.
+const BASELINE_REV: &str = "62ef52d";
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            rounds: 3,
-            seconds: 10,
+            rounds: 5,
+            seconds: 8,
             warmup_seconds: 2,
             connections: 16,
             threads: 1,
@@ -119,6 +130,8 @@ impl Default for Settings {
             memory_only: false,
             memory_workers: MEMORY_WORKERS.to_vec(),
             memory_repeats: 1,
+            cases: plan::ALL.to_vec(),
+            baseline: BaselineSource::Revision(BASELINE_REV.to_string()),
         }
     }
 }
@@ -137,6 +150,16 @@ impl Settings {
         if let Ok(text) = std::env::var("BENCH_MEMORY_WORKERS") {
             s.memory_workers = parse_workers(&text, "BENCH_MEMORY_WORKERS")?;
         }
+        if let Ok(text) = std::env::var("BENCH_CASES") {
+            s.cases = plan::select(&text, "BENCH_CASES")?;
+        }
+        if let Some(rev) = non_empty_var("BENCH_BASELINE_REV") {
+            s.baseline = BaselineSource::Revision(rev);
+        }
+        // A module given by path wins over a revision, from wherever each came.
+        if let Some(path) = non_empty_var("BENCH_BASELINE_WASM") {
+            s.baseline = BaselineSource::Module(PathBuf::from(path));
+        }
         let mut parser = lexopt::Parser::from_args(args);
         while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
             match arg {
@@ -144,12 +167,22 @@ impl Settings {
                 Long("no-write") => s.output = None,
                 Long("memory") => s.memory_only = true,
                 Long("memory-workers") => {
-                    let text = parser
-                        .value()
-                        .map_err(|_| "--memory-workers needs a list")?
-                        .string()
-                        .map_err(|e| e.to_string())?;
+                    let text = string_value(&mut parser, "--memory-workers needs a list")?;
                     s.memory_workers = parse_workers(&text, "--memory-workers")?;
+                }
+                Long("cases") => {
+                    let text = string_value(&mut parser, "--cases needs a list")?;
+                    s.cases = plan::select(&text, "--cases")?;
+                }
+                Long("baseline-rev") => {
+                    let rev = string_value(&mut parser, "--baseline-rev needs a revision")?;
+                    if !matches!(s.baseline, BaselineSource::Module(_)) {
+                        s.baseline = BaselineSource::Revision(rev);
+                    }
+                }
+                Long("baseline-wasm") => {
+                    let path = string_value(&mut parser, "--baseline-wasm needs a path")?;
+                    s.baseline = BaselineSource::Module(PathBuf::from(path));
                 }
                 Long("output") => {
                     let path = parser.value().map_err(|_| "--output needs a path")?;
@@ -175,11 +208,22 @@ impl Settings {
     pub fn describe(&self) -> String {
         let warmup = match self.warmup_seconds {
             0 => "no warm-up".to_string(),
-            s => format!("after a {s} s warm-up per set-up and path"),
+            s => format!("after a {s} s warm-up per case"),
+        };
+        let cases = if self.cases.len() == plan::ALL.len() {
+            format!("{} cases per round", self.cases.len())
+        } else {
+            let names: Vec<String> = self.cases.iter().map(|c| c.name()).collect();
+            format!(
+                "{} of the {} cases per round ({})",
+                self.cases.len(),
+                plan::ALL.len(),
+                names.join(", ")
+            )
         };
         format!(
-            "{} round{} × {} s per run ({warmup}), wrk -t{} -c{}, {} distinct cold tokens, \
-             token caches of {} on both sides, Envoy --concurrency 1",
+            "{} round{} × {} s per run ({warmup}), {cases}, wrk -t{} -c{}, {} distinct cold \
+             tokens, token caches of {} on both sides, Envoy --concurrency 1",
             self.rounds,
             if self.rounds == 1 { "" } else { "s" },
             self.seconds,
@@ -208,6 +252,19 @@ impl Settings {
     }
 }
 
+/// The value after an argument, as text; `missing` when there is none.
+fn string_value(parser: &mut lexopt::Parser, missing: &str) -> Result<String, String> {
+    parser
+        .value()
+        .map_err(|_| missing.to_string())?
+        .string()
+        .map_err(|e| e.to_string())
+}
+
+fn non_empty_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
 /// `1,2,4` (or spaces between): worker counts, 1 to 64, ascending; `none`: no memory table.
 fn parse_workers(text: &str, source: &str) -> Result<Vec<u32>, String> {
     if text.trim() == "none" {
@@ -228,20 +285,31 @@ fn parse_workers(text: &str, source: &str) -> Result<Vec<u32>, String> {
 
 fn usage() -> String {
     let mut text = String::from(
-        "rolegate-bench: rolegate against jwt_authn + rbac and against no auth filter, in the \
-         same Envoy\n\nusage: rolegate-bench [options]\n\n",
+        "rolegate-bench: rolegate against jwt_authn + rbac, an earlier rolegate, a Wasm floor \
+         and no auth filter, in the same Envoy, without and with an access log\n\n\
+         usage: rolegate-bench [options]\n\n",
     );
     text.push_str(&knob::usage(&KNOBS, Settings::default()));
-    text.push_str(
-        "  --output PATH      report file, relative to the repository root (env BENCH_OUTPUT, \
-         default BENCHMARKS.md)\n\
+    text.push_str(&format!(
+        "  --cases L          the cases of each round: names and groups, below (env \
+         BENCH_CASES, default all)\n\
+         \x20 --baseline-rev R   the revision the baseline is built from (env \
+         BENCH_BASELINE_REV, default {BASELINE_REV}); built once per commit under \
+         target/bench-baseline/\n\
+         \x20 --baseline-wasm P  a module to load as the baseline instead, relative to the \
+         repository root (env BENCH_BASELINE_WASM)\n\
+         \x20 --output PATH      report file, relative to the repository root (env \
+         BENCH_OUTPUT, default BENCHMARKS.md)\n\
          \x20 --no-write         print the table only\n\
          \x20 --memory           only the memory table; rewrites only the report's Memory \
          section (env BENCH_MEMORY_ONLY=1)\n\
          \x20 --memory-workers L Envoy --concurrency values of the memory table (env \
          BENCH_MEMORY_WORKERS, default 1,2,4; none: skip it)\n\n\
-         Needs .envoy/envoy/_bin/envoy and dist/rolegate.wasm (`make build envoy`; \
-         ROLEGATE_ENVOY / ROLEGATE_WASM override the paths) and wrk on PATH.\n",
-    );
+         {}\n\
+         Needs .envoy/envoy/_bin/envoy, dist/rolegate.wasm and target/bench-wasm/ (`make build \
+         envoy bench-wasm`; ROLEGATE_ENVOY / ROLEGATE_WASM override the first two), git and \
+         make for the baseline, and wrk on PATH.\n",
+        plan::describe_choices()
+    ));
     text
 }
