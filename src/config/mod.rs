@@ -13,7 +13,7 @@ use crate::config::field_reader::{
 use crate::config::rules::{check_rule_names_distinct, read_rule};
 use crate::decision::claim_condition::{ClaimCondition, ClaimSlots};
 use crate::decision::rules::{PathMatch, Requirement, Rule};
-use crate::keys::backoff::REFRESH_SPREAD;
+use crate::keys::backoff::REFRESH_SPREAD_PERCENT;
 use crate::keys::jwks::KeySet;
 use crate::keys::worker_key_sets::shortest_max_stale_seconds;
 use crate::request::extract::TokenLocation;
@@ -683,7 +683,7 @@ fn check_max_stale_seconds(field: &str, keys: &KeySource, problems: &mut Problem
                  refresh may come up to {}% past cache_duration_seconds ({}) and, with a \
                  healthy IdP, still need a retry after a timed-out try (timeout_ms {} per call, \
                  {} call(s) per try); keys would go stale before it lands",
-                REFRESH_SPREAD * 100.0,
+                REFRESH_SPREAD_PERCENT,
                 fetch.cache_duration_seconds,
                 fetch.timeout_ms,
                 keys.calls_per_fetch()

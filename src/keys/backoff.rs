@@ -17,8 +17,10 @@ pub fn retry_delay_ms(consecutive_failures: u32, jitter: f64) -> u64 {
     ((base as f64 * factor) as u64).min(MAX_RETRY_MS)
 }
 
-/// How far a refresh may move from `cache_duration_seconds`, either way.
-pub const REFRESH_SPREAD: f64 = 0.1;
+/// How far a refresh may move from `cache_duration_seconds`, either way, in percent. An
+/// integer so that messages print it without float formatting (about 17 KB of module).
+pub const REFRESH_SPREAD_PERCENT: u64 = 10;
+const REFRESH_SPREAD: f64 = REFRESH_SPREAD_PERCENT as f64 / 100.0;
 
 /// Delay before the next periodic refresh. `jitter` in [0, 1) places it in
 /// `cache_duration_ms` ± 10%; never below one second.
