@@ -1,32 +1,19 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! The Envoy configurations shipped under `envoy/` are accepted by the real Envoy, and
 //! Envoy's own validation catches a broken plugin configuration, naming the field.
 
 use std::path::Path;
-use std::process::Command;
 
-use rolegate_testkit::workspace;
+use rolegate_testkit::{envoy, workspace};
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+fn repo() -> std::path::PathBuf {
+    workspace::root()
 }
 
-/// Runs `envoy --mode validate` from the repository root (the examples name
-/// `dist/rolegate.wasm` relative to it); returns success and the combined output.
+/// `envoy --mode validate` (from the repository root); returns success and the combined output.
 fn validate(config: &Path) -> (bool, String) {
-    workspace::wasm_module().unwrap();
-    let out = Command::new(workspace::envoy_binary().unwrap())
-        .current_dir(repo())
-        .args(["--mode", "validate", "-c"])
-        .arg(config)
-        .output()
-        .expect("run envoy");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    let v = envoy::validate(config).unwrap_or_else(|e| panic!("{e}"));
+    (v.ok, v.output)
 }
 
 #[test]

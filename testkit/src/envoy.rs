@@ -657,3 +657,45 @@ pub fn rolegate_bootstrap(
         &dir.join("access.log"),
     )
 }
+
+/// What `envoy --mode validate` said of a configuration.
+#[derive(Debug)]
+pub struct Validation {
+    /// Envoy accepted it (exit status 0).
+    pub ok: bool,
+    /// Envoy's stdout and stderr.
+    pub output: String,
+}
+
+/// Runs `envoy --mode validate -c config` from the repository root, where the shipped examples'
+/// `dist/rolegate.wasm` resolves. An error when Envoy or the module is missing or Envoy cannot
+/// be run.
+pub fn validate(config: &Path) -> Result<Validation, String> {
+    workspace::wasm_module()?;
+    let out = Command::new(workspace::envoy_binary()?)
+        .current_dir(workspace::root())
+        .args(["--mode", "validate", "-c"])
+        .arg(config)
+        .output()
+        .map_err(|e| format!("run envoy --mode validate: {e}"))?;
+    Ok(Validation {
+        ok: out.status.success(),
+        output: format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    })
+}
+
+/// [`validate`] of a bootstrap given as a value, written to a scratch file first.
+pub fn validate_bootstrap(bootstrap: &Bootstrap) -> Result<Validation, String> {
+    let dir = tempfile::tempdir().map_err(|e| format!("scratch directory: {e}"))?;
+    let (name, text) = match bootstrap {
+        Bootstrap::Json(value) => ("envoy.json", value.to_string()),
+        Bootstrap::Yaml(text) => ("envoy.yaml", text.clone()),
+    };
+    let path = dir.path().join(name);
+    fs::write(&path, text).map_err(|e| format!("write {}: {e}", path.display()))?;
+    validate(&path)
+}
