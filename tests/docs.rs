@@ -13,9 +13,10 @@
 //!   and docs/ with `apiVersion` and `kind`) parses and carries what its CRD requires, its
 //!   rolegate configuration passes the same validation, and every cluster that configuration
 //!   names is one the manifests beside it create;
-//! - every other YAML block of README.md and docs/ is either an Envoy bootstrap (validated by
-//!   Envoy in `tests/control_planes.rs`) or a fragment found, as it is written, in a shipped
-//!   example, which Envoy validates;
+//! - every other YAML block of README.md and docs/ is a fragment found, as it is written, in a
+//!   shipped example, which Envoy validates (`tests/envoy_examples.rs`, and
+//!   `tests/control_planes.rs` for what Envoy Gateway adds to a bootstrap); a whole bootstrap
+//!   belongs under envoy/;
 //! - every relative link of README.md, CONTRIBUTING.md, docs/ and envoy/**/README.md reaches a
 //!   file, and its `#anchor` a heading of it.
 //!
@@ -885,7 +886,10 @@ fn yaml_block_problems(md: &Markdown, shipped: &[(PathBuf, Vec<Value>)]) -> (Vec
         match kind {
             Err(e) => problems.push(format!("{where_}: not YAML: {e}")),
             Ok(YamlKind::Manifests(all)) => problems.extend(manifests_problems(where_, all)),
-            Ok(YamlKind::Bootstrap(_)) => {} // tests/control_planes.rs: envoy --mode validate
+            Ok(YamlKind::Bootstrap(_)) => problems.push(format!(
+                "{where_}: a whole Envoy bootstrap belongs under envoy/, where \
+                 tests/envoy_examples.rs runs envoy --mode validate on it; link it from here"
+            )),
             Ok(YamlKind::Fragment(f)) => problems.extend(fragment_problem(where_, f, shipped)),
         }
     }
@@ -1241,6 +1245,7 @@ fn a_yaml_fragment_that_no_shipped_example_holds_is_reported() {
         "```yaml\nstrip_any_host_port: true\nmerge_slashes: false\n```\n",
         "```yaml\naccess_log:\n- name: envoy.access_loggers.file\n```\n",
         "```yaml\nkey: [unclosed\n```\n",
+        "```yaml\nstatic_resources: {clusters: []}\n```\n",
     ] {
         let md = parse_markdown(&path, broken);
         let (problems, n) = yaml_block_problems(&md, &shipped);

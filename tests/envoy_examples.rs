@@ -16,10 +16,29 @@ fn validate(config: &Path) -> (bool, String) {
     (v.ok, v.output)
 }
 
+/// Every Envoy configuration under `envoy/` (not its subdirectories: templates and manifests).
+fn examples() -> Vec<std::path::PathBuf> {
+    let mut found: Vec<_> = std::fs::read_dir(repo().join("envoy"))
+        .expect("read envoy/")
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    found.sort();
+    found
+}
+
 #[test]
 fn the_example_envoy_configurations_validate() {
-    for example in ["envoy/envoy.yaml", "envoy/azure-ad.yaml"] {
-        let (ok, log) = validate(&repo().join(example));
+    let examples = examples();
+    for name in ["envoy.yaml", "azure-ad.yaml"] {
+        assert!(
+            examples.contains(&repo().join("envoy").join(name)),
+            "envoy/{name}: {examples:?}"
+        );
+    }
+    for example in &examples {
+        let (ok, log) = validate(example);
+        let example = example.display();
         assert!(ok, "envoy --mode validate rejected {example}:\n{log}");
         assert!(log.contains("OK"), "{example}: {log}");
     }

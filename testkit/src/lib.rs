@@ -2,8 +2,8 @@
 //! `make soak` and the fuzz targets need to run rolegate and talk to it.
 //!
 //! - Envoy: [`bootstrap`] renders its configuration, [`envoy`] runs the process (start, wait
-//!   until ready, read stats and logs, stop when dropped), [`istio`] delivers the filter the
-//!   way istiod does.
+//!   until ready, read stats and logs, stop when dropped; `envoy --mode validate`), [`istio`]
+//!   and [`envoy_gateway`] deliver the filter the way istiod and Envoy Gateway do.
 //! - HTTP/1.1: [`http`], a server for the local IdPs and upstreams that can also hang or reset a
 //!   connection, and a client (ureq).
 //! - HTTP/2: [`h2`], requests with prior knowledge (as gRPC clients make them) through curl.
@@ -21,6 +21,7 @@ pub mod answers;
 pub mod bootstrap;
 pub mod entra;
 pub mod envoy;
+pub mod envoy_gateway;
 pub mod h2;
 pub mod http;
 pub mod idp;
