@@ -5,6 +5,7 @@
 pub mod claim_condition;
 pub mod decision_record;
 pub mod dry_run;
+pub mod enforcement;
 pub mod grpc_reply;
 pub mod host_pattern;
 pub mod reply;

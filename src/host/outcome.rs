@@ -1,4 +1,5 @@
-//! Carries out a decision on the current (effective) request context.
+//! Carries out a decision on the current (effective) request context, as the core's
+//! `Enforcement` says.
 
 use super::clock;
 use super::filter_state;
@@ -9,12 +10,11 @@ use super::request_snapshot::RequestSnapshot;
 use super::worker::Worker;
 use crate::decision::decision_record::DecisionRecord;
 use crate::decision::dry_run;
+use crate::decision::enforcement::{refusal_log_line, Enforcement, Verdict};
 use crate::decision::reply::reply_to;
 use crate::decision::{
-    self, Allow, Denial, DenyReason, Environment, Outcome, RequestHeaders, WaitPermission,
-    WaitReason,
+    self, Denial, Environment, HeaderChangeFailed, RequestHeaders, WaitPermission, WaitReason,
 };
-use crate::keys::shared_fetch_record::RefetchDecision;
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::Action;
 
@@ -27,56 +27,65 @@ pub fn decide_and_apply(
     resume: bool,
 ) -> Action {
     let headers = RequestSnapshot::take();
-    let mut outcome = decide(worker, &headers, wait);
-    // An answer that turns on the state of the keys is given only after one look at the shared
-    // record: another worker may have fetched since this worker's last tick.
-    if depends_on_key_state(&outcome)
+    let mut enforcement = decide(worker, &headers, wait);
+    if enforcement.depends_on_key_state()
         && !worker
             .key_sets
             .borrow_mut()
             .sync(&worker.shared_data)
             .is_empty()
     {
-        outcome = decide(worker, &headers, wait);
+        enforcement = decide(worker, &headers, wait);
     }
-    match outcome {
-        Outcome::Allow(allow) => {
-            if !changed_headers(worker, &headers, &allow) {
-                return Action::Pause;
-            }
-            worker.metrics.allowed(allow.rule);
-            filter_state::record(worker, &DecisionRecord::allowed(&allow));
-            go_on(resume)
-        }
-        Outcome::Deny(denial) => deny(worker, &headers, &denial, resume),
-        Outcome::WaitForKeys {
+    let mut verdict = match enforcement {
+        Enforcement::Now(verdict) => verdict,
+        Enforcement::Park {
             provider,
             reason,
             otherwise,
         } => {
             if hold(worker, context_id, provider, reason) {
-                Action::Pause
-            } else {
-                deny(worker, &headers, &otherwise, resume)
+                return Action::Pause;
             }
+            otherwise
+        }
+    };
+    if let Some(failed) = verdict.change_headers(&mut RequestHeaderMap, &headers) {
+        log_refused_change(&failed);
+    }
+    match verdict {
+        Verdict::Continue(allow) => {
+            worker.metrics.allowed(allow.rule);
+            filter_state::record(worker, &DecisionRecord::allowed(&allow));
+            go_on(resume)
+        }
+        Verdict::Rehearse { denial, .. } => rehearse(worker, &denial, resume),
+        Verdict::Refuse(denial) => {
+            refuse(worker, &headers, &denial);
+            Action::Pause
         }
     }
 }
 
-/// Makes an allowed request's header changes; when the host refuses one, refuses the request
-/// (it must not go on with a client-sent claim header or an unverified token in place).
-fn changed_headers(worker: &Worker, headers: &RequestSnapshot, allow: &Allow<'_>) -> bool {
-    match allow.apply(&mut RequestHeaderMap, headers) {
-        Ok(()) => true,
-        Err(failed) => {
-            log::warn(&format!(
-                "request header {} could not be changed: request refused",
-                failed.header
-            ));
-            refuse(worker, headers, &failed.denial());
-            false
-        }
+// Not inlined: see "Function size" in lib.rs.
+#[inline(never)]
+fn log_refused_change(failed: &HeaderChangeFailed<'_>) {
+    log::warn(&format!(
+        "request header {} could not be changed: request refused",
+        failed.header
+    ));
+}
+
+/// Records a denial a dry run lets through (its header changes are made).
+// Not inlined: see "Function size" in lib.rs.
+#[inline(never)]
+fn rehearse(worker: &Worker, denial: &Denial, resume: bool) -> Action {
+    worker.metrics.dry_run_denied(denial.reason);
+    if log::prints(log::Level::Info) {
+        log::info(&dry_run::log_line(&worker.config, denial));
     }
+    filter_state::record(worker, &DecisionRecord::denied(denial, true));
+    go_on(resume)
 }
 
 /// Lets the request go on (resuming it if it was paused).
@@ -87,26 +96,11 @@ fn go_on(resume: bool) -> Action {
     Action::Continue
 }
 
-/// Enforces `denial`, or under a dry run records it and lets the request go on without claim
-/// headers.
-fn deny(worker: &Worker, headers: &RequestSnapshot, denial: &Denial, resume: bool) -> Action {
-    let config = &worker.config;
-    if !dry_run::rehearses(config, denial) {
-        refuse(worker, headers, denial);
-        return Action::Pause;
-    }
-    // The rule index only names counters on the allowed path; this pass counts under dry_run.
-    let rule = denial.rule.unwrap_or_default();
-    if !changed_headers(worker, headers, &Allow::without_token(config, rule)) {
-        return Action::Pause;
-    }
-    worker.metrics.dry_run_denied(denial.reason);
-    log::info(&dry_run::log_line(config, denial));
-    filter_state::record(worker, &DecisionRecord::denied(denial, true));
-    go_on(resume)
-}
-
-fn decide<'w>(worker: &'w Worker, headers: &RequestSnapshot, wait: WaitPermission) -> Outcome<'w> {
+fn decide<'w>(
+    worker: &'w Worker,
+    headers: &RequestSnapshot,
+    wait: WaitPermission,
+) -> Enforcement<'w> {
     let keys = worker.key_sets.borrow();
     let env = Environment {
         keys: &*keys,
@@ -115,59 +109,43 @@ fn decide<'w>(worker: &'w Worker, headers: &RequestSnapshot, wait: WaitPermissio
         now: clock::now_seconds(),
         wait,
     };
-    decision::decide_with(&worker.config, headers, &env)
-}
-
-fn depends_on_key_state(outcome: &Outcome) -> bool {
-    match outcome {
-        Outcome::WaitForKeys { .. } => true,
-        Outcome::Deny(denial) => {
-            matches!(denial.reason, DenyReason::NoKeys | DenyReason::UnknownKid)
-        }
-        Outcome::Allow(_) => false,
-    }
+    let outcome = decision::decide_with(&worker.config, headers, &env);
+    Enforcement::of(&worker.config, outcome)
 }
 
 /// Parks the request until the provider's keys change; false when it must be answered now.
+// Not inlined: see "Function size" in lib.rs.
+#[inline(never)]
 fn hold(worker: &Worker, context_id: u32, provider: usize, reason: WaitReason) -> bool {
     let now = clock::now_ms();
-    let after_completed = match reason {
-        WaitReason::FirstKeys => worker.key_sets.borrow().completed_fetches(provider),
-        WaitReason::UnknownKid => {
-            let (verdict, completed) =
-                worker
-                    .key_sets
-                    .borrow()
-                    .request_refetch(&worker.shared_data, provider, now);
-            match verdict {
-                RefetchDecision::Started => {
-                    worker.metrics.unknown_kid_refetch(provider);
-                    log::info(&format!(
-                        "unknown kid for provider {}: fetching its key set again",
-                        worker.provider_name(provider)
-                    ));
-                    completed
-                }
-                RefetchDecision::Joined => completed,
-                RefetchDecision::RateLimited => return false,
-            }
-        }
+    let wait = worker
+        .key_sets
+        .borrow()
+        .wait_for(&worker.shared_data, provider, reason, now);
+    let Some(wait) = wait else {
+        return false;
     };
-    worker.add_waiter(context_id, provider, reason, after_completed, now);
+    if wait.started_refetch {
+        worker.metrics.unknown_kid_refetch(provider);
+        log::info(&format!(
+            "unknown kid for provider {}: fetching its key set again",
+            worker.provider_name(provider)
+        ));
+    }
+    worker
+        .waiters
+        .borrow_mut()
+        .park(context_id, provider, reason, wait, now);
     true
 }
 
 /// Answers the request with rolegate's reply for `denial` (gRPC for a gRPC request).
+// Not inlined: see "Function size" in lib.rs.
+#[inline(never)]
 fn refuse(worker: &Worker, headers: &RequestSnapshot, denial: &Denial) {
-    let rule = denial
-        .rule
-        .and_then(|i| Some(worker.config.rules.get(i)?.label(i)))
-        .unwrap_or_else(|| "no rule".to_string());
-    log::debug(&format!(
-        "denied ({}) under {rule}: {}",
-        denial.reason.name(),
-        denial.description
-    ));
+    if log::prints(log::Level::Debug) {
+        log::debug(&refusal_log_line(&worker.config, denial));
+    }
     worker.metrics.denied(denial.reason, denial.rule);
     filter_state::record(worker, &DecisionRecord::denied(denial, false));
     let content_type = headers.header_bytes("content-type");

@@ -7,12 +7,12 @@ use super::outcome::decide_and_apply;
 use super::randomness;
 use super::request::Request;
 use super::shared_data::HostSharedData;
-use super::worker::{Waiter, Worker};
+use super::worker::Worker;
 use crate::config::Config;
-use crate::decision::{ProviderKeys, WaitPermission, WaitReason};
 use crate::keys::fetch_cycle::{self, CallRefusal, FetchCycle, FetchFailure, Step};
 use crate::keys::jwks::KeySet;
 use crate::keys::shared_data::next_worker_id;
+use crate::keys::wait_queue::Resumption;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{BufferType, ContextType, MapType, Status};
@@ -131,57 +131,47 @@ impl Plugin {
     /// Answers the waiting requests of `provider` that a finished fetch concerns.
     fn answer_waiters_of(&self, worker: &Worker, provider: usize) {
         let completed = worker.key_sets.borrow().completed_fetches(provider);
-        let done = worker.take_waiters(|w| w.provider == provider && completed > w.after_completed);
-        self.answer(worker, done, false);
+        let answered = worker
+            .waiters
+            .borrow_mut()
+            .take_answered(provider, completed);
+        self.resume(worker, answered);
     }
 
-    /// Decides again for parked requests and resumes or answers each. A request that waited
-    /// for the first keys may still find its `kid` missing (keys fetched before a rotation):
-    /// it may then start or join one refetch. Nothing waits twice for the same reason, and a
-    /// request past its deadline waits no more.
-    fn answer(&self, worker: &Worker, waiters: Vec<Waiter>, overdue: bool) {
-        if waiters.is_empty() {
+    /// Decides again for requests taken out of the wait queue, each as far as the queue lets
+    /// it wait again, and resumes or answers it.
+    fn resume(&self, worker: &Worker, resumptions: Vec<Resumption>) {
+        if resumptions.is_empty() {
             return;
         }
-        for waiter in waiters {
-            let wait = WaitPermission {
-                for_first_keys: false,
-                for_refetch: !overdue && waiter.reason == WaitReason::FirstKeys,
-            };
+        for resumption in resumptions {
             // A request whose stream is gone cannot be selected; skip it.
-            if hostcalls::set_effective_context(waiter.context_id).is_ok() {
-                decide_and_apply(worker, waiter.context_id, wait, true);
+            if hostcalls::set_effective_context(resumption.context_id).is_ok() {
+                decide_and_apply(worker, resumption.context_id, resumption.wait, true);
             }
         }
         let _ = hostcalls::set_effective_context(self.context_id);
     }
 
+    /// Reports the key sets' ages, and their going past `max_stale_seconds` and coming back.
     fn record_ages(&self, worker: &Worker) {
         let now = clock::now_ms();
-        let now_seconds = clock::now_seconds();
-        let keys = worker.key_sets.borrow();
-        let mut was_stale = worker.keys_stale.borrow_mut();
+        let mut keys = worker.key_sets.borrow_mut();
         for provider in 0..worker.config.providers.len() {
             if let Some(age) = keys.age_seconds(provider, now) {
                 worker.metrics.key_set_age(provider, age);
             }
-            let stale = keys
-                .usable_until(provider)
-                .is_some_and(|until| now_seconds >= until);
-            if let Some(before) = was_stale.get_mut(provider) {
-                if *before != stale {
-                    *before = stale;
-                    worker.metrics.keys_stale(provider, stale);
-                    let name = worker.provider_name(provider);
-                    if stale {
-                        log::warn(&format!(
-                            "keys of provider {name} are older than max_stale_seconds: \
-                             its tokens get 503 until a fetch succeeds"
-                        ));
-                    } else {
-                        log::info(&format!("keys of provider {name} are fresh again"));
-                    }
-                }
+        }
+        for change in keys.staleness_changes(clock::now_seconds()) {
+            worker.metrics.keys_stale(change.provider, change.stale);
+            let name = worker.provider_name(change.provider);
+            if change.stale {
+                log::warn(&format!(
+                    "keys of provider {name} are older than max_stale_seconds: \
+                     its tokens get 503 until a fetch succeeds"
+                ));
+            } else {
+                log::info(&format!("keys of provider {name} are fresh again"));
             }
         }
     }
@@ -231,6 +221,7 @@ impl Context for Plugin {
 
 impl RootContext for Plugin {
     fn on_configure(&mut self, _configuration_size: usize) -> bool {
+        log::read_level();
         let bytes = hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX)
             .ok()
             .flatten()
@@ -262,6 +253,7 @@ impl RootContext for Plugin {
     }
 
     fn on_tick(&mut self) {
+        log::read_level();
         let Some(worker) = self.worker.clone() else {
             return;
         };
@@ -274,9 +266,8 @@ impl RootContext for Plugin {
             }
         }
         self.start_due_fetches(&worker);
-        let now = clock::now_ms();
-        let overdue = worker.take_waiters(|w| w.deadline_ms <= now);
-        self.answer(&worker, overdue, true);
+        let overdue = worker.waiters.borrow_mut().take_overdue(clock::now_ms());
+        self.resume(&worker, overdue);
         self.record_ages(&worker);
         worker.metrics.flush();
     }

@@ -31,7 +31,7 @@ impl Context for Request {}
 impl Drop for Request {
     fn drop(&mut self) {
         if let Some(worker) = &self.worker {
-            worker.remove_waiter(self.context_id);
+            worker.waiters.borrow_mut().forget(self.context_id);
         }
     }
 }
@@ -73,7 +73,7 @@ impl Request {
     /// decided by (it was answered 503); continue once it was allowed.
     fn hold_while_waiting(&self) -> Action {
         match &self.worker {
-            Some(worker) if !worker.is_waiting(self.context_id) => Action::Continue,
+            Some(worker) if !worker.waiters.borrow().is_parked(self.context_id) => Action::Continue,
             _ => Action::Pause,
         }
     }

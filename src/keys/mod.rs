@@ -8,4 +8,5 @@ pub mod fetch_cycle;
 pub mod jwks;
 pub mod shared_data;
 pub mod shared_fetch_record;
+pub mod wait_queue;
 pub mod worker_key_sets;

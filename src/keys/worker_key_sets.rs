@@ -6,11 +6,12 @@
 //! ever replaced by a key set that holds usable keys.
 
 use crate::config::{Config, FetchSettings, KeySource, Provider};
-use crate::decision::{KeySetState, ProviderKeys};
+use crate::decision::{KeySetState, ProviderKeys, WaitReason};
 use crate::keys::backoff::next_success_within_ms;
 use crate::keys::jwks::KeySet;
 use crate::keys::shared_data::{load_record, update_record, SharedData};
 use crate::keys::shared_fetch_record::{RefetchDecision, SharedFetchRecord};
+use crate::keys::wait_queue::KeyWait;
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
 
@@ -130,6 +131,25 @@ struct RemoteSlot {
     lease_ms: u64,
     /// The shared record as last read.
     record: SharedFetchRecord,
+    /// Whether the keys were past `max_stale_seconds` when `staleness_changes` last looked.
+    reported_stale: bool,
+}
+
+impl RemoteSlot {
+    fn usable_until(&self) -> Option<i64> {
+        let limit = self.fetch.max_stale_seconds;
+        (limit > 0 && self.record.has_keys()).then(|| {
+            let until = (self.record.fetched_at_ms / 1000).saturating_add(limit);
+            i64::try_from(until).unwrap_or(i64::MAX)
+        })
+    }
+}
+
+/// A provider's keys went past `max_stale_seconds` (`stale`), or were fetched again after that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StalenessChange {
+    pub provider: usize,
+    pub stale: bool,
 }
 
 struct ProviderSlot {
@@ -171,6 +191,7 @@ impl WorkerKeySets {
                         fetch,
                         lease_ms: lease_ms_of(&fetch, p.keys.calls_per_fetch()),
                         record: SharedFetchRecord::default(),
+                        reported_stale: false,
                     }),
                 }
             })
@@ -329,6 +350,50 @@ impl WorkerKeySets {
         }
     }
 
+    /// How a request that must wait for `provider`'s keys for `reason` waits: for the fetch
+    /// after those finished so far, or, for an unknown `kid`, for the refetch it starts or
+    /// joins. `None` when that refetch is rate-limited: the request is answered now.
+    pub fn wait_for(
+        &self,
+        store: &dyn SharedData,
+        provider: usize,
+        reason: WaitReason,
+        now_ms: u64,
+    ) -> Option<KeyWait> {
+        let (after_completed, started_refetch) = match reason {
+            WaitReason::FirstKeys => (self.completed_fetches(provider), false),
+            WaitReason::UnknownKid => match self.request_refetch(store, provider, now_ms) {
+                (RefetchDecision::Started, completed) => (completed, true),
+                (RefetchDecision::Joined, completed) => (completed, false),
+                (RefetchDecision::RateLimited, _) => return None,
+            },
+        };
+        Some(KeyWait {
+            after_completed,
+            lease_ms: self.lease_ms(provider),
+            started_refetch,
+        })
+    }
+
+    /// The providers whose keys went past `max_stale_seconds` at `now_seconds`, or came back
+    /// within it, since the last call: each change is reported once (gauge and log line).
+    pub fn staleness_changes(&mut self, now_seconds: i64) -> Vec<StalenessChange> {
+        let mut changes = Vec::new();
+        for (provider, p) in self.providers.iter_mut().enumerate() {
+            let Some(remote) = p.remote.as_mut() else {
+                continue;
+            };
+            let stale = remote
+                .usable_until()
+                .is_some_and(|until| now_seconds >= until);
+            if stale != remote.reported_stale {
+                remote.reported_stale = stale;
+                changes.push(StalenessChange { provider, stale });
+            }
+        }
+        changes
+    }
+
     /// Fetches finished so far for this provider, as last synced.
     pub fn completed_fetches(&self, provider: usize) -> u64 {
         self.remote(provider).map_or(0, |r| r.record.completed)
@@ -371,12 +436,7 @@ impl ProviderKeys for WorkerKeySets {
     }
 
     fn usable_until(&self, provider: usize) -> Option<i64> {
-        let remote = self.remote(provider)?;
-        let limit = remote.fetch.max_stale_seconds;
-        (limit > 0 && remote.record.has_keys()).then(|| {
-            let until = (remote.record.fetched_at_ms / 1000).saturating_add(limit);
-            i64::try_from(until).unwrap_or(i64::MAX)
-        })
+        self.remote(provider)?.usable_until()
     }
 
     /// Requests may wait for the first keys only until a fetch has failed: after that an IdP
@@ -478,6 +538,116 @@ mod tests {
         assert_eq!(key_sets.usable_until(0), Some(5_060));
         let unlimited = WorkerKeySets::new(&Config::parse(CONFIG.as_bytes()).expect("config"), 2);
         assert_eq!(unlimited.usable_until(0), None);
+    }
+
+    fn with_max_stale_seconds(limit: u64) -> Config {
+        let text = CONFIG.replace(
+            "\"timeout_ms\":1000",
+            &format!("\"timeout_ms\":1000,\"max_stale_seconds\":{limit}"),
+        );
+        Config::parse(text.as_bytes()).expect("config")
+    }
+
+    #[test]
+    fn keys_going_stale_and_coming_back_are_reported_once_each() {
+        let config = with_max_stale_seconds(60);
+        let store = MemorySharedData::default();
+        let mut fetcher = WorkerKeySets::new(&config, 1);
+        let mut other = WorkerKeySets::new(&config, 2);
+        let stale = |stale| vec![StalenessChange { provider: 0, stale }];
+        assert!(
+            fetcher.staleness_changes(i64::MAX).is_empty(),
+            "no keys yet: nothing to go stale"
+        );
+
+        assert_eq!(fetcher.claim_due(&store, 5_000_000), vec![0]);
+        let (body, set) = good("k1");
+        fetcher.fetch_succeeded(&store, 0, body.as_bytes(), set, 5_000_000, 0.5);
+        other.sync(&store);
+        assert!(fetcher.staleness_changes(5_059).is_empty());
+        assert_eq!(fetcher.staleness_changes(5_060), stale(true));
+        assert!(
+            fetcher.staleness_changes(5_061).is_empty(),
+            "reported once, not on every look"
+        );
+        assert_eq!(
+            other.staleness_changes(5_100),
+            stale(true),
+            "each worker reports its own view"
+        );
+
+        assert_eq!(fetcher.claim_due(&store, 5_100_000), vec![0]);
+        fetcher.fetch_failed(&store, 0, 5_100_000, 0.5);
+        assert!(
+            fetcher.staleness_changes(5_101).is_empty(),
+            "a failed fetch keeps them stale"
+        );
+
+        assert_eq!(fetcher.claim_due(&store, 5_200_000), vec![0]);
+        let (body, set) = good("k1");
+        fetcher.fetch_succeeded(&store, 0, body.as_bytes(), set, 5_200_000, 0.5);
+        assert_eq!(fetcher.staleness_changes(5_200), stale(false));
+        assert!(fetcher.staleness_changes(5_201).is_empty());
+        assert!(
+            other.staleness_changes(5_200).is_empty(),
+            "not synced yet: still stale in its view, and that was reported"
+        );
+        other.sync(&store);
+        assert_eq!(
+            other.staleness_changes(5_200),
+            stale(false),
+            "another worker's fetch brings them back"
+        );
+
+        let mut unlimited =
+            WorkerKeySets::new(&Config::parse(CONFIG.as_bytes()).expect("config"), 3);
+        unlimited.sync(&store);
+        assert!(unlimited.staleness_changes(i64::MAX).is_empty());
+    }
+
+    #[test]
+    fn a_request_waits_for_the_next_fetch_or_for_the_refetch_of_its_unknown_kid() {
+        let store = MemorySharedData::default();
+        let mut ws = workers(2);
+        let wait = |after_completed, started_refetch| {
+            Some(KeyWait {
+                after_completed,
+                lease_ms: 2_000,
+                started_refetch,
+            })
+        };
+        assert_eq!(
+            ws[1].wait_for(&store, 0, WaitReason::FirstKeys, 0),
+            wait(0, false),
+            "the first keys: answered after the first fetch, within its lease"
+        );
+
+        ws[0].claim_due(&store, 0);
+        let (b, set) = good("k1");
+        ws[0].fetch_succeeded(&store, 0, b.as_bytes(), set, 100, 0.5);
+        ws[1].sync(&store);
+        assert_eq!(
+            ws[1].wait_for(&store, 0, WaitReason::UnknownKid, 2_000),
+            wait(1, true),
+            "an unknown kid starts a refetch"
+        );
+        assert_eq!(
+            ws[0].wait_for(&store, 0, WaitReason::UnknownKid, 2_010),
+            wait(1, false),
+            "and later ones join it"
+        );
+        assert_eq!(ws[0].claim_due(&store, 2_100), vec![0]);
+        let (b, set) = good("k2");
+        ws[0].fetch_succeeded(&store, 0, b.as_bytes(), set, 2_200, 0.5);
+        assert_eq!(
+            ws[0].wait_for(&store, 0, WaitReason::UnknownKid, 3_000),
+            None,
+            "within min_refetch_interval_seconds: answered now"
+        );
+        assert_eq!(
+            ws[0].wait_for(&store, 0, WaitReason::FirstKeys, 3_000),
+            wait(2, false)
+        );
     }
 
     /// The largest number `randomness::unit_interval` draws, (2^53 - 1) / 2^53: the latest
