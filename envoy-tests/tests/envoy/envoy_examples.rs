@@ -2,13 +2,13 @@
 //! The Envoy configurations shipped under `envoy/` are accepted by the real Envoy, and
 //! Envoy's own validation catches a broken plugin configuration, naming the field.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use rolegate_testkit::workspace;
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+fn repo() -> PathBuf {
+    workspace::root()
 }
 
 /// Runs `envoy --mode validate` from the repository root (the examples name
