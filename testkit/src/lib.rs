@@ -14,8 +14,15 @@
 //!   an echo upstream.
 //! - For the tests: [`stack`] (IdP, upstream and Envoy together, request patterns) and
 //!   [`answers`] (assertions on rolegate's answers).
+//! - The module's binary: [`wasm`] reads its exports and function sizes.
 //!
-//! [`workspace`] finds the Envoy binary, the module and the test keys.
+//! [`workspace`] finds the Envoy binary, the modules (refusing one older than its sources), the
+//! test keys and, for [`vectors`], the test vectors.
+
+// The helpers made for tests (a stack that starts, a key that loads, an answer that must be
+// what it is) panic when they cannot, as each one's documentation says: a test that cannot set
+// up fails where it stands. The workspace's other rules hold: no unwrap, expect or indexing.
+#![allow(clippy::panic)]
 
 pub mod answers;
 pub mod bootstrap;
@@ -32,6 +39,8 @@ pub mod stack;
 pub mod test_keys;
 pub mod token;
 pub mod upstream;
+pub mod vectors;
+pub mod wasm;
 pub mod workspace;
 
 pub use envoy::Envoy;

@@ -1,20 +1,14 @@
 //! What the tests that run the core directly share: the data files of tests/vectors, hex, a
 //! request made of a few headers, and provider keys that are the configuration's own
 //! `local_jwks`.
-#![allow(dead_code)]
+// Each test binary uses its own part of this module.
+#![allow(dead_code, unused_imports)]
 
 use rolegate::config::{Config, KeySource};
 use rolegate::decision::{self, KeySetState, Outcome, ProviderKeys, WaitPermission};
 
-/// `tests/vectors/<rel>`.
-pub fn read(rel: &str) -> Vec<u8> {
-    let path = format!("{}/tests/vectors/{rel}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {rel}: {e}"))
-}
-
-pub fn read_json(rel: &str) -> serde_json::Value {
-    serde_json::from_slice(&read(rel)).unwrap_or_else(|e| panic!("{rel} is not JSON: {e}"))
-}
+/// `tests/vectors/<rel>`, raw and as JSON (the test kit reads them for the Envoy tests too).
+pub use rolegate_testkit::vectors::{read, read_json};
 
 /// Bytes from hex digits.
 pub fn hex(digits: &str) -> Vec<u8> {

@@ -2,7 +2,7 @@
 //! a provider's required claims (`tid`, `idtyp`), hosts, `allow_missing`, named rules and their
 //! counters, and multi-tenant Entra ID through the `azure_ad` preset.
 //!
-//! Prerequisites as for tests/e2e.rs: `make envoy` and `make build` (the tests fail without them).
+//! Prerequisites: `make envoy` and `make build` (the tests fail without them).
 
 use serde_json::{json, Value};
 

@@ -3,7 +3,7 @@
 //! level, with no claim header and the token left in place; with `rules[].dry_run` only that
 //! rule's denials are rehearsed. No log line holds a token.
 //!
-//! Prerequisites as for tests/e2e.rs: `make envoy` and `make build` (the tests fail without them).
+//! Prerequisites: `make envoy` and `make build` (the tests fail without them).
 
 use std::time::Duration;
 

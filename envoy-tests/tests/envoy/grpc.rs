@@ -4,7 +4,7 @@
 //! fixed description); any other content-type gets the HTTP answer. The HTTP/2 client is the
 //! system's curl (testkit `h2`); without it these tests fail.
 //!
-//! Prerequisites as for tests/e2e.rs: `make envoy` and `make build` (the tests fail without them).
+//! Prerequisites: `make envoy` and `make build` (the tests fail without them).
 #![allow(clippy::panic)]
 
 use std::time::Duration;

@@ -8,7 +8,7 @@
 //! a WasmPlugin as istiod 1.28/1.29 and 1.30+ render it, a TrafficExtension, and an
 //! EnvoyExtensionPolicy as Envoy Gateway renders it (`testkit::istio`, `testkit::envoy_gateway`
 //! say how each renders). Each makes the decisions of [`istio::assert_same_decisions`], the
-//! checks `tests/lifecycle.rs` runs on a WasmPlugin rendered from its own configuration. The
+//! checks `envoy-tests/tests/envoy/lifecycle.rs` runs on a WasmPlugin rendered from its own configuration. The
 //! manifests' plugin configurations are used as shipped, with the test tenant's ID and
 //! audiences in place of the placeholders and their key-set clusters pointing at the local IdP.
 //!

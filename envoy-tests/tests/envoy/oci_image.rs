@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 use rolegate_testkit::workspace;
 use serde_json::{json, Value};
@@ -19,7 +20,6 @@ use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
 const SCRIPT: &str = "envoy/oci/build_layout.py";
-const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 const MT_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const MT_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -29,8 +29,22 @@ const MT_WASM_CONFIG: &str = "application/vnd.module.wasm.config.v1+json";
 const MT_WASM_LAYER: &str = "application/vnd.module.wasm.content.layer.v1+wasm";
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+/// rolegate's version, the tag the builder gives the image by default: the root Cargo.toml's
+/// `[package]` `version` (this package's own version is not the module's).
+fn version() -> &'static str {
+    static VERSION: OnceLock<String> = OnceLock::new();
+    VERSION.get_or_init(|| {
+        let manifest = std::fs::read_to_string(workspace::root().join("Cargo.toml")).unwrap();
+        let package = manifest
+            .split("\n[")
+            .find(|table| table.starts_with("[package]") || table.starts_with("package]"))
+            .expect("a [package] table");
+        package
+            .lines()
+            .find_map(|line| line.strip_prefix("version = "))
+            .map(|quoted| quoted.trim().trim_matches('"').to_owned())
+            .expect("a version in [package]")
+    })
 }
 
 /// The module (see `workspace::wasm_module`). Fails, never skips, when it is missing.
@@ -53,7 +67,7 @@ fn scratch(name: &str) -> TempDir {
 
 fn run_builder(args: &[&str]) -> Output {
     Command::new("python3")
-        .current_dir(repo())
+        .current_dir(workspace::root())
         .arg(SCRIPT)
         .args(args)
         .output()
@@ -279,8 +293,8 @@ fn the_layout_holds_both_wasm_image_variants() {
         .iter()
         .map(|d| d["annotations"][REF_NAME].as_str().unwrap())
         .collect();
-    let wasm_ref = format!("{VERSION}-wasm");
-    assert_eq!(refs, [VERSION, wasm_ref.as_str()], "ref names (the tags)");
+    let wasm_ref = format!("{}-wasm", version());
+    assert_eq!(refs, [version(), wasm_ref.as_str()], "ref names (the tags)");
 
     let mut referenced = BTreeSet::new();
     let mut note = |d: &Value| {
@@ -289,7 +303,7 @@ fn the_layout_holds_both_wasm_image_variants() {
     };
 
     // compat: an ordinary OCI image whose one gzip'd tar layer holds only plugin.wasm.
-    let desc = layout.manifest_descriptor(VERSION);
+    let desc = layout.manifest_descriptor(version());
     assert_eq!(desc["mediaType"], MT_MANIFEST);
     note(desc);
     let manifest = layout.json(desc);
@@ -367,7 +381,7 @@ fn the_layout_holds_both_wasm_image_variants() {
         .unwrap_or_else(|| panic!("no `module sha256:` line in:\n{stdout}"));
     assert_eq!(printed_module, sha256_hex(&wasm));
     let printed = printed_manifests(&stdout);
-    let expected: BTreeMap<String, String> = [VERSION, wasm_ref.as_str()]
+    let expected: BTreeMap<String, String> = [version(), wasm_ref.as_str()]
         .iter()
         .map(|r| {
             let digest = layout.manifest_descriptor(r)["digest"].as_str().unwrap();
@@ -381,7 +395,7 @@ fn the_layout_holds_both_wasm_image_variants() {
 fn the_same_module_always_gives_the_same_tarball() {
     let dir = scratch("repro");
     let (first, _) = build(&dir.path().join("a.tar"), &[]);
-    let (second, _) = build(&dir.path().join("b.tar"), &["--version", VERSION]);
+    let (second, _) = build(&dir.path().join("b.tar"), &["--version", version()]);
     assert!(
         first == second,
         "two builds differ (sha256 {} vs {})",
@@ -393,8 +407,8 @@ fn the_same_module_always_gives_the_same_tarball() {
     // same manifests, so the digests printed by `make oci` stay valid whichever is pushed.
     let all = Layout::read(&first);
     for (variant, ref_name) in [
-        ("compat", VERSION.to_owned()),
-        ("wasm", format!("{VERSION}-wasm")),
+        ("compat", version().to_owned()),
+        ("wasm", format!("{}-wasm", version())),
     ] {
         let (tarball, _) = build(
             &dir.path().join(format!("{variant}.tar")),

@@ -10,27 +10,13 @@
 //! the test-only feature `crypto-probe` (`make probe`).
 
 use rolegate_testkit::bootstrap::{standard, wasm_filter};
-use rolegate_testkit::Envoy;
+use rolegate_testkit::{vectors, workspace, Envoy};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-mod support;
-
-fn probe_module() -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/probe/wasm32-wasip1/release/rolegate.wasm");
-    assert!(
-        path.is_file(),
-        "crypto probe module missing at {}: run 'make probe'",
-        path.display()
-    );
-    path
-}
 
 /// One probe row per Wycheproof test: `acceptable` counts as must-reject (our policy).
 fn rows(file: &str) -> Vec<Value> {
-    let doc = support::read_json(&format!("wycheproof/{file}"));
+    let doc = vectors::read_json(&format!("wycheproof/{file}"));
     let mut rows = Vec::new();
     for group in doc["testGroups"].as_array().expect("groups") {
         let key = &group["publicKey"];
@@ -50,7 +36,7 @@ fn rows(file: &str) -> Vec<Value> {
 
 /// (rows, agree, host_calls, disagree) from the probe's log line.
 fn run_probe(rows: Vec<Value>) -> (usize, usize, usize, String) {
-    let wasm = probe_module();
+    let wasm = workspace::probe_module().unwrap_or_else(|e| panic!("{e}"));
     let config = json!({ "rows": rows });
     let envoy = Envoy::start_with(|dir| {
         standard(

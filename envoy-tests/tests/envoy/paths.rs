@@ -3,7 +3,7 @@
 //! through normalizing ones (Istio's MERGE_SLASHES and DECODE_AND_MERGE_SLASHES). Each case
 //! checks rolegate's answer and, when the request goes through, the path the upstream received.
 //!
-//! Prerequisites as for tests/e2e.rs: `make envoy` and `make build` (the tests fail without them).
+//! Prerequisites: `make envoy` and `make build` (the tests fail without them).
 #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::time::Duration;

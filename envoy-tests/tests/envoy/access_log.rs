@@ -2,7 +2,7 @@
 //! `%FILTER_STATE(wasm.rolegate:PLAIN)%`) on every request rolegate decides, and
 //! `%RESPONSE_CODE_DETAILS%` = `rolegate_<reason>` on rolegate's own answers.
 //!
-//! Prerequisites as for tests/e2e.rs: `make envoy` and `make build` (the tests fail without them).
+//! Prerequisites: `make envoy` and `make build` (the tests fail without them).
 
 use std::time::Duration;
 

@@ -1,0 +1,5 @@
+//! `rolegate-demo`, built for the demo's tests in this package (see Cargo.toml).
+
+fn main() -> std::process::ExitCode {
+    rolegate_demo::program::main()
+}
