@@ -133,7 +133,12 @@ pub fn wasm_filter(
         }}
     });
     if let Some(keys) = wasm.pointer("/env/hostKeys") {
-        vm_config["environment_variables"] = json!({ "host_env_keys": keys });
+        if let Some(object) = vm_config.as_object_mut() {
+            object.insert(
+                "environment_variables".into(),
+                json!({ "host_env_keys": keys }),
+            );
+        }
     }
     let mut plugin = json!({
         "name": plugin_name,
@@ -145,7 +150,9 @@ pub fn wasm_filter(
         "fail_open": wasm.get("failOpen").and_then(Value::as_bool).unwrap_or(false),
     });
     if let Some(root_id) = wasm.get("rootID").and_then(Value::as_str) {
-        plugin["root_id"] = json!(root_id);
+        if let Some(object) = plugin.as_object_mut() {
+            object.insert("root_id".into(), json!(root_id));
+        }
     }
     Ok(json!({
         "name": filter_name(policy, index)?,

@@ -225,7 +225,12 @@ pub fn render(
                 )),
             }
         }
-        vm_config["environment_variables"] = json!({"key_values": inline, "host_env_keys": host});
+        if let Some(object) = vm_config.as_object_mut() {
+            object.insert(
+                "environment_variables".into(),
+                json!({"key_values": inline, "host_env_keys": host}),
+            );
+        }
     }
     let mut config = json!({
         "name": plugin_name,
@@ -237,7 +242,9 @@ pub fn render(
         "failure_policy": failure_policy,
     });
     if let Some(root_id) = spec.pointer("/pluginName").and_then(Value::as_str) {
-        config["root_id"] = json!(root_id);
+        if let Some(object) = config.as_object_mut() {
+            object.insert("root_id".into(), json!(root_id));
+        }
     }
     Ok(Rendered {
         extension_config: json!({
