@@ -34,4 +34,12 @@ pub use {
 };
 
 #[cfg(test)]
-mod tests;
+mod allow_tests;
+#[cfg(test)]
+mod denial_tests;
+#[cfg(test)]
+mod pipeline_tests;
+#[cfg(test)]
+mod rule_selection_tests;
+#[cfg(test)]
+mod test_support;
