@@ -8,7 +8,6 @@ use serde_json::Value;
 
 pub const DEFAULT_CACHE_DURATION_SECONDS: u64 = 600;
 pub const DEFAULT_TIMEOUT_MS: u64 = 5000;
-
 pub const DEFAULT_MIN_REFETCH_INTERVAL_SECONDS: u64 = 30;
 pub const DEFAULT_MAX_JWKS_BYTES: u64 = 256 * 1024;
 

@@ -33,4 +33,14 @@ pub use {
 pub(crate) use {key_source::read_fetch_settings, names::is_metric_safe};
 
 #[cfg(test)]
-mod tests;
+mod config_reader_tests;
+#[cfg(test)]
+mod headers_tests;
+#[cfg(test)]
+mod key_source_tests;
+#[cfg(test)]
+mod provider_tests;
+#[cfg(test)]
+mod test_support;
+#[cfg(test)]
+mod warnings_tests;
