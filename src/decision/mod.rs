@@ -15,7 +15,6 @@ mod allow;
 mod denial;
 mod outcome;
 mod pipeline;
-mod provider_keys;
 mod request_headers;
 mod rule_selection;
 
@@ -23,8 +22,10 @@ mod rule_selection;
 // user in a given build (the wasm module, or natively without `internals`).
 pub use allow::{Allow, HeaderChangeFailed, HeaderEditor};
 pub use denial::{Denial, DenyReason};
-pub use outcome::{Outcome, WaitPermission, WaitReason};
-pub use provider_keys::{KeySetState, ProviderKeys};
+// Owned by keys/, which needs them without depending on the decision.
+pub use crate::keys::key_wait::{WaitPermission, WaitReason};
+pub use crate::keys::provider_keys::{KeySetState, ProviderKeys};
+pub use outcome::Outcome;
 pub use request_headers::RequestHeaders;
 #[allow(unused_imports)]
 pub use {

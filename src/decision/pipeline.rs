@@ -3,14 +3,15 @@
 use super::allow::Allow;
 use super::claim_condition::first_failing;
 use super::denial::{denial, Denial, DenyReason};
-use super::outcome::{deny, Outcome, WaitPermission, WaitReason};
-use super::provider_keys::{keys_too_old, KeySetState, ProviderKeys};
+use super::outcome::{deny, Outcome};
 use super::request_headers::RequestHeaders;
 use super::rule_selection::match_rule;
 use super::rules::{Requirement, Rule};
 use crate::config::{Config, Provider};
 use crate::crypto::rs256::{PureRust, SignatureVerifier};
 use crate::keys::jwks::KeyLookup;
+use crate::keys::key_wait::{WaitPermission, WaitReason};
+use crate::keys::provider_keys::{keys_too_old, KeySetState, ProviderKeys};
 use crate::request::extract::{self, Extracted};
 use crate::token;
 use crate::token::claims::{self, LifetimeError, TokenFacts};

@@ -30,7 +30,7 @@ pub trait ProviderKeys {
 }
 
 /// Whether the provider's keys have outlived `max_stale_seconds` at `now`.
-pub(super) fn keys_too_old(keys: &dyn ProviderKeys, provider: usize, now: i64) -> bool {
+pub(crate) fn keys_too_old(keys: &dyn ProviderKeys, provider: usize, now: i64) -> bool {
     keys.usable_until(provider)
         .is_some_and(|until| now >= until)
 }
