@@ -30,7 +30,7 @@ pub use request_headers::RequestHeaders;
 #[allow(unused_imports)]
 pub use {
     allow::HEADER_CHANGE_FAILED,
-    pipeline::{decide, decide_verified_by, decide_with, Environment, REQUIRED_CLAIM, RULE_CLAIM},
+    pipeline::{decide, decide_with, Environment, REQUIRED_CLAIM, RULE_CLAIM},
     rule_selection::{select_rule, TargetRefusal, NON_CANONICAL_PATH, PORT_CHANGES_THE_RULE},
 };
 

@@ -46,7 +46,8 @@ pub struct Environment<'a> {
     pub wait: WaitPermission,
 }
 
-/// Decides one request with pure-Rust crypto and no token cache. `now` is Unix seconds.
+/// [`decide_with`] with pure-Rust crypto and no token cache: what the CLI and tests/ decide
+/// with. `now` is Unix seconds.
 pub fn decide<'c>(
     config: &'c Config,
     request: &dyn RequestHeaders,
@@ -54,21 +55,9 @@ pub fn decide<'c>(
     now: i64,
     wait: WaitPermission,
 ) -> Outcome<'c> {
-    decide_verified_by(config, request, keys, &PureRust, now, wait)
-}
-
-/// [`decide`] with signatures checked by `verifier` (the fuzz target's stand-in for RSA).
-pub fn decide_verified_by<'c>(
-    config: &'c Config,
-    request: &dyn RequestHeaders,
-    keys: &dyn ProviderKeys,
-    verifier: &dyn SignatureVerifier,
-    now: i64,
-    wait: WaitPermission,
-) -> Outcome<'c> {
     let env = Environment {
         keys,
-        verifier,
+        verifier: &PureRust,
         cache: None,
         now,
         wait,
