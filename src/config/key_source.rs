@@ -214,7 +214,7 @@ pub(super) fn read_discovery(
     })
 }
 
-/// Expands the Entra ID preset into the tenant's issuers and its discovery document.
+/// An inline key set (`local_jwks`): a JWKS object with at least one usable RS256 key.
 // Not inlined: see "Function size" in lib.rs.
 #[inline(never)]
 pub(super) fn read_local_jwks(
