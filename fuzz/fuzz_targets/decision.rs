@@ -8,17 +8,16 @@
 //! per input made the harness, not the decision, 96% of the time. In raw mode the token is
 //! taken as is: the seeds carry tokens signed up front.
 //!
-//! Each input is decided without a token cache (`decide_verified_by`), then through
-//! `decide_with` and a fresh `VerifiedTokenCache` (a miss: same answer required), and once more
-//! from the cache, possibly an hour later under a new key-set generation: the cached answer must
-//! equal a fresh decision.
+//! Each input is decided through `decide_with` without a token cache, then with a fresh
+//! `VerifiedTokenCache` (a miss: same answer required), and once more from the cache, possibly
+//! an hour later under a new key-set generation: the cached answer must equal a fresh decision.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use rolegate::config::KeySource;
 use rolegate::decision::{
-    decide_verified_by, decide_with, select_rule, DenyReason, Environment, KeySetState, Outcome,
-    ProviderKeys, WaitPermission, WaitReason,
+    decide_with, select_rule, DenyReason, Environment, KeySetState, Outcome, ProviderKeys,
+    WaitPermission, WaitReason,
 };
 use rolegate::keys::jwks::KeySet;
 use rolegate::token::claims::MAX_CLAIM_HEADER_BYTES;
@@ -91,14 +90,14 @@ fn presigned() -> &'static HashSet<String> {
 
 fn env<'a>(
     keys: &'a dyn ProviderKeys,
-    cache: &'a VerifiedTokenCache,
+    cache: Option<&'a VerifiedTokenCache>,
     now: i64,
     wait: WaitPermission,
 ) -> Environment<'a> {
     Environment {
         keys,
         verifier: &DigestVerifier,
-        cache: Some(cache),
+        cache,
         now,
         wait,
     }
@@ -141,12 +140,16 @@ fuzz_target!(|data: &[u8]| {
     };
     let now = input.now();
     let first_store = store(state, 1);
-    let outcome = decide_verified_by(config, &request, &first_store, &DigestVerifier, now, wait);
+    let outcome = decide_with(config, &request, &env(&first_store, None, now, wait));
 
     // The same request through a token cache: first a miss (must answer the same), then a hit.
     let cache = VerifiedTokenCache::with_fixed_key(4);
     assert_eq!(
-        decide_with(config, &request, &env(&first_store, &cache, now, wait)),
+        decide_with(
+            config,
+            &request,
+            &env(&first_store, Some(&cache), now, wait)
+        ),
         outcome
     );
     if !cache.is_empty() {
@@ -158,9 +161,12 @@ fuzz_target!(|data: &[u8]| {
             (now, 1)
         };
         let second_store = store(state, generation2);
-        let cached = decide_with(config, &request, &env(&second_store, &cache, now2, wait));
-        let fresh =
-            decide_verified_by(config, &request, &second_store, &DigestVerifier, now2, wait);
+        let cached = decide_with(
+            config,
+            &request,
+            &env(&second_store, Some(&cache), now2, wait),
+        );
+        let fresh = decide_with(config, &request, &env(&second_store, None, now2, wait));
         assert_eq!(cached, fresh, "cached and fresh decisions differ");
     }
 

@@ -6,6 +6,8 @@ pub mod backoff;
 pub mod discovery;
 pub mod fetch_cycle;
 pub mod jwks;
+pub mod key_wait;
+pub mod provider_keys;
 pub mod shared_data;
 pub mod shared_fetch_record;
 pub mod wait_queue;

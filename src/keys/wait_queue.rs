@@ -5,7 +5,7 @@
 //! A request waits at most once for each reason: for the first keys, then (if those keys lack
 //! its `kid`, as after a rotation) for one refetch. An overdue request waits no more.
 
-use crate::decision::{WaitPermission, WaitReason};
+use crate::keys::key_wait::{WaitPermission, WaitReason};
 
 /// Slack past the fetch lease: a waiting request gets the fetch's own result, not a timeout.
 pub const WAIT_MARGIN_MS: u64 = 500;

@@ -6,9 +6,10 @@
 //! ever replaced by a key set that holds usable keys.
 
 use crate::config::{Config, FetchSettings, KeySource, Provider};
-use crate::decision::{KeySetState, ProviderKeys, WaitReason};
 use crate::keys::backoff::next_success_within_ms;
 use crate::keys::jwks::KeySet;
+use crate::keys::key_wait::WaitReason;
+use crate::keys::provider_keys::{KeySetState, ProviderKeys};
 use crate::keys::shared_data::{load_record, update_record, SharedData};
 use crate::keys::shared_fetch_record::{RefetchDecision, SharedFetchRecord};
 use crate::keys::wait_queue::KeyWait;
