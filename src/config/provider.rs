@@ -62,39 +62,21 @@ pub(super) fn check_providers_distinct(providers: &[Provider], problems: &mut Pr
 
 const KEY_SOURCES: [&str; 4] = ["remote_jwks", "discovery", "azure_ad", "local_jwks"];
 
+/// `issuer` / `issuers`, or the issuers `azure_ad` derived (with either of those a mistake).
 // Not inlined: see "Function size" in lib.rs.
 #[inline(never)]
-pub(super) fn read_provider(
-    path: &str,
-    value: &Value,
+fn read_issuers(
+    obj: &mut ObjectReader<'_>,
+    given: &[&'static str],
+    azure: Option<&AzureAd>,
     problems: &mut Problems,
-) -> Option<Provider> {
-    let mut obj = ObjectReader::new(path, value, problems)?;
-    let name = obj.required_string("name", problems);
-    if let Some(n) = &name {
-        if !is_metric_safe(n) {
-            problems.add(
-                &obj.path_of("name"),
-                "use letters, digits, '_' and '-' only (it names metrics)",
-            );
-        }
-    }
-
-    let given: Vec<&'static str> = KEY_SOURCES.into_iter().filter(|k| obj.has(k)).collect();
-    let azure = if obj.has("azure_ad") {
-        let field = obj.path_of("azure_ad");
-        obj.get("azure_ad")
-            .and_then(|v| read_azure_ad(&field, v, problems))
-    } else {
-        None
-    };
-
-    let issuers = match (
+) -> Option<Vec<String>> {
+    match (
         obj.has("issuer"),
         obj.has("issuers"),
         given.contains(&"azure_ad"),
     ) {
-        (false, false, true) => azure.as_ref().map(|a| a.issuers.clone()),
+        (false, false, true) => azure.map(|a| a.issuers.clone()),
         (_, _, true) => {
             let field = if obj.has("issuer") {
                 "issuer"
@@ -127,7 +109,37 @@ pub(super) fn read_provider(
             problems.add(&obj.path_of("issuers"), "issuer or issuers is required");
             None
         }
+    }
+}
+
+// Not inlined: see "Function size" in lib.rs.
+#[inline(never)]
+pub(super) fn read_provider(
+    path: &str,
+    value: &Value,
+    problems: &mut Problems,
+) -> Option<Provider> {
+    let mut obj = ObjectReader::new(path, value, problems)?;
+    let name = obj.required_string("name", problems);
+    if let Some(n) = &name {
+        if !is_metric_safe(n) {
+            problems.add(
+                &obj.path_of("name"),
+                "use letters, digits, '_' and '-' only (it names metrics)",
+            );
+        }
+    }
+
+    let given: Vec<&'static str> = KEY_SOURCES.into_iter().filter(|k| obj.has(k)).collect();
+    let azure = if obj.has("azure_ad") {
+        let field = obj.path_of("azure_ad");
+        obj.get("azure_ad")
+            .and_then(|v| read_azure_ad(&field, v, problems))
+    } else {
+        None
     };
+
+    let issuers = read_issuers(&mut obj, &given, azure.as_ref(), problems);
 
     let audiences = if obj.has("audiences") {
         match obj.string_list("audiences", problems) {

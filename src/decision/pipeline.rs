@@ -15,7 +15,7 @@ use crate::keys::provider_keys::{keys_too_old, KeySetState, ProviderKeys};
 use crate::request::extract::{self, Extracted};
 use crate::token;
 use crate::token::claims::{self, LifetimeError, TokenFacts};
-use crate::token::verified_token_cache::{KeyName, VerifiedToken, VerifiedTokenCache};
+use crate::token::verified_token_cache::{KeyName, TokenKey, VerifiedToken, VerifiedTokenCache};
 use serde_json::Value;
 use std::rc::Rc;
 
@@ -124,20 +124,49 @@ fn decide_under<'c>(
         .cache
         .filter(|_| token.len() <= config.max_token_bytes)
         .and_then(|cache| Some((cache, cache.key(&token)?)));
-    if let Some((cache, key)) = &cache_key {
-        let cached = cache.with(
-            key,
-            |entry| still_verified(entry, env.keys, env.now),
-            |entry| admit(config, index, rule, entry.provider, &entry.facts, env.now),
-        );
-        if let Some(outcome) = cached {
-            return outcome;
-        }
+    if let Some(outcome) = cache_key
+        .as_ref()
+        .and_then(|(cache, key)| cached_outcome(config, index, rule, cache, key, env))
+    {
+        return outcome;
     }
 
+    verify_and_admit(config, index, rule, &token, cache_key.as_ref(), env)
+}
+
+/// The decision for a token the cache holds, if it still counts as verified.
+// Not inlined: see "Function size" in lib.rs (the hot path, one call more).
+#[inline(never)]
+fn cached_outcome<'c>(
+    config: &'c Config,
+    index: usize,
+    rule: &Rule,
+    cache: &VerifiedTokenCache,
+    key: &TokenKey<'_>,
+    env: &Environment<'_>,
+) -> Option<Outcome<'c>> {
+    cache.with(
+        key,
+        |entry| still_verified(entry, env.keys, env.now),
+        |entry| admit(config, index, rule, entry.provider, &entry.facts, env.now),
+    )
+}
+
+/// A token the cache did not answer for: verified, admitted, and filed in the cache when its
+/// lifetime holds.
+// Not inlined: see "Function size" in lib.rs (the cold path, one call more).
+#[inline(never)]
+fn verify_and_admit<'c>(
+    config: &'c Config,
+    index: usize,
+    rule: &Rule,
+    token: &[u8],
+    cache_key: Option<&(&VerifiedTokenCache, TokenKey<'_>)>,
+    env: &Environment<'_>,
+) -> Outcome<'c> {
     // Bytes that are not text stay not base64url after the replacement: the parser refuses
     // them in its usual order (length first).
-    let text = String::from_utf8_lossy(&token);
+    let text = String::from_utf8_lossy(token);
     let verified = match verify(config, &text, env) {
         Ok(verified) => verified,
         Err(outcome) => return outcome,
@@ -154,7 +183,7 @@ fn decide_under<'c>(
         &outcome,
         Outcome::Deny(d) if matches!(d.reason, DenyReason::Expired | DenyReason::NotYetValid | DenyReason::BadTimeClaim)
     );
-    if let (Some((cache, key)), true) = (&cache_key, lifetime_ok) {
+    if let (Some((cache, key)), true) = (cache_key, lifetime_ok) {
         cache.insert(key, verified);
     }
     outcome
@@ -297,6 +326,8 @@ fn verify_with_key(
 
 /// What is checked on every use of a verified token: its lifetime now, and the rule's roles.
 /// Denials name the provider and the client: the signature was found good.
+// Not inlined: see "Function size" in lib.rs.
+#[inline(never)]
 fn admit<'c>(
     config: &'c Config,
     index: usize,
