@@ -1,3 +1,4 @@
+// Compiled only for tests: declared `#[cfg(test)] mod` in this folder's mod.rs.
 //! Tests of reading the configuration as a whole: rules, defaults, problems.
 
 use super::test_support::*;

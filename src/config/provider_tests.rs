@@ -1,3 +1,4 @@
+// Compiled only for tests: declared `#[cfg(test)] mod` in this folder's mod.rs.
 //! Tests of providers: issuers, tenants, key sources, required claims.
 
 use super::test_support::*;

@@ -1,3 +1,4 @@
+// Compiled only for tests: declared `#[cfg(test)] mod` in this folder's mod.rs.
 //! What the configuration's tests share: a valid configuration and its problems as text.
 
 use super::*;

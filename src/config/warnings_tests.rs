@@ -1,3 +1,4 @@
+// Compiled only for tests: declared `#[cfg(test)] mod` in this folder's mod.rs.
 //! Tests of configuration warnings.
 
 use super::test_support::*;

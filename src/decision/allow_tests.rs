@@ -1,3 +1,4 @@
+// Compiled only for tests: declared `#[cfg(test)] mod` in this folder's mod.rs.
 //! Tests of an allowed request's header changes.
 
 use super::test_support::*;

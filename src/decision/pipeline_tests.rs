@@ -1,3 +1,4 @@
+// Compiled only for tests: declared `#[cfg(test)] mod` in this folder's mod.rs.
 //! Tests of the decision pipeline: verification, the token cache, claims, roles, tenants.
 
 use super::pipeline::STALE_KEYS;

@@ -1,3 +1,4 @@
+// Compiled only for tests: declared `#[cfg(test)] mod` in this folder's mod.rs.
 //! What the decision's tests share: a real Entra token, its keys and provider, and requests
 //! and key sets shaped for them.
 
